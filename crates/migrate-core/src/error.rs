@@ -1,0 +1,81 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in toasty-migrate's core.
+///
+/// Every variant that comes from a file names it, and where it can, the place in it (a JSON path
+/// and line for snapshots, a line and column for migration files).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A snapshot file that is not valid JSON or does not have the snapshot's shape.
+    #[error("{path}: at `{json_path}` (line {line}, column {column}): {message}")]
+    SnapshotFormat {
+        path: PathBuf,
+        json_path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// A snapshot that parses but says something impossible (a duplicate name, a key on a missing
+    /// column, an unsupported format version...).
+    #[error("{origin}: at `{json_path}`: {message}")]
+    InvalidSnapshot {
+        /// The file, or `<memory>` for a snapshot that never touched disk.
+        origin: String,
+        json_path: String,
+        message: String,
+    },
+
+    /// Two snapshots whose difference cannot be expressed with the seven change kinds, or rename
+    /// hints that do not fit the snapshots.
+    #[error("cannot diff schemas: {0}")]
+    Diff(String),
+
+    /// An operation that does not fit the schema it is applied to.
+    #[error("cannot apply `{operation}`: {message}")]
+    Apply { operation: String, message: String },
+
+    /// `MigrationGenerator::generate` was given a diff with no changes.
+    #[error("no schema changes: nothing to generate")]
+    NoChanges,
+
+    #[error("invalid migration name {name:?}: {message}")]
+    InvalidName { name: String, message: String },
+
+    #[error("migration file {path} already exists")]
+    MigrationExists { path: PathBuf },
+
+    /// A migration file outside the vocabulary the generator writes.
+    #[error(
+        "{path}:{line}:{column}: {message}\n\
+         (the CLI reads only what `toasty migrate:generate` writes; a migration with other code must run embedded in the application)"
+    )]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// A migration's `up` or `down` reported a failure while being described.
+    #[error("migration {version}: {message}")]
+    Migration { version: String, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

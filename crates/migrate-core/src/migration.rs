@@ -1,0 +1,189 @@
+//! The `Migration` and `MigrationContext` traits that generated files implement and call, and
+//! `MigrationPlan`: a migration described as data (its `up` and `down` operations), which is what
+//! the generator writes, the parser reads back, dry-run prints, backends execute and the checksum
+//! covers.
+
+use crate::operation::Operation;
+use crate::snapshot::{ColumnDef, IndexDef, TableDef};
+use crate::{Error, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A migration, as a generated file implements it. `up` and `down` describe operations through
+/// the context; they do no I/O themselves.
+pub trait Migration: Send + Sync {
+    /// `YYYYMMDD_HHMMSS_<slug>`, unique and sortable.
+    fn version(&self) -> &str;
+
+    /// Describes the operations that apply the migration.
+    fn up(&self, db: &mut dyn MigrationContext) -> Result<()>;
+
+    /// Describes the operations that revert it, newest first.
+    fn down(&self, db: &mut dyn MigrationContext) -> Result<()>;
+}
+
+/// What a migration's `up` and `down` call. Every method describes one operation and returns at
+/// once; the backend executes the whole description afterwards.
+pub trait MigrationContext {
+    /// Takes one described operation. The named methods below all come here.
+    fn operation(&mut self, op: Operation) -> Result<()>;
+
+    fn create_table(&mut self, table: TableDef) -> Result<()> {
+        self.operation(Operation::CreateTable(table))
+    }
+
+    fn drop_table(&mut self, table: &str) -> Result<()> {
+        self.operation(Operation::DropTable { table: table.into() })
+    }
+
+    fn add_column(&mut self, table: &str, column: ColumnDef) -> Result<()> {
+        self.operation(Operation::AddColumn {
+            table: table.into(),
+            column,
+        })
+    }
+
+    fn drop_column(&mut self, table: &str, column: &str) -> Result<()> {
+        self.operation(Operation::DropColumn {
+            table: table.into(),
+            column: column.into(),
+        })
+    }
+
+    /// Changes column `from` (as it is now) into `to`; a different `to.name` renames it.
+    fn modify_column(&mut self, table: &str, from: ColumnDef, to: ColumnDef) -> Result<()> {
+        self.operation(Operation::ModifyColumn {
+            table: table.into(),
+            from,
+            to,
+        })
+    }
+
+    fn create_index(&mut self, table: &str, index: IndexDef) -> Result<()> {
+        self.operation(Operation::CreateIndex {
+            table: table.into(),
+            index,
+        })
+    }
+
+    fn drop_index(&mut self, table: &str, index: &str) -> Result<()> {
+        self.operation(Operation::DropIndex {
+            table: table.into(),
+            index: index.into(),
+        })
+    }
+
+    /// Escape hatch: a statement passed to the backend as written.
+    fn raw(&mut self, statement: &str) -> Result<()> {
+        self.operation(Operation::Raw {
+            statement: statement.into(),
+        })
+    }
+}
+
+/// A context that only records what it is told.
+#[derive(Debug, Default)]
+pub struct RecordingContext {
+    pub operations: Vec<Operation>,
+}
+
+impl MigrationContext for RecordingContext {
+    fn operation(&mut self, op: Operation) -> Result<()> {
+        self.operations.push(op);
+        Ok(())
+    }
+}
+
+/// A migration as data: version, and its `up` and `down` operations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationPlan {
+    pub version: String,
+    pub up: Vec<Operation>,
+    pub down: Vec<Operation>,
+}
+
+/// Which way a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl MigrationPlan {
+    /// Describes a compiled migration by running its `up` and `down` against recording contexts.
+    pub fn describe(migration: &dyn Migration) -> Result<Self> {
+        let version = migration.version().to_string();
+        let record = |run: &dyn Fn(&mut dyn MigrationContext) -> Result<()>| -> Result<Vec<Operation>> {
+            let mut ctx = RecordingContext::default();
+            run(&mut ctx).map_err(|e| Error::Migration {
+                version: version.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(ctx.operations)
+        };
+        let up = record(&|db| migration.up(db))?;
+        let down = record(&|db| migration.down(db))?;
+        Ok(MigrationPlan { version, up, down })
+    }
+
+    /// The part of the version after `YYYYMMDD_HHMMSS_`: the message the migration was made with.
+    pub fn name(&self) -> &str {
+        version_name(&self.version)
+    }
+
+    pub fn operations(&self, direction: Direction) -> &[Operation] {
+        match direction {
+            Direction::Up => &self.up,
+            Direction::Down => &self.down,
+        }
+    }
+
+    /// SHA-256 (hex) over the operations, not the file's bytes: reformatting a migration file or
+    /// changing its line endings keeps the checksum, changing what it does changes it.
+    pub fn checksum(&self) -> String {
+        #[derive(Serialize)]
+        struct Checksummed<'a> {
+            up: &'a [Operation],
+            down: &'a [Operation],
+        }
+        let bytes = serde_json::to_vec(&Checksummed {
+            up: &self.up,
+            down: &self.down,
+        })
+        .expect("operations always serialize");
+        let digest = Sha256::digest(&bytes);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Display for MigrationPlan {
+    /// A readable listing for reviews and dry runs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "migration {}", self.version)?;
+        for (label, ops) in [("up", &self.up), ("down", &self.down)] {
+            writeln!(f, "  {label}:")?;
+            for op in ops {
+                writeln!(f, "    {op}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The name part of a version (`20250117_120000_add_user_email` -> `add_user_email`).
+pub fn version_name(version: &str) -> &str {
+    // `YYYYMMDD_HHMMSS_` is 16 bytes of ASCII.
+    version.get(16..).filter(|_| is_version(version)).unwrap_or(version)
+}
+
+/// True for `YYYYMMDD_HHMMSS_<slug>` with a non-empty slug of `[a-z0-9_]`.
+pub fn is_version(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 16
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'_'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'_'
+        && b[16..].iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}

@@ -1,0 +1,221 @@
+//! `Operation`: one step of a migration, as a `MigrationContext` call describes it. A migration's
+//! `up` and `down` are each a list of operations; backends execute them, the snapshot can replay
+//! them, and the checksum is taken over them.
+
+use crate::snapshot::{ColumnDef, IndexDef, SchemaSnapshot, TableDef};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    CreateTable(TableDef),
+    DropTable {
+        table: String,
+    },
+    AddColumn {
+        table: String,
+        column: ColumnDef,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    /// Changes a column's definition; `from.name != to.name` renames it.
+    ModifyColumn {
+        table: String,
+        from: ColumnDef,
+        to: ColumnDef,
+    },
+    CreateIndex {
+        table: String,
+        index: IndexDef,
+    },
+    DropIndex {
+        table: String,
+        index: String,
+    },
+    /// A statement passed to the backend as written (SQL, or a backend command). It cannot be
+    /// replayed on a snapshot and is never destructive-checked: the author vouches for it.
+    Raw {
+        statement: String,
+    },
+}
+
+impl Operation {
+    /// The table the operation acts on, if any.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Operation::CreateTable(def) => Some(&def.name),
+            Operation::DropTable { table }
+            | Operation::AddColumn { table, .. }
+            | Operation::DropColumn { table, .. }
+            | Operation::ModifyColumn { table, .. }
+            | Operation::CreateIndex { table, .. }
+            | Operation::DropIndex { table, .. } => Some(table),
+            Operation::Raw { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::CreateTable(def) => {
+                write!(f, "create table {}", def.name)?;
+                let columns: Vec<String> = def.columns.iter().map(describe_column).collect();
+                write!(f, " ({})", columns.join(", "))
+            }
+            Operation::DropTable { table } => write!(f, "drop table {table}"),
+            Operation::AddColumn { table, column } => {
+                write!(f, "add column {table}.{}", describe_column(column))
+            }
+            Operation::DropColumn { table, column } => write!(f, "drop column {table}.{column}"),
+            Operation::ModifyColumn { table, from, to } => write!(
+                f,
+                "modify column {table}.{} -> {}",
+                describe_column(from),
+                describe_column(to)
+            ),
+            Operation::CreateIndex { table, index } => {
+                let columns: Vec<&str> = index.columns.iter().map(|c| c.column.as_str()).collect();
+                let unique = if index.unique { "unique " } else { "" };
+                write!(f, "create {unique}index {} on {table} ({})", index.name, columns.join(", "))
+            }
+            Operation::DropIndex { table, index } => write!(f, "drop index {index} on {table}"),
+            Operation::Raw { statement } => write!(f, "raw: {statement}"),
+        }
+    }
+}
+
+fn describe_column(c: &ColumnDef) -> String {
+    let mut s = format!("{} {}", c.name, c.ty);
+    if !c.nullable {
+        s.push_str(" not null");
+    }
+    if let Some(default) = &c.default {
+        s.push_str(&format!(" default {default:?}"));
+    }
+    if c.auto_increment {
+        s.push_str(" auto_increment");
+    }
+    s
+}
+
+impl SchemaSnapshot {
+    /// Replays one operation on the snapshot, checking that it fits: the table, column or index
+    /// it names exists (or, for a create, does not), and no column still in a key or index is
+    /// dropped. The snapshot stays valid after every operation.
+    pub fn apply(&mut self, op: &Operation) -> Result<()> {
+        let fail = |message: String| Error::Apply {
+            operation: op.to_string(),
+            message,
+        };
+        let table_pos = |snapshot: &SchemaSnapshot, name: &str| {
+            snapshot
+                .tables
+                .binary_search_by(|t| t.name.as_str().cmp(name))
+                .map_err(|_| fail(format!("table {name:?} does not exist")))
+        };
+        self.canonicalize_tables_only();
+        match op {
+            Operation::CreateTable(def) => match self.tables.binary_search_by(|t| t.name.cmp(&def.name)) {
+                Ok(_) => return Err(fail(format!("table {:?} already exists", def.name))),
+                Err(pos) => self.tables.insert(pos, def.clone().into_snapshot()),
+            },
+            Operation::DropTable { table } => {
+                let pos = table_pos(self, table)?;
+                if let Some(index) = self.tables[pos].indexes.first() {
+                    return Err(fail(format!("index {:?} must be dropped first", index.name)));
+                }
+                self.tables.remove(pos);
+            }
+            Operation::AddColumn { table, column } => {
+                let pos = table_pos(self, table)?;
+                let t = &mut self.tables[pos];
+                if t.column(&column.name).is_some() {
+                    return Err(fail(format!("column {:?} already exists", column.name)));
+                }
+                t.columns.push(column.clone());
+            }
+            Operation::DropColumn { table, column } => {
+                let pos = table_pos(self, table)?;
+                let t = &mut self.tables[pos];
+                let ci = t
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == column)
+                    .ok_or_else(|| fail(format!("column {column:?} does not exist")))?;
+                if t.primary_key.iter().any(|k| &k.column == column) {
+                    return Err(fail(format!("column {column:?} is part of the primary key")));
+                }
+                if let Some(index) = t.indexes.iter().find(|i| i.columns.iter().any(|k| &k.column == column)) {
+                    return Err(fail(format!("index {:?} covers column {column:?}", index.name)));
+                }
+                if t.columns.len() == 1 {
+                    return Err(fail("a table cannot lose its last column".into()));
+                }
+                t.columns.remove(ci);
+            }
+            Operation::ModifyColumn { table, from, to } => {
+                let pos = table_pos(self, table)?;
+                let t = &mut self.tables[pos];
+                let ci = t
+                    .columns
+                    .iter()
+                    .position(|c| c.name == from.name)
+                    .ok_or_else(|| fail(format!("column {:?} does not exist", from.name)))?;
+                if t.columns[ci] != *from {
+                    return Err(fail(format!(
+                        "column {:?} is not as the migration expects (found {:?})",
+                        from.name, t.columns[ci]
+                    )));
+                }
+                if from.name != to.name && t.column(&to.name).is_some() {
+                    return Err(fail(format!("column {:?} already exists", to.name)));
+                }
+                t.columns[ci] = to.clone();
+                // A rename carries over into every key and index, as in SQL.
+                let keys = t.primary_key.iter_mut().chain(t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()));
+                for key in keys.filter(|k| k.column == from.name) {
+                    key.column = to.name.clone();
+                }
+            }
+            Operation::CreateIndex { table, index } => {
+                if self.tables.iter().any(|t| t.index(&index.name).is_some()) {
+                    return Err(fail(format!("index {:?} already exists", index.name)));
+                }
+                let pos = table_pos(self, table)?;
+                let t = &mut self.tables[pos];
+                if let Some(missing) = index.columns.iter().find(|k| t.column(&k.column).is_none()) {
+                    return Err(fail(format!("column {:?} does not exist", missing.column)));
+                }
+                let at = t.indexes.binary_search_by(|i| i.name.cmp(&index.name)).unwrap_or_else(|e| e);
+                t.indexes.insert(at, index.clone());
+            }
+            Operation::DropIndex { table, index } => {
+                let pos = table_pos(self, table)?;
+                let t = &mut self.tables[pos];
+                let ii = t
+                    .indexes
+                    .iter()
+                    .position(|i| &i.name == index)
+                    .ok_or_else(|| fail(format!("index {index:?} does not exist on table {table:?}")))?;
+                t.indexes.remove(ii);
+            }
+            Operation::Raw { .. } => {
+                return Err(fail(
+                    "a raw statement cannot be replayed on a schema snapshot".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn canonicalize_tables_only(&mut self) {
+        if !self.tables.is_sorted_by(|a, b| a.name <= b.name) {
+            self.canonicalize();
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! Reads a generated migration file back into a [`MigrationPlan`] without compiling it.
+//!
+//! It accepts exactly the vocabulary [`crate::generate`] writes: `use` items, the unit struct, the
+//! `Migration` impl with `version`, `up` and `down`, whose bodies are `db.<method>(<literals>)?;`
+//! calls ending in `Ok(())`. Anything else is an error naming the file, line and construct.
+
+use crate::migration::MigrationPlan;
+use crate::operation::Operation;
+use crate::snapshot::{ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, TableDef};
+use crate::types::{ColumnType, EnumType};
+use crate::{Error, Result};
+use proc_macro2::Span;
+use quote::ToTokens;
+use std::path::{Path, PathBuf};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ImplItem, Item, Lit, Stmt, Token};
+
+/// Reads and parses the migration file at `path`.
+pub fn parse_migration_file(path: impl AsRef<Path>) -> Result<MigrationPlan> {
+    let path = path.as_ref();
+    let source = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_migration(&source, path)
+}
+
+/// Parses migration source; `path` names it in errors, and its file stem must be the version.
+pub fn parse_migration(source: &str, path: &Path) -> Result<MigrationPlan> {
+    Parser { path: path.to_path_buf() }.file(source)
+}
+
+struct Parser {
+    path: PathBuf,
+}
+
+type Args = Punctuated<Expr, Token![,]>;
+
+impl Parser {
+    fn error(&self, span: Span, message: impl Into<String>) -> Error {
+        let start = span.start();
+        Error::Parse {
+            path: self.path.clone(),
+            line: start.line,
+            column: start.column + 1,
+            message: message.into(),
+        }
+    }
+
+    fn unexpected(&self, node: &dyn ToTokens, expected: &str) -> Error {
+        let tokens = node.to_token_stream();
+        let mut text = tokens.to_string();
+        if text.len() > 80 {
+            text.truncate(77);
+            text.push_str("...");
+        }
+        self.error(tokens_span(&tokens), format!("expected {expected}, found `{text}`"))
+    }
+
+    fn file(&self, source: &str) -> Result<MigrationPlan> {
+        let file = syn::parse_file(source).map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
+        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let type_name = format!("Migration_{stem}");
+        let mut seen_struct = false;
+        let mut plan = None;
+        for item in &file.items {
+            match item {
+                Item::Use(_) => {}
+                Item::Struct(s) if s.ident == type_name && matches!(s.fields, syn::Fields::Unit) => {
+                    seen_struct = true;
+                }
+                Item::Impl(imp) if plan.is_none() => plan = Some(self.migration_impl(imp, &type_name, &stem)?),
+                other => {
+                    return Err(self.unexpected(
+                        other,
+                        &format!("only `use` items, `pub struct {type_name};` and `impl Migration for {type_name}`"),
+                    ));
+                }
+            }
+        }
+        if !seen_struct {
+            return Err(self.error(Span::call_site(), format!("no `pub struct {type_name};` in the file")));
+        }
+        plan.ok_or_else(|| self.error(Span::call_site(), format!("no `impl Migration for {type_name}` in the file")))
+    }
+
+    fn migration_impl(&self, imp: &syn::ItemImpl, type_name: &str, stem: &str) -> Result<MigrationPlan> {
+        let is_migration = imp
+            .trait_
+            .as_ref()
+            .is_some_and(|(bang, path, _)| bang.is_none() && path.is_ident("Migration"));
+        let self_ok = matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(type_name));
+        if !is_migration || !self_ok || !imp.generics.params.is_empty() {
+            return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
+        }
+        let (mut version, mut up, mut down) = (None, None, None);
+        for item in &imp.items {
+            let ImplItem::Fn(f) = item else {
+                return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
+            };
+            match f.sig.ident.to_string().as_str() {
+                "version" if version.is_none() => {
+                    let [Stmt::Expr(Expr::Lit(lit), None)] = f.block.stmts.as_slice() else {
+                        return Err(self.unexpected(&f.block, "a string literal as the body of `version`"));
+                    };
+                    let v = self.string_lit(&lit.lit)?;
+                    if v != stem {
+                        return Err(self.error(
+                            lit.span(),
+                            format!("version {v:?} does not match the file name {stem:?}"),
+                        ));
+                    }
+                    version = Some(v);
+                }
+                "up" if up.is_none() => up = Some(self.body(&f.block)?),
+                "down" if down.is_none() => down = Some(self.body(&f.block)?),
+                _ => return Err(self.unexpected(&f.sig, "one each of `fn version`, `fn up` and `fn down`")),
+            }
+        }
+        let missing = |name: &str| self.error(imp.span(), format!("the impl has no `fn {name}`"));
+        Ok(MigrationPlan {
+            version: version.ok_or_else(|| missing("version"))?,
+            up: up.ok_or_else(|| missing("up"))?,
+            down: down.ok_or_else(|| missing("down"))?,
+        })
+    }
+
+    fn body(&self, block: &syn::Block) -> Result<Vec<Operation>> {
+        let Some((last, calls)) = block.stmts.split_last() else {
+            return Err(self.error(block.span(), "empty body: it must end with `Ok(())`"));
+        };
+        let is_ok_unit = match last {
+            Stmt::Expr(Expr::Call(call), None) => {
+                matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Ok"))
+                    && matches!(call.args.first(), Some(Expr::Tuple(t)) if t.elems.is_empty())
+                    && call.args.len() == 1
+            }
+            _ => false,
+        };
+        if !is_ok_unit {
+            return Err(self.unexpected(last, "`Ok(())` at the end of the body"));
+        }
+        calls.iter().map(|stmt| self.call(stmt)).collect()
+    }
+
+    fn call(&self, stmt: &Stmt) -> Result<Operation> {
+        let expected = "a call `db.<operation>(...)?;`";
+        let Stmt::Expr(Expr::Try(tried), Some(_)) = stmt else {
+            return Err(self.unexpected(stmt, expected));
+        };
+        let Expr::MethodCall(call) = &*tried.expr else {
+            return Err(self.unexpected(stmt, expected));
+        };
+        if !matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("db")) || call.turbofish.is_some() {
+            return Err(self.unexpected(stmt, expected));
+        }
+        let args: Vec<&Expr> = call.args.iter().collect();
+        let method = call.method.to_string();
+        let arity = |n: usize| -> Result<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(self.error(
+                    call.span(),
+                    format!("`db.{method}` takes {n} argument(s), found {}", args.len()),
+                ))
+            }
+        };
+        Ok(match method.as_str() {
+            "create_table" => {
+                arity(1)?;
+                Operation::CreateTable(self.table_def(args[0])?)
+            }
+            "drop_table" => {
+                arity(1)?;
+                Operation::DropTable { table: self.str_arg(args[0])? }
+            }
+            "add_column" => {
+                arity(2)?;
+                Operation::AddColumn {
+                    table: self.str_arg(args[0])?,
+                    column: self.column_def(args[1])?,
+                }
+            }
+            "drop_column" => {
+                arity(2)?;
+                Operation::DropColumn {
+                    table: self.str_arg(args[0])?,
+                    column: self.str_arg(args[1])?,
+                }
+            }
+            "modify_column" => {
+                arity(3)?;
+                Operation::ModifyColumn {
+                    table: self.str_arg(args[0])?,
+                    from: self.column_def(args[1])?,
+                    to: self.column_def(args[2])?,
+                }
+            }
+            "create_index" => {
+                arity(2)?;
+                Operation::CreateIndex {
+                    table: self.str_arg(args[0])?,
+                    index: self.index_def(args[1])?,
+                }
+            }
+            "drop_index" => {
+                arity(2)?;
+                Operation::DropIndex {
+                    table: self.str_arg(args[0])?,
+                    index: self.str_arg(args[1])?,
+                }
+            }
+            "raw" => {
+                arity(1)?;
+                Operation::Raw { statement: self.str_arg(args[0])? }
+            }
+            other => {
+                return Err(self.error(
+                    call.method.span(),
+                    format!("unknown operation `db.{other}`"),
+                ));
+            }
+        })
+    }
+
+    /// The fields of `Name { a: .., b: .. }`, each exactly once, in any order.
+    fn fields<'e, const N: usize>(&self, expr: &'e Expr, name: &str, names: [&str; N]) -> Result<[&'e Expr; N]> {
+        let Expr::Struct(s) = expr else {
+            return Err(self.unexpected(expr, &format!("`{name} {{ .. }}`")));
+        };
+        if path_string(&s.path) != name || s.qself.is_some() || s.rest.is_some() || s.dot2_token.is_some() {
+            return Err(self.unexpected(expr, &format!("`{name} {{ .. }}` with every field written out")));
+        }
+        let mut found: [Option<&Expr>; N] = [None; N];
+        for field in &s.fields {
+            let syn::Member::Named(ident) = &field.member else {
+                return Err(self.unexpected(field, "a named field"));
+            };
+            let Some(i) = names.iter().position(|n| ident == n) else {
+                return Err(self.error(ident.span(), format!("`{name}` has no field `{ident}`")));
+            };
+            if found[i].replace(&field.expr).is_some() {
+                return Err(self.error(ident.span(), format!("field `{ident}` is set twice")));
+            }
+        }
+        let mut out = Vec::with_capacity(N);
+        for (i, f) in found.into_iter().enumerate() {
+            out.push(f.ok_or_else(|| self.error(s.span(), format!("`{name}` is missing field `{}`", names[i])))?);
+        }
+        Ok(out.try_into().unwrap_or_else(|_| unreachable!("exactly N fields were collected")))
+    }
+
+    fn table_def(&self, expr: &Expr) -> Result<TableDef> {
+        let [name, columns, primary_key] = self.fields(expr, "TableDef", ["name", "columns", "primary_key"])?;
+        Ok(TableDef {
+            name: self.string_into(name)?,
+            columns: self.vec(columns, |e| self.column_def(e))?,
+            primary_key: self.vec(primary_key, |e| self.index_column(e))?,
+        })
+    }
+
+    fn column_def(&self, expr: &Expr) -> Result<ColumnDef> {
+        let [name, ty, nullable, default, auto_increment] =
+            self.fields(expr, "ColumnDef", ["name", "ty", "nullable", "default", "auto_increment"])?;
+        let column = ColumnDef {
+            name: self.string_into(name)?,
+            ty: self.column_type(ty)?,
+            nullable: self.bool(nullable)?,
+            default: self.option(default, |e| self.default_value(e))?,
+            auto_increment: self.bool(auto_increment)?,
+        };
+        column.validate().map_err(|m| self.error(expr.span(), m))?;
+        Ok(column)
+    }
+
+    fn index_def(&self, expr: &Expr) -> Result<IndexDef> {
+        let [name, columns, unique] = self.fields(expr, "IndexDef", ["name", "columns", "unique"])?;
+        Ok(IndexDef {
+            name: self.string_into(name)?,
+            columns: self.vec(columns, |e| self.index_column(e))?,
+            unique: self.bool(unique)?,
+        })
+    }
+
+    fn index_column(&self, expr: &Expr) -> Result<IndexColumn> {
+        let [column, op, scope] = self.fields(expr, "IndexColumn", ["column", "op", "scope"])?;
+        let op = match self.enum_path(op, "IndexOp")?.as_str() {
+            "Eq" => IndexOp::Eq,
+            "Asc" => IndexOp::Asc,
+            "Desc" => IndexOp::Desc,
+            _ => return Err(self.unexpected(op, "`IndexOp::Eq`, `IndexOp::Asc` or `IndexOp::Desc`")),
+        };
+        let scope = match self.enum_path(scope, "IndexScope")?.as_str() {
+            "Partition" => IndexScope::Partition,
+            "Local" => IndexScope::Local,
+            _ => return Err(self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`")),
+        };
+        Ok(IndexColumn {
+            column: self.string_into(column)?,
+            op,
+            scope,
+        })
+    }
+
+    fn default_value(&self, expr: &Expr) -> Result<DefaultValue> {
+        let expected = "`DefaultValue::Bool(..)`, `Integer(..)`, `Float(..)` or `Text(\"..\".into())`";
+        let (variant, arg) = self.variant_call(expr, "DefaultValue").ok_or_else(|| self.unexpected(expr, expected))?;
+        Ok(match variant.as_str() {
+            "Bool" => DefaultValue::Bool(self.bool(arg)?),
+            "Integer" => DefaultValue::Integer(self.signed(arg)?),
+            "Float" => DefaultValue::Float(self.float(arg)?),
+            "Text" => DefaultValue::Text(self.string_into(arg)?),
+            _ => return Err(self.unexpected(expr, expected)),
+        })
+    }
+
+    fn column_type(&self, expr: &Expr) -> Result<ColumnType> {
+        let expected = "a `ColumnType::..` variant";
+        if let Expr::Path(_) = expr {
+            return Ok(match self.enum_path(expr, "ColumnType")?.as_str() {
+                "Boolean" => ColumnType::Boolean,
+                "Text" => ColumnType::Text,
+                "Uuid" => ColumnType::Uuid,
+                "Blob" => ColumnType::Blob,
+                "Date" => ColumnType::Date,
+                "Cidr" => ColumnType::Cidr,
+                "Inet" => ColumnType::Inet,
+                "MacAddr" => ColumnType::MacAddr,
+                "MacAddr8" => ColumnType::MacAddr8,
+                "Json" => ColumnType::Json,
+                "Jsonb" => ColumnType::Jsonb,
+                _ => return Err(self.unexpected(expr, expected)),
+            });
+        }
+        if matches!(expr, Expr::Struct(_)) {
+            let [field] = self.fields(expr, "ColumnType::Document", ["binary"])?;
+            return Ok(ColumnType::Document { binary: self.bool(field)? });
+        }
+        let (variant, arg) = self.variant_call(expr, "ColumnType").ok_or_else(|| self.unexpected(expr, expected))?;
+        Ok(match variant.as_str() {
+            "Integer" => ColumnType::Integer(self.unsigned(arg)?),
+            "UnsignedInteger" => ColumnType::UnsignedInteger(self.unsigned(arg)?),
+            "Float" => ColumnType::Float(self.unsigned(arg)?),
+            "VarChar" => ColumnType::VarChar(self.unsigned(arg)?),
+            "Binary" => ColumnType::Binary(self.unsigned(arg)?),
+            "Timestamp" => ColumnType::Timestamp(self.unsigned(arg)?),
+            "Time" => ColumnType::Time(self.unsigned(arg)?),
+            "DateTime" => ColumnType::DateTime(self.unsigned(arg)?),
+            "Numeric" => ColumnType::Numeric(self.option(arg, |e| match e {
+                Expr::Tuple(t) if t.elems.len() == 2 => Ok((self.unsigned(&t.elems[0])?, self.unsigned(&t.elems[1])?)),
+                _ => Err(self.unexpected(e, "`(precision, scale)`")),
+            })?),
+            "Custom" => ColumnType::Custom(self.string_into(arg)?),
+            "List" => {
+                let inner = self
+                    .variant_call(arg, "Box")
+                    .filter(|(f, _)| f == "new")
+                    .ok_or_else(|| self.unexpected(arg, "`Box::new(ColumnType::..)`"))?;
+                ColumnType::List(Box::new(self.column_type(inner.1)?))
+            }
+            "Enum" => {
+                let [name, variants] = self.fields(arg, "EnumType", ["name", "variants"])?;
+                ColumnType::Enum(EnumType {
+                    name: self.option(name, |e| self.string_into(e))?,
+                    variants: self.vec(variants, |e| self.string_into(e))?,
+                })
+            }
+            _ => return Err(self.unexpected(expr, expected)),
+        })
+    }
+
+    /// `Type::Variant(arg)` -> (`Variant`, `arg`).
+    fn variant_call<'e>(&self, expr: &'e Expr, type_name: &str) -> Option<(String, &'e Expr)> {
+        let Expr::Call(call) = expr else { return None };
+        let Expr::Path(p) = &*call.func else { return None };
+        let segments: Vec<_> = p.path.segments.iter().collect();
+        if p.qself.is_some() || segments.len() != 2 || segments[0].ident != type_name || call.args.len() != 1 {
+            return None;
+        }
+        Some((segments[1].ident.to_string(), &call.args[0]))
+    }
+
+    /// `Type::Variant` -> `Variant`.
+    fn enum_path(&self, expr: &Expr, type_name: &str) -> Result<String> {
+        match expr {
+            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 2 && p.path.segments[0].ident == type_name => {
+                Ok(p.path.segments[1].ident.to_string())
+            }
+            _ => Err(self.unexpected(expr, &format!("`{type_name}::..`"))),
+        }
+    }
+
+    /// `vec![a, b, ..]`, each item read by `item`.
+    fn vec<T>(&self, expr: &Expr, item: impl Fn(&Expr) -> Result<T>) -> Result<Vec<T>> {
+        let Expr::Macro(m) = expr else {
+            return Err(self.unexpected(expr, "`vec![..]`"));
+        };
+        if !m.mac.path.is_ident("vec") {
+            return Err(self.unexpected(expr, "`vec![..]`"));
+        }
+        let items = m
+            .mac
+            .parse_body_with(Args::parse_terminated)
+            .map_err(|e| self.error(e.span(), format!("in `vec![..]`: {e}")))?;
+        items.iter().map(item).collect()
+    }
+
+    fn option<T>(&self, expr: &Expr, inner: impl Fn(&Expr) -> Result<T>) -> Result<Option<T>> {
+        match expr {
+            Expr::Path(p) if p.path.is_ident("None") => Ok(None),
+            Expr::Call(call)
+                if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some")) && call.args.len() == 1 =>
+            {
+                inner(&call.args[0]).map(Some)
+            }
+            _ => Err(self.unexpected(expr, "`None` or `Some(..)`")),
+        }
+    }
+
+    /// `"text".into()`.
+    fn string_into(&self, expr: &Expr) -> Result<String> {
+        match expr {
+            Expr::MethodCall(m) if m.method == "into" && m.args.is_empty() && m.turbofish.is_none() => match &*m.receiver {
+                Expr::Lit(lit) => self.string_lit(&lit.lit),
+                other => Err(self.unexpected(other, "a string literal")),
+            },
+            _ => Err(self.unexpected(expr, "`\"..\".into()`")),
+        }
+    }
+
+    /// `"text"` as a plain method argument.
+    fn str_arg(&self, expr: &Expr) -> Result<String> {
+        match expr {
+            Expr::Lit(lit) => self.string_lit(&lit.lit),
+            _ => Err(self.unexpected(expr, "a string literal")),
+        }
+    }
+
+    fn string_lit(&self, lit: &Lit) -> Result<String> {
+        match lit {
+            Lit::Str(s) => Ok(s.value()),
+            _ => Err(self.unexpected(lit, "a string literal")),
+        }
+    }
+
+    fn bool(&self, expr: &Expr) -> Result<bool> {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+            _ => Err(self.unexpected(expr, "`true` or `false`")),
+        }
+    }
+
+    fn unsigned<T: std::str::FromStr>(&self, expr: &Expr) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) if i.suffix().is_empty() => {
+                i.base10_parse().map_err(|e| self.error(i.span(), format!("{e}")))
+            }
+            _ => Err(self.unexpected(expr, "an unsuffixed integer literal")),
+        }
+    }
+
+    fn signed(&self, expr: &Expr) -> Result<i64> {
+        let (negative, lit) = match expr {
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => (true, &*u.expr),
+            other => (false, other),
+        };
+        let magnitude: i128 = self.unsigned(lit)?;
+        let value = if negative { -magnitude } else { magnitude };
+        i64::try_from(value).map_err(|_| self.error(expr.span(), format!("{value} does not fit in an i64")))
+    }
+
+    fn float(&self, expr: &Expr) -> Result<f64> {
+        let (negative, lit) = match expr {
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => (true, &*u.expr),
+            other => (false, other),
+        };
+        let value: f64 = match lit {
+            Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) if f.suffix().is_empty() => {
+                f.base10_parse().map_err(|e| self.error(f.span(), format!("{e}")))?
+            }
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) if i.suffix().is_empty() => {
+                i.base10_parse().map_err(|e| self.error(i.span(), format!("{e}")))?
+            }
+            _ => return Err(self.unexpected(expr, "an unsuffixed number literal")),
+        };
+        Ok(if negative { -value } else { value })
+    }
+}
+
+fn path_string(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}
+
+fn tokens_span(tokens: &proc_macro2::TokenStream) -> Span {
+    tokens.clone().into_iter().next().map(|t| t.span()).unwrap_or_else(Span::call_site)
+}

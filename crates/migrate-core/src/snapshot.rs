@@ -1,0 +1,375 @@
+//! `SchemaSnapshot`: the database schema as data, saved as deterministic JSON in
+//! `migrations/.schema.json`, and the checks every loaded snapshot passes.
+
+use crate::types::ColumnType;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// The snapshot file format this version reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole database schema: every table with its columns, primary key and indexes.
+///
+/// Tables and indexes are kept sorted by name when saved; columns keep their declared order
+/// (which is the order `CREATE TABLE` lists them in) but column order is not a schema change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSnapshot {
+    pub format_version: u32,
+    pub tables: Vec<TableSnapshot>,
+}
+
+/// One table of a [`SchemaSnapshot`]: its definition and its secondary indexes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSnapshot {
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Primary key columns in key order. On DynamoDB each says whether it is the partition or
+    /// the sort key.
+    pub primary_key: Vec<IndexColumn>,
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A table without its secondary indexes: what `create_table` creates. Indexes are always
+/// separate `create_index` operations, so that every index is created, dropped and reverted the
+/// same way whether or not its table is new.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDef {
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    pub primary_key: Vec<IndexColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: ColumnType,
+    pub nullable: bool,
+    /// Value given to rows that do not set the column (and to existing rows when it is added).
+    pub default: Option<DefaultValue>,
+    pub auto_increment: bool,
+}
+
+/// A literal column default. Defaults are values, never backend expressions, so that every
+/// backend (SQL and NoSQL) can apply them and bind them as parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultValue {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<IndexColumn>,
+    pub unique: bool,
+}
+
+/// A column of a key or index, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexColumn {
+    pub column: String,
+    pub op: IndexOp,
+    pub scope: IndexScope,
+}
+
+/// How a key column is compared: by equality only (a hash key), or sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexOp {
+    Eq,
+    Asc,
+    Desc,
+}
+
+/// Whether a key column partitions the data (DynamoDB's HASH key) or orders it within a
+/// partition (DynamoDB's RANGE key). SQL backends treat both alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexScope {
+    Partition,
+    Local,
+}
+
+impl Default for SchemaSnapshot {
+    fn default() -> Self {
+        SchemaSnapshot {
+            format_version: FORMAT_VERSION,
+            tables: Vec::new(),
+        }
+    }
+}
+
+impl SchemaSnapshot {
+    /// A snapshot of these tables, in canonical order.
+    pub fn new(tables: Vec<TableSnapshot>) -> Self {
+        let mut snapshot = SchemaSnapshot {
+            format_version: FORMAT_VERSION,
+            tables,
+        };
+        snapshot.canonicalize();
+        snapshot
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableSnapshot> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Sorts tables and indexes by name. Column order is left as declared.
+    pub fn canonicalize(&mut self) {
+        self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        for table in &mut self.tables {
+            table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+    }
+
+    /// True when both describe the same schema: same tables, columns, keys and indexes,
+    /// whatever order the tables, indexes and columns are listed in.
+    pub fn is_equivalent(&self, other: &SchemaSnapshot) -> bool {
+        fn normal(s: &SchemaSnapshot) -> SchemaSnapshot {
+            let mut s = s.clone();
+            s.canonicalize();
+            for table in &mut s.tables {
+                table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            s
+        }
+        normal(self) == normal(other)
+    }
+
+    /// Checks everything serde cannot: supported format version, unique names, keys and indexes
+    /// on existing columns, type parameters. `origin` names the file in errors.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let invalid = |json_path: String, message: String| Error::InvalidSnapshot {
+            origin: origin.to_string(),
+            json_path,
+            message,
+        };
+        if self.format_version != FORMAT_VERSION {
+            return Err(invalid(
+                "format_version".into(),
+                format!(
+                    "unknown snapshot format version {} (this toasty-migrate reads version {FORMAT_VERSION})",
+                    self.format_version
+                ),
+            ));
+        }
+        let mut table_names = HashSet::new();
+        let mut index_names = HashSet::new();
+        for (ti, table) in self.tables.iter().enumerate() {
+            let at = |rest: &str| format!("tables[{ti}]{rest}");
+            check_identifier(&table.name).map_err(|m| invalid(at(".name"), m))?;
+            if !table_names.insert(table.name.as_str()) {
+                return Err(invalid(at(".name"), format!("duplicate table name {:?}", table.name)));
+            }
+            if table.columns.is_empty() {
+                return Err(invalid(at(".columns"), format!("table {:?} has no columns", table.name)));
+            }
+            let mut column_names = HashSet::new();
+            for (ci, column) in table.columns.iter().enumerate() {
+                let at = |rest: &str| at(&format!(".columns[{ci}]{rest}"));
+                check_identifier(&column.name).map_err(|m| invalid(at(".name"), m))?;
+                if !column_names.insert(column.name.as_str()) {
+                    return Err(invalid(
+                        at(".name"),
+                        format!("duplicate column name {:?} in table {:?}", column.name, table.name),
+                    ));
+                }
+                column.validate().map_err(|m| invalid(at(""), m))?;
+            }
+            if table.primary_key.is_empty() {
+                return Err(invalid(
+                    at(".primary_key"),
+                    format!("table {:?} has no primary key", table.name),
+                ));
+            }
+            check_key_columns(table, &table.primary_key)
+                .map_err(|(i, m)| invalid(at(&format!(".primary_key[{i}]")), m))?;
+            for (i, key) in table.primary_key.iter().enumerate() {
+                if table.column(&key.column).is_some_and(|c| c.nullable) {
+                    return Err(invalid(
+                        at(&format!(".primary_key[{i}]")),
+                        format!("primary key column {:?} is nullable", key.column),
+                    ));
+                }
+            }
+            for (ii, index) in table.indexes.iter().enumerate() {
+                let at = |rest: &str| at(&format!(".indexes[{ii}]{rest}"));
+                check_identifier(&index.name).map_err(|m| invalid(at(".name"), m))?;
+                if !index_names.insert(index.name.as_str()) {
+                    return Err(invalid(
+                        at(".name"),
+                        format!("duplicate index name {:?} (index names are unique across the schema)", index.name),
+                    ));
+                }
+                if index.columns.is_empty() {
+                    return Err(invalid(at(".columns"), format!("index {:?} has no columns", index.name)));
+                }
+                check_key_columns(table, &index.columns)
+                    .map_err(|(i, m)| invalid(at(&format!(".columns[{i}]")), m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TableSnapshot {
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// The table without its indexes.
+    pub fn def(&self) -> TableDef {
+        TableDef {
+            name: self.name.clone(),
+            columns: self.columns.clone(),
+            primary_key: self.primary_key.clone(),
+        }
+    }
+}
+
+impl TableDef {
+    /// The table with no indexes yet.
+    pub fn into_snapshot(self) -> TableSnapshot {
+        TableSnapshot {
+            name: self.name,
+            columns: self.columns,
+            primary_key: self.primary_key,
+            indexes: Vec::new(),
+        }
+    }
+}
+
+impl ColumnDef {
+    /// Checks the type, and that the default and auto-increment fit it.
+    pub fn validate(&self) -> Result<(), String> {
+        self.ty
+            .validate()
+            .map_err(|m| format!("column {:?}: {m}", self.name))?;
+        if self.auto_increment
+            && !matches!(self.ty, ColumnType::Integer(_) | ColumnType::UnsignedInteger(_))
+        {
+            return Err(format!(
+                "column {:?}: auto_increment needs an integer type, not {}",
+                self.name, self.ty
+            ));
+        }
+        if let Some(DefaultValue::Float(f)) = &self.default
+            && !f.is_finite()
+        {
+            return Err(format!("column {:?}: default {f} is not a finite number", self.name));
+        }
+        Ok(())
+    }
+}
+
+fn check_identifier(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("name is empty".into())
+    } else if name.contains('\0') {
+        Err(format!("name {name:?} contains a NUL character"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_key_columns(table: &TableSnapshot, columns: &[IndexColumn]) -> Result<(), (usize, String)> {
+    let mut seen = HashSet::new();
+    for (i, key) in columns.iter().enumerate() {
+        if table.column(&key.column).is_none() {
+            return Err((
+                i,
+                format!("column {:?} does not exist in table {:?}", key.column, table.name),
+            ));
+        }
+        if !seen.insert(key.column.as_str()) {
+            return Err((i, format!("column {:?} is listed twice", key.column)));
+        }
+    }
+    Ok(())
+}
+
+/// Renders a snapshot as its canonical JSON: pretty, sorted, ending with a newline. The same
+/// schema always gives the same bytes.
+pub fn snapshot_to_json(snapshot: &SchemaSnapshot) -> String {
+    let mut canonical = snapshot.clone();
+    canonical.canonicalize();
+    let mut json = serde_json::to_string_pretty(&canonical).expect("a snapshot always serializes");
+    json.push('\n');
+    json
+}
+
+/// Parses and validates snapshot JSON; `origin` names the source in errors.
+pub fn snapshot_from_json(json: &str, origin: &Path) -> Result<SchemaSnapshot> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let snapshot: SchemaSnapshot = match serde_path_to_error::deserialize(&mut de) {
+        Ok(snapshot) => snapshot,
+        Err(err) => {
+            // A snapshot from a newer toasty-migrate may have another shape: say so rather than
+            // name the first field that differs.
+            #[derive(Deserialize)]
+            struct VersionOnly {
+                format_version: u32,
+            }
+            if let Ok(v) = serde_json::from_str::<VersionOnly>(json)
+                && v.format_version != FORMAT_VERSION
+            {
+                return Err(Error::InvalidSnapshot {
+                    origin: origin.display().to_string(),
+                    json_path: "format_version".into(),
+                    message: format!(
+                        "unknown snapshot format version {} (this toasty-migrate reads version {FORMAT_VERSION})",
+                        v.format_version
+                    ),
+                });
+            }
+            let json_path = err.path().to_string();
+            let inner = err.into_inner();
+            return Err(Error::SnapshotFormat {
+                path: origin.to_path_buf(),
+                json_path,
+                line: inner.line(),
+                column: inner.column(),
+                message: inner.to_string(),
+            });
+        }
+    };
+    de.end().map_err(|inner| Error::SnapshotFormat {
+        path: origin.to_path_buf(),
+        json_path: ".".into(),
+        line: inner.line(),
+        column: inner.column(),
+        message: inner.to_string(),
+    })?;
+    snapshot.validate(&origin.display().to_string())?;
+    Ok(snapshot)
+}
+
+/// Writes `snapshot` to `path` as canonical JSON (see [`snapshot_to_json`]), atomically: the
+/// file is either the old one or the new one, never half written.
+pub fn save_snapshot(snapshot: &SchemaSnapshot, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    snapshot.validate("<snapshot being saved>")?;
+    crate::fs::write_atomic(path, snapshot_to_json(snapshot).as_bytes())
+}
+
+/// Reads and validates a snapshot file. Errors name the file and the JSON path (and line) at fault.
+pub fn load_snapshot(path: impl AsRef<Path>) -> Result<SchemaSnapshot> {
+    let path = path.as_ref();
+    let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    snapshot_from_json(&json, path)
+}
