@@ -47,12 +47,18 @@ impl Parser {
 
     fn unexpected(&self, node: &dyn ToTokens, expected: &str) -> Error {
         let tokens = node.to_token_stream();
-        let mut text = tokens.to_string();
-        if text.len() > 80 {
-            text.truncate(77);
-            text.push_str("...");
+        let span = tokens_span(&tokens);
+        // Quote the construct as written; fall back to its tokens.
+        let mut text = span.source_text().unwrap_or_else(|| tokens.to_string());
+        if let Some(first_line) = text.lines().next()
+            && first_line.len() < text.len()
+        {
+            text = format!("{first_line} ...");
         }
-        self.error(tokens_span(&tokens), format!("expected {expected}, found `{text}`"))
+        if text.chars().count() > 80 {
+            text = text.chars().take(77).collect::<String>() + "...";
+        }
+        self.error(span, format!("expected {expected}, found `{text}`"))
     }
 
     fn file(&self, source: &str) -> Result<MigrationPlan> {
@@ -494,6 +500,13 @@ fn path_string(path: &syn::Path) -> String {
     segments.join("::")
 }
 
+/// The span from the first to the last token.
 fn tokens_span(tokens: &proc_macro2::TokenStream) -> Span {
-    tokens.clone().into_iter().next().map(|t| t.span()).unwrap_or_else(Span::call_site)
+    let mut iter = tokens.clone().into_iter();
+    let Some(first) = iter.next() else { return Span::call_site() };
+    let first = first.span();
+    match iter.last() {
+        Some(last) => first.join(last.span()).unwrap_or(first),
+        None => first,
+    }
 }

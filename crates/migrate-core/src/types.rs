@@ -21,6 +21,7 @@ pub enum ColumnType {
     /// Unbounded text.
     Text,
     /// Text of at most the given number of characters.
+    #[serde(rename = "varchar")]
     VarChar(u64),
     Uuid,
     /// Exact decimal: `Some((precision, scale))`, or `None` for arbitrary precision.

@@ -1,0 +1,280 @@
+//! Generated migration files: one pinned file per change kind, generate -> parse round trips for
+//! every change kind and column type, checksums, and what the generator writes to disk.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use toasty_migrate::*;
+
+fn users_v1() -> SchemaSnapshot {
+    SchemaSnapshot::new(vec![table(
+        "users",
+        vec![
+            ColumnDef {
+                auto_increment: true,
+                ..column("id", ColumnType::Integer(8))
+            },
+            column("mail", ColumnType::VarChar(255)),
+            ColumnDef {
+                nullable: true,
+                ..column("age", ColumnType::Integer(4))
+            },
+        ],
+        vec![index("index_users_by_mail", &["mail"], true)],
+    )])
+}
+
+/// One (old, new, hints) per change kind, each producing exactly that kind.
+fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, DiffOptions)> {
+    let v1 = users_v1();
+    let with = |f: &dyn Fn(&mut TableSnapshot)| {
+        let mut s = v1.clone();
+        f(&mut s.tables[0]);
+        s
+    };
+    let posts = table(
+        "posts",
+        vec![column("id", ColumnType::Uuid), column("title", ColumnType::Text)],
+        vec![],
+    );
+    let mut with_posts = v1.clone();
+    with_posts.tables.push(posts);
+    with_posts.canonicalize();
+    vec![
+        ("create_table", v1.clone(), with_posts.clone(), DiffOptions::default()),
+        ("drop_table", with_posts, v1.clone(), DiffOptions::default()),
+        (
+            "add_column",
+            v1.clone(),
+            with(&|t| {
+                t.columns.push(ColumnDef {
+                    default: Some(DefaultValue::Text("".into())),
+                    ..column("email", ColumnType::Text)
+                })
+            }),
+            DiffOptions::default(),
+        ),
+        ("drop_column", v1.clone(), with(&|t| { t.columns.remove(2); }), DiffOptions::default()),
+        (
+            "modify_column",
+            v1.clone(),
+            with(&|t| {
+                t.columns[1].name = "email".into();
+                t.columns[1].ty = ColumnType::VarChar(320);
+                t.indexes[0].columns[0].column = "email".into();
+            }),
+            DiffOptions {
+                renames: vec!["users.mail -> users.email".parse().unwrap()],
+            },
+        ),
+        (
+            "create_index",
+            v1.clone(),
+            with(&|t| t.indexes.push(index("index_users_by_age", &["age"], false))),
+            DiffOptions::default(),
+        ),
+        ("drop_index", v1.clone(), with(&|t| { t.indexes.clear(); }), DiffOptions::default()),
+    ]
+}
+
+#[test]
+fn one_pinned_file_per_change_kind() {
+    for (kind, old, new, options) in one_change_per_kind() {
+        let diff = detect_changes_with(&old, &new, &options).unwrap();
+        assert_eq!(diff.changes.len(), 1, "{kind}: {:?}", diff.changes);
+        let plan = generator(Path::new("migrations")).generate(&diff, kind).unwrap();
+        let source = render_migration(&plan);
+        insta::assert_snapshot!(kind, source);
+        let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
+        assert_eq!(parsed, plan, "{kind}: parse(generate(diff)) == the plan");
+    }
+}
+
+#[test]
+fn every_column_type_round_trips_through_a_file() {
+    let new = SchemaSnapshot::new(vec![every_type_table()]);
+    let diff = detect_changes(&SchemaSnapshot::default(), &new).unwrap();
+    let plan = generator(Path::new("m")).generate(&diff, "every type").unwrap();
+    let source = render_migration(&plan);
+    let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
+    assert_eq!(parsed, plan);
+    // And modifying each column into another type, both ways.
+    let old_table = &new.tables[0];
+    let mut modified = old_table.clone();
+    let types = every_type();
+    for (i, c) in modified.columns.iter_mut().enumerate().skip(1).take(types.len()) {
+        c.ty = types[(i + 7) % types.len()].clone();
+        c.nullable = !c.nullable;
+    }
+    let diff = detect_changes(&new, &SchemaSnapshot::new(vec![modified])).unwrap();
+    assert_eq!(diff.changes.len(), types.len());
+    let plan = generator(Path::new("m")).generate(&diff, "retype").unwrap();
+    let parsed = parse_migration(&render_migration(&plan), Path::new(&format!("{}.rs", plan.version))).unwrap();
+    assert_eq!(parsed, plan);
+}
+
+#[test]
+fn the_generated_file_describes_what_a_compiled_one_would() {
+    // `describe` on a hand-built migration equals parsing the same text.
+    struct Hand;
+    impl Migration for Hand {
+        fn version(&self) -> &str {
+            "20250117_120000_hand"
+        }
+        fn up(&self, db: &mut dyn MigrationContext) -> Result<()> {
+            db.add_column(
+                "users",
+                ColumnDef {
+                    name: "email".into(),
+                    ty: "String".into(),
+                    nullable: false,
+                    default: None,
+                    auto_increment: false,
+                },
+            )?;
+            Ok(())
+        }
+        fn down(&self, db: &mut dyn MigrationContext) -> Result<()> {
+            db.drop_column("users", "email")?;
+            Ok(())
+        }
+    }
+    let plan = MigrationPlan::describe(&Hand).unwrap();
+    let parsed = parse_migration(&render_migration(&plan), Path::new("20250117_120000_hand.rs")).unwrap();
+    assert_eq!(parsed, plan);
+    assert_eq!(plan.name(), "hand");
+}
+
+#[test]
+fn down_undoes_up_in_reverse_order() {
+    for (kind, old, new, options) in one_change_per_kind() {
+        let diff = detect_changes_with(&old, &new, &options).unwrap();
+        let plan = generator(Path::new("m")).generate(&diff, kind).unwrap();
+        let mut schema = old.clone();
+        for op in &plan.up {
+            schema.apply(op).unwrap();
+        }
+        assert!(schema.is_equivalent(&new), "{kind}: up gives the new schema");
+        for op in &plan.down {
+            schema.apply(op).unwrap();
+        }
+        assert!(schema.is_equivalent(&old), "{kind}: down gives the old schema back");
+    }
+}
+
+#[test]
+fn checksum_ignores_layout_and_line_endings_but_not_operations() {
+    let (_, old, new, options) = one_change_per_kind().remove(4);
+    let diff = detect_changes_with(&old, &new, &options).unwrap();
+    let plan = generator(Path::new("m")).generate(&diff, "rename").unwrap();
+    let path = format!("{}.rs", plan.version);
+    let source = render_migration(&plan);
+    let checksum = |src: &str| parse_migration(src, Path::new(&path)).unwrap().checksum();
+    let original = checksum(&source);
+    assert_eq!(original, plan.checksum());
+    assert_eq!(original.len(), 64);
+
+    let crlf = source.replace('\n', "\r\n");
+    assert_eq!(checksum(&crlf), original, "CRLF line endings");
+    let reflowed = source.lines().map(str::trim).collect::<Vec<_>>().join("\n").replace("(\n", "(").replace(",\n", ", ");
+    assert_ne!(reflowed, source);
+    assert_eq!(checksum(&reflowed), original, "indentation and line breaks");
+    let commented = source.replace("fn up(", "// a reviewer's note\n    fn up(");
+    assert_eq!(checksum(&commented), original, "comments");
+
+    let edited = source.replacen("VarChar(320)", "VarChar(321)", 1);
+    assert_ne!(edited, source);
+    assert_ne!(checksum(&edited), original, "an edited operation changes the checksum");
+}
+
+#[test]
+fn generator_writes_the_file_mod_rs_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().join("migrations");
+    let v1 = users_v1();
+    let diff = detect_changes(&SchemaSnapshot::default(), &v1).unwrap();
+    let generator1 = generator(&dir);
+    let first = generator1.generate(&diff, "create users").unwrap();
+    assert_eq!(first.version, "20250117_120000_create_users");
+    let path = generator1.write_migration_file(&first).unwrap();
+    assert_eq!(path, dir.join("20250117_120000_create_users.rs"));
+    assert_eq!(load_snapshot(dir.join(SCHEMA_FILE)).unwrap(), v1);
+
+    // A second migration, a second later.
+    let (_, _, v2, options) = one_change_per_kind().remove(4);
+    let diff = detect_changes_with(&v1, &v2, &options).unwrap();
+    let generator2 = MigrationGenerator::new(&dir).at(time::macros::datetime!(2025-01-17 12:00:01 UTC));
+    let second = generator2.generate(&diff, "Rename mail to email").unwrap();
+    generator2.write_migration_file(&second).unwrap();
+    assert!(load_snapshot(dir.join(SCHEMA_FILE)).unwrap().is_equivalent(&v2));
+    assert_eq!(
+        list_versions(&dir).unwrap(),
+        vec!["20250117_120000_create_users", "20250117_120001_rename_mail_to_email"]
+    );
+    insta::assert_snapshot!("mod_rs", std::fs::read_to_string(dir.join(MOD_FILE)).unwrap());
+    let parsed = parse_migration_file(dir.join(format!("{}.rs", second.version))).unwrap();
+    assert_eq!(parsed, second);
+
+    // The same version again, or an older one, is refused and changes nothing.
+    let before = std::fs::read_to_string(dir.join(MOD_FILE)).unwrap();
+    assert!(matches!(generator2.write_migration_file(&second), Err(Error::MigrationExists { .. })));
+    let stale = generator1.generate(&diff, "stale").unwrap();
+    let err = generator1.write_migration_file(&stale).unwrap_err();
+    assert!(err.to_string().contains("must sort after"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join(MOD_FILE)).unwrap(), before);
+    assert_eq!(list_versions(&dir).unwrap().len(), 2);
+}
+
+#[test]
+fn a_migration_that_does_not_fit_the_recorded_schema_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Dropping a table the recorded (empty) schema does not have.
+    let diff = detect_changes(&users_v1(), &SchemaSnapshot::default()).unwrap();
+    let plan = generator(dir.path()).generate(&diff, "drop users").unwrap();
+    let err = generator(dir.path()).write_migration_file(&plan).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_empty_diff_generates_nothing_and_says_so() {
+    let v1 = users_v1();
+    let diff = detect_changes(&v1, &v1).unwrap();
+    assert!(diff.is_empty());
+    let err = generator(Path::new("m")).generate(&diff, "nothing").unwrap_err();
+    assert!(matches!(err, Error::NoChanges));
+    assert_eq!(err.to_string(), "no schema changes: nothing to generate");
+}
+
+#[test]
+fn parse_errors_name_file_line_and_construct() {
+    let (_, old, new, options) = one_change_per_kind().remove(2);
+    let diff = detect_changes_with(&old, &new, &options).unwrap();
+    let plan = generator(Path::new("m")).generate(&diff, "add email").unwrap();
+    let source = render_migration(&plan);
+    let path = format!("migrations/{}.rs", plan.version);
+    let parse = |src: &str| parse_migration(src, Path::new(&path)).unwrap_err().to_string();
+
+    let with_loop = source.replace("Ok(())\n    }\n    fn down", "for _ in 0..2 {}\n        Ok(())\n    }\n    fn down");
+    assert_ne!(with_loop, source);
+    let err = parse(&with_loop);
+    assert!(err.starts_with(&format!("{path}:")), "{err}");
+    assert!(err.contains("found `for _ in 0..2 {}`"), "{err}");
+    assert!(err.contains("must run embedded"), "{err}");
+    insta::assert_snapshot!("parse_error_loop", err);
+
+    let unknown = source.replace("db.drop_column(", "db.truncate_column(");
+    insta::assert_snapshot!("parse_error_unknown_call", parse(&unknown));
+
+    let computed = source.replace("name: \"email\".into()", "name: format!(\"e{}\", 1)");
+    insta::assert_snapshot!("parse_error_computed_value", parse(&computed));
+
+    let bad_type = source.replace("ColumnType::Text", "ColumnType::Text2");
+    insta::assert_snapshot!("parse_error_bad_type", parse(&bad_type));
+
+    let wrong_version = source.replace(&format!("\"{}\"", plan.version), "\"20990101_000000_other\"");
+    insta::assert_snapshot!("parse_error_version", parse(&wrong_version));
+
+    assert!(parse("fn main( {").contains("not valid Rust"));
+}
