@@ -14,13 +14,33 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SchemaChange {
-    CreateTable { table: TableDef },
-    DropTable { table: TableDef },
-    AddColumn { table: String, column: ColumnDef },
-    DropColumn { table: String, column: ColumnDef },
-    ModifyColumn { table: String, old: ColumnDef, new: ColumnDef },
-    CreateIndex { table: String, index: IndexDef },
-    DropIndex { table: String, index: IndexDef },
+    CreateTable {
+        table: TableDef,
+    },
+    DropTable {
+        table: TableDef,
+    },
+    AddColumn {
+        table: String,
+        column: ColumnDef,
+    },
+    DropColumn {
+        table: String,
+        column: ColumnDef,
+    },
+    ModifyColumn {
+        table: String,
+        old: ColumnDef,
+        new: ColumnDef,
+    },
+    CreateIndex {
+        table: String,
+        index: IndexDef,
+    },
+    DropIndex {
+        table: String,
+        index: IndexDef,
+    },
 }
 
 /// The class of a change, from the kind of change alone.
@@ -48,12 +68,12 @@ impl fmt::Display for ChangeKind {
 impl SchemaChange {
     pub fn kind(&self) -> ChangeKind {
         match self {
-            SchemaChange::CreateTable { .. } | SchemaChange::AddColumn { .. } | SchemaChange::CreateIndex { .. } => {
-                ChangeKind::Additive
-            }
-            SchemaChange::DropTable { .. } | SchemaChange::DropColumn { .. } | SchemaChange::DropIndex { .. } => {
-                ChangeKind::Destructive
-            }
+            SchemaChange::CreateTable { .. }
+            | SchemaChange::AddColumn { .. }
+            | SchemaChange::CreateIndex { .. } => ChangeKind::Additive,
+            SchemaChange::DropTable { .. }
+            | SchemaChange::DropColumn { .. }
+            | SchemaChange::DropIndex { .. } => ChangeKind::Destructive,
             SchemaChange::ModifyColumn { .. } => ChangeKind::Modificative,
         }
     }
@@ -91,7 +111,11 @@ impl SchemaChange {
                 table,
                 column: column.name,
             },
-            SchemaChange::ModifyColumn { table, old, new } => Operation::ModifyColumn { table, from: old, to: new },
+            SchemaChange::ModifyColumn { table, old, new } => Operation::ModifyColumn {
+                table,
+                from: old,
+                to: new,
+            },
             SchemaChange::CreateIndex { table, index } => Operation::CreateIndex { table, index },
             SchemaChange::DropIndex { table, index } => Operation::DropIndex {
                 table,
@@ -110,7 +134,11 @@ impl SchemaChange {
                 column: column.name,
             },
             SchemaChange::DropColumn { table, column } => Operation::AddColumn { table, column },
-            SchemaChange::ModifyColumn { table, old, new } => Operation::ModifyColumn { table, from: new, to: old },
+            SchemaChange::ModifyColumn { table, old, new } => Operation::ModifyColumn {
+                table,
+                from: new,
+                to: old,
+            },
             SchemaChange::CreateIndex { table, index } => Operation::DropIndex {
                 table,
                 index: index.name,
@@ -123,9 +151,14 @@ impl SchemaChange {
 impl fmt::Display for SchemaChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SchemaChange::ModifyColumn { table, old, new } if old.name != new.name && old.ty == new.ty => {
+            SchemaChange::ModifyColumn { table, old, new }
+                if old.name != new.name && old.ty == new.ty =>
+            {
                 write!(f, "rename column {table}.{} -> {}", old.name, new.name)?;
-                if old.nullable != new.nullable || old.default != new.default || old.auto_increment != new.auto_increment {
+                if old.nullable != new.nullable
+                    || old.default != new.default
+                    || old.auto_increment != new.auto_increment
+                {
                     write!(f, " ({})", self.up())?;
                 }
                 Ok(())
@@ -181,7 +214,10 @@ impl FromStr for ColumnRename {
                 "rename hint {s:?} is not of the form `table.old=new` or `table.old -> table.new`"
             ))
         };
-        let (left, right) = s.split_once("->").or_else(|| s.split_once('=')).ok_or_else(bad)?;
+        let (left, right) = s
+            .split_once("->")
+            .or_else(|| s.split_once('='))
+            .ok_or_else(bad)?;
         let (table, from) = left.trim().split_once('.').ok_or_else(bad)?;
         let right = right.trim();
         let to = match right.split_once('.') {
@@ -220,9 +256,15 @@ pub fn detect_changes(old: &SchemaSnapshot, new: &SchemaSnapshot) -> Result<Sche
 /// The order is: index drops, table drops, table creates, then per table (by name) column drops,
 /// modifications and adds, and last index creates. So an index goes before the column it covers
 /// and after the table it belongs to, and a name is freed before it is reused.
-pub fn detect_changes_with(old: &SchemaSnapshot, new: &SchemaSnapshot, options: &DiffOptions) -> Result<SchemaDiff> {
-    let old_tables: HashMap<&str, &TableSnapshot> = old.tables.iter().map(|t| (t.name.as_str(), t)).collect();
-    let new_tables: HashMap<&str, &TableSnapshot> = new.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+pub fn detect_changes_with(
+    old: &SchemaSnapshot,
+    new: &SchemaSnapshot,
+    options: &DiffOptions,
+) -> Result<SchemaDiff> {
+    let old_tables: HashMap<&str, &TableSnapshot> =
+        old.tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let new_tables: HashMap<&str, &TableSnapshot> =
+        new.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let renames = RenameMap::new(&options.renames, &old_tables, &new_tables)?;
 
     let mut old_names: Vec<&str> = old_tables.keys().copied().collect();
@@ -245,7 +287,9 @@ pub fn detect_changes_with(old: &SchemaSnapshot, new: &SchemaSnapshot, options: 
                     index: index.clone(),
                 });
             }
-            drop_tables.push(SchemaChange::DropTable { table: old_table.def() });
+            drop_tables.push(SchemaChange::DropTable {
+                table: old_table.def(),
+            });
             continue;
         };
         if old_table == *new_table {
@@ -263,7 +307,9 @@ pub fn detect_changes_with(old: &SchemaSnapshot, new: &SchemaSnapshot, options: 
     for &name in &new_names {
         if !old_tables.contains_key(name) {
             let new_table = new_tables[name];
-            create_tables.push(SchemaChange::CreateTable { table: new_table.def() });
+            create_tables.push(SchemaChange::CreateTable {
+                table: new_table.def(),
+            });
             for index in sorted_indexes(new_table) {
                 create_indexes.push(SchemaChange::CreateIndex {
                     table: name.to_string(),
@@ -273,6 +319,8 @@ pub fn detect_changes_with(old: &SchemaSnapshot, new: &SchemaSnapshot, options: 
         }
     }
 
+    // Indexes of existing and of new tables, together by table.
+    create_indexes.sort_by(|a, b| a.table().cmp(b.table()));
     let mut changes = drop_indexes;
     changes.extend(drop_tables);
     changes.extend(create_tables);
@@ -302,22 +350,41 @@ impl<'a> RenameMap<'a> {
         let mut targets: HashSet<(&str, &str)> = HashSet::new();
         for hint in hints {
             let label = format!("rename {}.{} -> {}", hint.table, hint.from, hint.to);
-            let (Some(old_table), Some(new_table)) = (old.get(hint.table.as_str()), new.get(hint.table.as_str()))
+            let (Some(old_table), Some(new_table)) =
+                (old.get(hint.table.as_str()), new.get(hint.table.as_str()))
             else {
-                return Err(Error::Diff(format!("{label}: table {:?} is not in both schemas", hint.table)));
+                return Err(Error::Diff(format!(
+                    "{label}: table {:?} is not in both schemas",
+                    hint.table
+                )));
             };
             if old_table.column(&hint.from).is_none() {
-                return Err(Error::Diff(format!("{label}: the old schema has no column {:?}", hint.from)));
+                return Err(Error::Diff(format!(
+                    "{label}: the old schema has no column {:?}",
+                    hint.from
+                )));
             }
             if new_table.column(&hint.to).is_none() {
-                return Err(Error::Diff(format!("{label}: the new schema has no column {:?}", hint.to)));
+                return Err(Error::Diff(format!(
+                    "{label}: the new schema has no column {:?}",
+                    hint.to
+                )));
             }
             let renames = by_table.entry(hint.table.as_str()).or_default();
-            if renames.insert(hint.from.as_str(), hint.to.as_str()).is_some() {
-                return Err(Error::Diff(format!("{label}: column {:?} is renamed twice", hint.from)));
+            if renames
+                .insert(hint.from.as_str(), hint.to.as_str())
+                .is_some()
+            {
+                return Err(Error::Diff(format!(
+                    "{label}: column {:?} is renamed twice",
+                    hint.from
+                )));
             }
             if !targets.insert((hint.table.as_str(), hint.to.as_str())) {
-                return Err(Error::Diff(format!("{label}: two columns are renamed to {:?}", hint.to)));
+                return Err(Error::Diff(format!(
+                    "{label}: two columns are renamed to {:?}",
+                    hint.to
+                )));
             }
         }
         // A rename onto a name the old table still uses (and keeps) cannot be told apart.
@@ -366,7 +433,12 @@ fn diff_table(
     let table = old.name.as_str();
     let old_pk = renames.map_keys(table, &old.primary_key);
     if old_pk != new.primary_key {
-        let names = |keys: &[IndexColumn]| keys.iter().map(|k| k.column.as_str()).collect::<Vec<_>>().join(", ");
+        let names = |keys: &[IndexColumn]| {
+            keys.iter()
+                .map(|k| k.column.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(Error::Diff(format!(
             "the primary key of table {table:?} changes from ({}) to ({}); changing a primary key is not \
              supported: create a new table and copy the data in a hand-written migration",
@@ -375,7 +447,8 @@ fn diff_table(
         )));
     }
 
-    let new_columns: HashMap<&str, &ColumnDef> = new.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+    let new_columns: HashMap<&str, &ColumnDef> =
+        new.columns.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut matched: HashSet<&str> = HashSet::new();
     let mut drops = Vec::new();
     let mut modifies = Vec::new();
@@ -411,11 +484,15 @@ fn diff_table(
         }
     }
 
-    let new_indexes: HashMap<&str, &IndexDef> = new.indexes.iter().map(|i| (i.name.as_str(), i)).collect();
+    let new_indexes: HashMap<&str, &IndexDef> =
+        new.indexes.iter().map(|i| (i.name.as_str(), i)).collect();
     for old_index in sorted_indexes(old) {
-        let kept = new_indexes.get(old_index.name.as_str()).is_some_and(|new_index| {
-            new_index.unique == old_index.unique && renames.map_keys(table, &old_index.columns) == new_index.columns
-        });
+        let kept = new_indexes
+            .get(old_index.name.as_str())
+            .is_some_and(|new_index| {
+                new_index.unique == old_index.unique
+                    && renames.map_keys(table, &old_index.columns) == new_index.columns
+            });
         if !kept {
             drop_indexes.push(SchemaChange::DropIndex {
                 table: table.to_string(),
@@ -423,11 +500,15 @@ fn diff_table(
             });
         }
     }
-    let old_index_names: HashMap<&str, &IndexDef> = old.indexes.iter().map(|i| (i.name.as_str(), i)).collect();
+    let old_index_names: HashMap<&str, &IndexDef> =
+        old.indexes.iter().map(|i| (i.name.as_str(), i)).collect();
     for new_index in sorted_indexes(new) {
-        let kept = old_index_names.get(new_index.name.as_str()).is_some_and(|old_index| {
-            new_index.unique == old_index.unique && renames.map_keys(table, &old_index.columns) == new_index.columns
-        });
+        let kept = old_index_names
+            .get(new_index.name.as_str())
+            .is_some_and(|old_index| {
+                new_index.unique == old_index.unique
+                    && renames.map_keys(table, &old_index.columns) == new_index.columns
+            });
         if !kept {
             create_indexes.push(SchemaChange::CreateIndex {
                 table: table.to_string(),
@@ -457,7 +538,10 @@ fn order_renames<'c>(
         match ready {
             Some(i) => ordered.push(pending.remove(i)),
             None => {
-                let cycle: Vec<String> = pending.iter().map(|(old, new)| format!("{} -> {}", old.name, new.name)).collect();
+                let cycle: Vec<String> = pending
+                    .iter()
+                    .map(|(old, new)| format!("{} -> {}", old.name, new.name))
+                    .collect();
                 return Err(Error::Diff(format!(
                     "the column renames in table {table:?} form a cycle ({}); rename through a temporary name in two migrations",
                     cycle.join(", ")

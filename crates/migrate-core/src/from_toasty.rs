@@ -1,6 +1,8 @@
 //! `SchemaSnapshot::from_schema`: a snapshot of the database schema Toasty builds for its models.
 
-use crate::snapshot::{ColumnDef, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot, TableSnapshot};
+use crate::snapshot::{
+    ColumnDef, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot, TableSnapshot,
+};
 use crate::types::{ColumnType, EnumType};
 use toasty_core::schema::db;
 use toasty_core::stmt::Direction;

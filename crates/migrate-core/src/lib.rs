@@ -42,24 +42,31 @@ mod types;
 #[cfg(feature = "toasty")]
 mod from_toasty;
 
-pub use diff::{ChangeKind, ColumnRename, DiffOptions, SchemaChange, SchemaDiff, detect_changes, detect_changes_with};
+pub use diff::{
+    ChangeKind, ColumnRename, DiffOptions, SchemaChange, SchemaDiff, detect_changes,
+    detect_changes_with,
+};
 pub use error::{Error, Result};
-pub use generate::{MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod};
+pub use generate::{
+    MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
+};
 pub use migration::{
-    Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version, version_name,
+    Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
+    version_name,
 };
 pub use operation::Operation;
 pub use parse::{parse_migration, parse_migration_file};
 pub use snapshot::{
-    ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot, TableDef,
-    TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json, snapshot_to_json,
+    ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
+    SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,
+    snapshot_to_json,
 };
 pub use types::{ColumnType, EnumType};
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ColumnDef, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef, IndexOp, IndexScope, Migration,
-        MigrationContext, Result, TableDef,
+        ColumnDef, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef, IndexOp, IndexScope,
+        Migration, MigrationContext, Result, TableDef,
     };
 }

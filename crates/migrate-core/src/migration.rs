@@ -34,7 +34,9 @@ pub trait MigrationContext {
     }
 
     fn drop_table(&mut self, table: &str) -> Result<()> {
-        self.operation(Operation::DropTable { table: table.into() })
+        self.operation(Operation::DropTable {
+            table: table.into(),
+        })
     }
 
     fn add_column(&mut self, table: &str, column: ColumnDef) -> Result<()> {
@@ -114,14 +116,15 @@ impl MigrationPlan {
     /// Describes a compiled migration by running its `up` and `down` against recording contexts.
     pub fn describe(migration: &dyn Migration) -> Result<Self> {
         let version = migration.version().to_string();
-        let record = |run: &dyn Fn(&mut dyn MigrationContext) -> Result<()>| -> Result<Vec<Operation>> {
-            let mut ctx = RecordingContext::default();
-            run(&mut ctx).map_err(|e| Error::Migration {
-                version: version.clone(),
-                message: e.to_string(),
-            })?;
-            Ok(ctx.operations)
-        };
+        let record =
+            |run: &dyn Fn(&mut dyn MigrationContext) -> Result<()>| -> Result<Vec<Operation>> {
+                let mut ctx = RecordingContext::default();
+                run(&mut ctx).map_err(|e| Error::Migration {
+                    version: version.clone(),
+                    message: e.to_string(),
+                })?;
+                Ok(ctx.operations)
+            };
         let up = record(&|db| migration.up(db))?;
         let down = record(&|db| migration.down(db))?;
         Ok(MigrationPlan { version, up, down })
@@ -174,7 +177,10 @@ impl fmt::Display for MigrationPlan {
 /// The name part of a version (`20250117_120000_add_user_email` -> `add_user_email`).
 pub fn version_name(version: &str) -> &str {
     // `YYYYMMDD_HHMMSS_` is 16 bytes of ASCII.
-    version.get(16..).filter(|_| is_version(version)).unwrap_or(version)
+    version
+        .get(16..)
+        .filter(|_| is_version(version))
+        .unwrap_or(version)
 }
 
 /// True for `YYYYMMDD_HHMMSS_<slug>` with a non-empty slug of `[a-z0-9_]`.
@@ -185,5 +191,7 @@ pub fn is_version(s: &str) -> bool {
         && b[8] == b'_'
         && b[9..15].iter().all(u8::is_ascii_digit)
         && b[15] == b'_'
-        && b[16..].iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b[16..]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }

@@ -81,7 +81,12 @@ impl fmt::Display for Operation {
             Operation::CreateIndex { table, index } => {
                 let columns: Vec<&str> = index.columns.iter().map(|c| c.column.as_str()).collect();
                 let unique = if index.unique { "unique " } else { "" };
-                write!(f, "create {unique}index {} on {table} ({})", index.name, columns.join(", "))
+                write!(
+                    f,
+                    "create {unique}index {} on {table} ({})",
+                    index.name,
+                    columns.join(", ")
+                )
             }
             Operation::DropIndex { table, index } => write!(f, "drop index {index} on {table}"),
             Operation::Raw { statement } => write!(f, "raw: {statement}"),
@@ -120,14 +125,19 @@ impl SchemaSnapshot {
         };
         self.canonicalize_tables_only();
         match op {
-            Operation::CreateTable(def) => match self.tables.binary_search_by(|t| t.name.cmp(&def.name)) {
-                Ok(_) => return Err(fail(format!("table {:?} already exists", def.name))),
-                Err(pos) => self.tables.insert(pos, def.clone().into_snapshot()),
-            },
+            Operation::CreateTable(def) => {
+                match self.tables.binary_search_by(|t| t.name.cmp(&def.name)) {
+                    Ok(_) => return Err(fail(format!("table {:?} already exists", def.name))),
+                    Err(pos) => self.tables.insert(pos, def.clone().into_snapshot()),
+                }
+            }
             Operation::DropTable { table } => {
                 let pos = table_pos(self, table)?;
                 if let Some(index) = self.tables[pos].indexes.first() {
-                    return Err(fail(format!("index {:?} must be dropped first", index.name)));
+                    return Err(fail(format!(
+                        "index {:?} must be dropped first",
+                        index.name
+                    )));
                 }
                 self.tables.remove(pos);
             }
@@ -148,10 +158,19 @@ impl SchemaSnapshot {
                     .position(|c| &c.name == column)
                     .ok_or_else(|| fail(format!("column {column:?} does not exist")))?;
                 if t.primary_key.iter().any(|k| &k.column == column) {
-                    return Err(fail(format!("column {column:?} is part of the primary key")));
+                    return Err(fail(format!(
+                        "column {column:?} is part of the primary key"
+                    )));
                 }
-                if let Some(index) = t.indexes.iter().find(|i| i.columns.iter().any(|k| &k.column == column)) {
-                    return Err(fail(format!("index {:?} covers column {column:?}", index.name)));
+                if let Some(index) = t
+                    .indexes
+                    .iter()
+                    .find(|i| i.columns.iter().any(|k| &k.column == column))
+                {
+                    return Err(fail(format!(
+                        "index {:?} covers column {column:?}",
+                        index.name
+                    )));
                 }
                 if t.columns.len() == 1 {
                     return Err(fail("a table cannot lose its last column".into()));
@@ -177,7 +196,10 @@ impl SchemaSnapshot {
                 }
                 t.columns[ci] = to.clone();
                 // A rename carries over into every key and index, as in SQL.
-                let keys = t.primary_key.iter_mut().chain(t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()));
+                let keys = t
+                    .primary_key
+                    .iter_mut()
+                    .chain(t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()));
                 for key in keys.filter(|k| k.column == from.name) {
                     key.column = to.name.clone();
                 }
@@ -188,10 +210,14 @@ impl SchemaSnapshot {
                 }
                 let pos = table_pos(self, table)?;
                 let t = &mut self.tables[pos];
-                if let Some(missing) = index.columns.iter().find(|k| t.column(&k.column).is_none()) {
+                if let Some(missing) = index.columns.iter().find(|k| t.column(&k.column).is_none())
+                {
                     return Err(fail(format!("column {:?} does not exist", missing.column)));
                 }
-                let at = t.indexes.binary_search_by(|i| i.name.cmp(&index.name)).unwrap_or_else(|e| e);
+                let at = t
+                    .indexes
+                    .binary_search_by(|i| i.name.cmp(&index.name))
+                    .unwrap_or_else(|e| e);
                 t.indexes.insert(at, index.clone());
             }
             Operation::DropIndex { table, index } => {
@@ -201,7 +227,9 @@ impl SchemaSnapshot {
                     .indexes
                     .iter()
                     .position(|i| &i.name == index)
-                    .ok_or_else(|| fail(format!("index {index:?} does not exist on table {table:?}")))?;
+                    .ok_or_else(|| {
+                        fail(format!("index {index:?} does not exist on table {table:?}"))
+                    })?;
                 t.indexes.remove(ii);
             }
             Operation::Raw { .. } => {

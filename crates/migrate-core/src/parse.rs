@@ -6,7 +6,9 @@
 
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
-use crate::snapshot::{ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, TableDef};
+use crate::snapshot::{
+    ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, TableDef,
+};
 use crate::types::{ColumnType, EnumType};
 use crate::{Error, Result};
 use proc_macro2::Span;
@@ -25,7 +27,10 @@ pub fn parse_migration_file(path: impl AsRef<Path>) -> Result<MigrationPlan> {
 
 /// Parses migration source; `path` names it in errors, and its file stem must be the version.
 pub fn parse_migration(source: &str, path: &Path) -> Result<MigrationPlan> {
-    Parser { path: path.to_path_buf() }.file(source)
+    Parser {
+        path: path.to_path_buf(),
+    }
+    .file(source)
 }
 
 struct Parser {
@@ -62,18 +67,28 @@ impl Parser {
     }
 
     fn file(&self, source: &str) -> Result<MigrationPlan> {
-        let file = syn::parse_file(source).map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
-        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let file = syn::parse_file(source)
+            .map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
+        let stem = self
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let type_name = format!("Migration_{stem}");
         let mut seen_struct = false;
         let mut plan = None;
         for item in &file.items {
             match item {
                 Item::Use(_) => {}
-                Item::Struct(s) if s.ident == type_name && matches!(s.fields, syn::Fields::Unit) => {
+                Item::Struct(s)
+                    if s.ident == type_name && matches!(s.fields, syn::Fields::Unit) =>
+                {
                     seen_struct = true;
                 }
-                Item::Impl(imp) if plan.is_none() => plan = Some(self.migration_impl(imp, &type_name, &stem)?),
+                Item::Impl(imp) if plan.is_none() => {
+                    plan = Some(self.migration_impl(imp, &type_name, &stem)?)
+                }
                 other => {
                     return Err(self.unexpected(
                         other,
@@ -83,12 +98,25 @@ impl Parser {
             }
         }
         if !seen_struct {
-            return Err(self.error(Span::call_site(), format!("no `pub struct {type_name};` in the file")));
+            return Err(self.error(
+                Span::call_site(),
+                format!("no `pub struct {type_name};` in the file"),
+            ));
         }
-        plan.ok_or_else(|| self.error(Span::call_site(), format!("no `impl Migration for {type_name}` in the file")))
+        plan.ok_or_else(|| {
+            self.error(
+                Span::call_site(),
+                format!("no `impl Migration for {type_name}` in the file"),
+            )
+        })
     }
 
-    fn migration_impl(&self, imp: &syn::ItemImpl, type_name: &str, stem: &str) -> Result<MigrationPlan> {
+    fn migration_impl(
+        &self,
+        imp: &syn::ItemImpl,
+        type_name: &str,
+        stem: &str,
+    ) -> Result<MigrationPlan> {
         let is_migration = imp
             .trait_
             .as_ref()
@@ -105,7 +133,9 @@ impl Parser {
             match f.sig.ident.to_string().as_str() {
                 "version" if version.is_none() => {
                     let [Stmt::Expr(Expr::Lit(lit), None)] = f.block.stmts.as_slice() else {
-                        return Err(self.unexpected(&f.block, "a string literal as the body of `version`"));
+                        return Err(
+                            self.unexpected(&f.block, "a string literal as the body of `version`")
+                        );
                     };
                     let v = self.string_lit(&lit.lit)?;
                     if v != stem {
@@ -118,7 +148,11 @@ impl Parser {
                 }
                 "up" if up.is_none() => up = Some(self.body(&f.block)?),
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
-                _ => return Err(self.unexpected(&f.sig, "one each of `fn version`, `fn up` and `fn down`")),
+                _ => {
+                    return Err(
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up` and `fn down`")
+                    );
+                }
             }
         }
         let missing = |name: &str| self.error(imp.span(), format!("the impl has no `fn {name}`"));
@@ -155,7 +189,9 @@ impl Parser {
         let Expr::MethodCall(call) = &*tried.expr else {
             return Err(self.unexpected(stmt, expected));
         };
-        if !matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("db")) || call.turbofish.is_some() {
+        if !matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("db"))
+            || call.turbofish.is_some()
+        {
             return Err(self.unexpected(stmt, expected));
         }
         let args: Vec<&Expr> = call.args.iter().collect();
@@ -177,7 +213,9 @@ impl Parser {
             }
             "drop_table" => {
                 arity(1)?;
-                Operation::DropTable { table: self.str_arg(args[0])? }
+                Operation::DropTable {
+                    table: self.str_arg(args[0])?,
+                }
             }
             "add_column" => {
                 arity(2)?;
@@ -217,7 +255,9 @@ impl Parser {
             }
             "raw" => {
                 arity(1)?;
-                Operation::Raw { statement: self.str_arg(args[0])? }
+                Operation::Raw {
+                    statement: self.str_arg(args[0])?,
+                }
             }
             other => {
                 return Err(self.error(
@@ -229,12 +269,24 @@ impl Parser {
     }
 
     /// The fields of `Name { a: .., b: .. }`, each exactly once, in any order.
-    fn fields<'e, const N: usize>(&self, expr: &'e Expr, name: &str, names: [&str; N]) -> Result<[&'e Expr; N]> {
+    fn fields<'e, const N: usize>(
+        &self,
+        expr: &'e Expr,
+        name: &str,
+        names: [&str; N],
+    ) -> Result<[&'e Expr; N]> {
         let Expr::Struct(s) = expr else {
             return Err(self.unexpected(expr, &format!("`{name} {{ .. }}`")));
         };
-        if path_string(&s.path) != name || s.qself.is_some() || s.rest.is_some() || s.dot2_token.is_some() {
-            return Err(self.unexpected(expr, &format!("`{name} {{ .. }}` with every field written out")));
+        if path_string(&s.path) != name
+            || s.qself.is_some()
+            || s.rest.is_some()
+            || s.dot2_token.is_some()
+        {
+            return Err(self.unexpected(
+                expr,
+                &format!("`{name} {{ .. }}` with every field written out"),
+            ));
         }
         let mut found: [Option<&Expr>; N] = [None; N];
         for field in &s.fields {
@@ -250,13 +302,21 @@ impl Parser {
         }
         let mut out = Vec::with_capacity(N);
         for (i, f) in found.into_iter().enumerate() {
-            out.push(f.ok_or_else(|| self.error(s.span(), format!("`{name}` is missing field `{}`", names[i])))?);
+            out.push(f.ok_or_else(|| {
+                self.error(
+                    s.span(),
+                    format!("`{name}` is missing field `{}`", names[i]),
+                )
+            })?);
         }
-        Ok(out.try_into().unwrap_or_else(|_| unreachable!("exactly N fields were collected")))
+        Ok(out
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("exactly N fields were collected")))
     }
 
     fn table_def(&self, expr: &Expr) -> Result<TableDef> {
-        let [name, columns, primary_key] = self.fields(expr, "TableDef", ["name", "columns", "primary_key"])?;
+        let [name, columns, primary_key] =
+            self.fields(expr, "TableDef", ["name", "columns", "primary_key"])?;
         Ok(TableDef {
             name: self.string_into(name)?,
             columns: self.vec(columns, |e| self.column_def(e))?,
@@ -265,8 +325,11 @@ impl Parser {
     }
 
     fn column_def(&self, expr: &Expr) -> Result<ColumnDef> {
-        let [name, ty, nullable, default, auto_increment] =
-            self.fields(expr, "ColumnDef", ["name", "ty", "nullable", "default", "auto_increment"])?;
+        let [name, ty, nullable, default, auto_increment] = self.fields(
+            expr,
+            "ColumnDef",
+            ["name", "ty", "nullable", "default", "auto_increment"],
+        )?;
         let column = ColumnDef {
             name: self.string_into(name)?,
             ty: self.column_type(ty)?,
@@ -279,7 +342,8 @@ impl Parser {
     }
 
     fn index_def(&self, expr: &Expr) -> Result<IndexDef> {
-        let [name, columns, unique] = self.fields(expr, "IndexDef", ["name", "columns", "unique"])?;
+        let [name, columns, unique] =
+            self.fields(expr, "IndexDef", ["name", "columns", "unique"])?;
         Ok(IndexDef {
             name: self.string_into(name)?,
             columns: self.vec(columns, |e| self.index_column(e))?,
@@ -293,12 +357,16 @@ impl Parser {
             "Eq" => IndexOp::Eq,
             "Asc" => IndexOp::Asc,
             "Desc" => IndexOp::Desc,
-            _ => return Err(self.unexpected(op, "`IndexOp::Eq`, `IndexOp::Asc` or `IndexOp::Desc`")),
+            _ => {
+                return Err(self.unexpected(op, "`IndexOp::Eq`, `IndexOp::Asc` or `IndexOp::Desc`"));
+            }
         };
         let scope = match self.enum_path(scope, "IndexScope")?.as_str() {
             "Partition" => IndexScope::Partition,
             "Local" => IndexScope::Local,
-            _ => return Err(self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`")),
+            _ => {
+                return Err(self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`"));
+            }
         };
         Ok(IndexColumn {
             column: self.string_into(column)?,
@@ -308,8 +376,11 @@ impl Parser {
     }
 
     fn default_value(&self, expr: &Expr) -> Result<DefaultValue> {
-        let expected = "`DefaultValue::Bool(..)`, `Integer(..)`, `Float(..)` or `Text(\"..\".into())`";
-        let (variant, arg) = self.variant_call(expr, "DefaultValue").ok_or_else(|| self.unexpected(expr, expected))?;
+        let expected =
+            "`DefaultValue::Bool(..)`, `Integer(..)`, `Float(..)` or `Text(\"..\".into())`";
+        let (variant, arg) = self
+            .variant_call(expr, "DefaultValue")
+            .ok_or_else(|| self.unexpected(expr, expected))?;
         Ok(match variant.as_str() {
             "Bool" => DefaultValue::Bool(self.bool(arg)?),
             "Integer" => DefaultValue::Integer(self.signed(arg)?),
@@ -339,9 +410,13 @@ impl Parser {
         }
         if matches!(expr, Expr::Struct(_)) {
             let [field] = self.fields(expr, "ColumnType::Document", ["binary"])?;
-            return Ok(ColumnType::Document { binary: self.bool(field)? });
+            return Ok(ColumnType::Document {
+                binary: self.bool(field)?,
+            });
         }
-        let (variant, arg) = self.variant_call(expr, "ColumnType").ok_or_else(|| self.unexpected(expr, expected))?;
+        let (variant, arg) = self
+            .variant_call(expr, "ColumnType")
+            .ok_or_else(|| self.unexpected(expr, expected))?;
         Ok(match variant.as_str() {
             "Integer" => ColumnType::Integer(self.unsigned(arg)?),
             "UnsignedInteger" => ColumnType::UnsignedInteger(self.unsigned(arg)?),
@@ -352,7 +427,9 @@ impl Parser {
             "Time" => ColumnType::Time(self.unsigned(arg)?),
             "DateTime" => ColumnType::DateTime(self.unsigned(arg)?),
             "Numeric" => ColumnType::Numeric(self.option(arg, |e| match e {
-                Expr::Tuple(t) if t.elems.len() == 2 => Ok((self.unsigned(&t.elems[0])?, self.unsigned(&t.elems[1])?)),
+                Expr::Tuple(t) if t.elems.len() == 2 => {
+                    Ok((self.unsigned(&t.elems[0])?, self.unsigned(&t.elems[1])?))
+                }
                 _ => Err(self.unexpected(e, "`(precision, scale)`")),
             })?),
             "Custom" => ColumnType::Custom(self.string_into(arg)?),
@@ -377,9 +454,15 @@ impl Parser {
     /// `Type::Variant(arg)` -> (`Variant`, `arg`).
     fn variant_call<'e>(&self, expr: &'e Expr, type_name: &str) -> Option<(String, &'e Expr)> {
         let Expr::Call(call) = expr else { return None };
-        let Expr::Path(p) = &*call.func else { return None };
+        let Expr::Path(p) = &*call.func else {
+            return None;
+        };
         let segments: Vec<_> = p.path.segments.iter().collect();
-        if p.qself.is_some() || segments.len() != 2 || segments[0].ident != type_name || call.args.len() != 1 {
+        if p.qself.is_some()
+            || segments.len() != 2
+            || segments[0].ident != type_name
+            || call.args.len() != 1
+        {
             return None;
         }
         Some((segments[1].ident.to_string(), &call.args[0]))
@@ -388,7 +471,11 @@ impl Parser {
     /// `Type::Variant` -> `Variant`.
     fn enum_path(&self, expr: &Expr, type_name: &str) -> Result<String> {
         match expr {
-            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 2 && p.path.segments[0].ident == type_name => {
+            Expr::Path(p)
+                if p.qself.is_none()
+                    && p.path.segments.len() == 2
+                    && p.path.segments[0].ident == type_name =>
+            {
                 Ok(p.path.segments[1].ident.to_string())
             }
             _ => Err(self.unexpected(expr, &format!("`{type_name}::..`"))),
@@ -414,7 +501,8 @@ impl Parser {
         match expr {
             Expr::Path(p) if p.path.is_ident("None") => Ok(None),
             Expr::Call(call)
-                if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some")) && call.args.len() == 1 =>
+                if matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some"))
+                    && call.args.len() == 1 =>
             {
                 inner(&call.args[0]).map(Some)
             }
@@ -425,10 +513,14 @@ impl Parser {
     /// `"text".into()`.
     fn string_into(&self, expr: &Expr) -> Result<String> {
         match expr {
-            Expr::MethodCall(m) if m.method == "into" && m.args.is_empty() && m.turbofish.is_none() => match &*m.receiver {
-                Expr::Lit(lit) => self.string_lit(&lit.lit),
-                other => Err(self.unexpected(other, "a string literal")),
-            },
+            Expr::MethodCall(m)
+                if m.method == "into" && m.args.is_empty() && m.turbofish.is_none() =>
+            {
+                match &*m.receiver {
+                    Expr::Lit(lit) => self.string_lit(&lit.lit),
+                    other => Err(self.unexpected(other, "a string literal")),
+                }
+            }
             _ => Err(self.unexpected(expr, "`\"..\".into()`")),
         }
     }
@@ -450,7 +542,9 @@ impl Parser {
 
     fn bool(&self, expr: &Expr) -> Result<bool> {
         match expr {
-            Expr::Lit(syn::ExprLit { lit: Lit::Bool(b), .. }) => Ok(b.value),
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Ok(b.value),
             _ => Err(self.unexpected(expr, "`true` or `false`")),
         }
     }
@@ -460,9 +554,11 @@ impl Parser {
         T::Err: std::fmt::Display,
     {
         match expr {
-            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) if i.suffix().is_empty() => {
-                i.base10_parse().map_err(|e| self.error(i.span(), format!("{e}")))
-            }
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) if i.suffix().is_empty() => i
+                .base10_parse()
+                .map_err(|e| self.error(i.span(), format!("{e}"))),
             _ => Err(self.unexpected(expr, "an unsuffixed integer literal")),
         }
     }
@@ -474,7 +570,8 @@ impl Parser {
         };
         let magnitude: i128 = self.unsigned(lit)?;
         let value = if negative { -magnitude } else { magnitude };
-        i64::try_from(value).map_err(|_| self.error(expr.span(), format!("{value} does not fit in an i64")))
+        i64::try_from(value)
+            .map_err(|_| self.error(expr.span(), format!("{value} does not fit in an i64")))
     }
 
     fn float(&self, expr: &Expr) -> Result<f64> {
@@ -483,12 +580,16 @@ impl Parser {
             other => (false, other),
         };
         let value: f64 = match lit {
-            Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) if f.suffix().is_empty() => {
-                f.base10_parse().map_err(|e| self.error(f.span(), format!("{e}")))?
-            }
-            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) if i.suffix().is_empty() => {
-                i.base10_parse().map_err(|e| self.error(i.span(), format!("{e}")))?
-            }
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Float(f), ..
+            }) if f.suffix().is_empty() => f
+                .base10_parse()
+                .map_err(|e| self.error(f.span(), format!("{e}")))?,
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) if i.suffix().is_empty() => i
+                .base10_parse()
+                .map_err(|e| self.error(i.span(), format!("{e}")))?,
             _ => return Err(self.unexpected(expr, "an unsuffixed number literal")),
         };
         Ok(if negative { -value } else { value })
@@ -503,7 +604,9 @@ fn path_string(path: &syn::Path) -> String {
 /// The span from the first to the last token.
 fn tokens_span(tokens: &proc_macro2::TokenStream) -> Span {
     let mut iter = tokens.clone().into_iter();
-    let Some(first) = iter.next() else { return Span::call_site() };
+    let Some(first) = iter.next() else {
+        return Span::call_site();
+    };
     let first = first.span();
     match iter.last() {
         Some(last) => first.join(last.span()).unwrap_or(first),

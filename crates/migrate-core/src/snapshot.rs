@@ -170,10 +170,16 @@ impl SchemaSnapshot {
             let at = |rest: &str| format!("tables[{ti}]{rest}");
             check_identifier(&table.name).map_err(|m| invalid(at(".name"), m))?;
             if !table_names.insert(table.name.as_str()) {
-                return Err(invalid(at(".name"), format!("duplicate table name {:?}", table.name)));
+                return Err(invalid(
+                    at(".name"),
+                    format!("duplicate table name {:?}", table.name),
+                ));
             }
             if table.columns.is_empty() {
-                return Err(invalid(at(".columns"), format!("table {:?} has no columns", table.name)));
+                return Err(invalid(
+                    at(".columns"),
+                    format!("table {:?} has no columns", table.name),
+                ));
             }
             let mut column_names = HashSet::new();
             for (ci, column) in table.columns.iter().enumerate() {
@@ -182,7 +188,10 @@ impl SchemaSnapshot {
                 if !column_names.insert(column.name.as_str()) {
                     return Err(invalid(
                         at(".name"),
-                        format!("duplicate column name {:?} in table {:?}", column.name, table.name),
+                        format!(
+                            "duplicate column name {:?} in table {:?}",
+                            column.name, table.name
+                        ),
                     ));
                 }
                 column.validate().map_err(|m| invalid(at(""), m))?;
@@ -209,11 +218,17 @@ impl SchemaSnapshot {
                 if !index_names.insert(index.name.as_str()) {
                     return Err(invalid(
                         at(".name"),
-                        format!("duplicate index name {:?} (index names are unique across the schema)", index.name),
+                        format!(
+                            "duplicate index name {:?} (index names are unique across the schema)",
+                            index.name
+                        ),
                     ));
                 }
                 if index.columns.is_empty() {
-                    return Err(invalid(at(".columns"), format!("index {:?} has no columns", index.name)));
+                    return Err(invalid(
+                        at(".columns"),
+                        format!("index {:?} has no columns", index.name),
+                    ));
                 }
                 check_key_columns(table, &index.columns)
                     .map_err(|(i, m)| invalid(at(&format!(".columns[{i}]")), m))?;
@@ -261,7 +276,10 @@ impl ColumnDef {
             .validate()
             .map_err(|m| format!("column {:?}: {m}", self.name))?;
         if self.auto_increment
-            && !matches!(self.ty, ColumnType::Integer(_) | ColumnType::UnsignedInteger(_))
+            && !matches!(
+                self.ty,
+                ColumnType::Integer(_) | ColumnType::UnsignedInteger(_)
+            )
         {
             return Err(format!(
                 "column {:?}: auto_increment needs an integer type, not {}",
@@ -271,7 +289,10 @@ impl ColumnDef {
         if let Some(DefaultValue::Float(f)) = &self.default
             && !f.is_finite()
         {
-            return Err(format!("column {:?}: default {f} is not a finite number", self.name));
+            return Err(format!(
+                "column {:?}: default {f} is not a finite number",
+                self.name
+            ));
         }
         Ok(())
     }
@@ -287,13 +308,19 @@ fn check_identifier(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_key_columns(table: &TableSnapshot, columns: &[IndexColumn]) -> Result<(), (usize, String)> {
+fn check_key_columns(
+    table: &TableSnapshot,
+    columns: &[IndexColumn],
+) -> Result<(), (usize, String)> {
     let mut seen = HashSet::new();
     for (i, key) in columns.iter().enumerate() {
         if table.column(&key.column).is_none() {
             return Err((
                 i,
-                format!("column {:?} does not exist in table {:?}", key.column, table.name),
+                format!(
+                    "column {:?} does not exist in table {:?}",
+                    key.column, table.name
+                ),
             ));
         }
         if !seen.insert(key.column.as_str()) {
@@ -338,25 +365,30 @@ pub fn snapshot_from_json(json: &str, origin: &Path) -> Result<SchemaSnapshot> {
                 });
             }
             let json_path = err.path().to_string();
-            let inner = err.into_inner();
-            return Err(Error::SnapshotFormat {
-                path: origin.to_path_buf(),
-                json_path,
-                line: inner.line(),
-                column: inner.column(),
-                message: inner.to_string(),
-            });
+            return Err(format_error(origin, json_path, err.into_inner()));
         }
     };
-    de.end().map_err(|inner| Error::SnapshotFormat {
-        path: origin.to_path_buf(),
-        json_path: ".".into(),
-        line: inner.line(),
-        column: inner.column(),
-        message: inner.to_string(),
-    })?;
+    de.end()
+        .map_err(|inner| format_error(origin, ".".into(), inner))?;
     snapshot.validate(&origin.display().to_string())?;
     Ok(snapshot)
+}
+
+fn format_error(origin: &Path, json_path: String, inner: serde_json::Error) -> Error {
+    let (line, column) = (inner.line(), inner.column());
+    // serde_json appends the position, which the error reports on its own.
+    let message = inner.to_string();
+    let message = message
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&message)
+        .to_string();
+    Error::SnapshotFormat {
+        path: origin.to_path_buf(),
+        json_path,
+        line,
+        column,
+        message,
+    }
 }
 
 /// Writes `snapshot` to `path` as canonical JSON (see [`snapshot_to_json`]), atomically: the

@@ -44,7 +44,9 @@ pub enum ColumnType {
     Enum(EnumType),
     List(Box<ColumnType>),
     /// A structured document (an embedded model); `binary` is jsonb-like storage where offered.
-    Document { binary: bool },
+    Document {
+        binary: bool,
+    },
     Json,
     Jsonb,
     /// A database-specific type name, passed through as written.
@@ -109,7 +111,9 @@ impl ColumnType {
             (UnsignedInteger(a), Integer(b)) => a < b,
             (Float(a), Float(b)) => a <= b,
             // Integers of up to 24 (f32) or 53 (f64) bits are exact in a float.
-            (Integer(a) | UnsignedInteger(a), Float(b)) => (*a <= 2 && *b >= 4) || (*a <= 4 && *b == 8),
+            (Integer(a) | UnsignedInteger(a), Float(b)) => {
+                (*a <= 2 && *b >= 4) || (*a <= 4 && *b == 8)
+            }
             (Integer(_) | UnsignedInteger(_), Numeric(None)) => true,
             (Integer(w) | UnsignedInteger(w), Numeric(Some((p, s)))) => p - s >= integer_digits(*w),
             (Numeric(Some(_)), Numeric(None)) => true,
@@ -119,7 +123,9 @@ impl ColumnType {
             (Enum(a), Enum(b)) => a.variants.iter().all(|v| b.variants.contains(v)),
             (Binary(a), Binary(b)) => a <= b,
             (Binary(_), Blob) => true,
-            (Timestamp(a), Timestamp(b)) | (Time(a), Time(b)) | (DateTime(a), DateTime(b)) => a <= b,
+            (Timestamp(a), Timestamp(b)) | (Time(a), Time(b)) | (DateTime(a), DateTime(b)) => {
+                a <= b
+            }
             (Json, Jsonb) | (Jsonb, Json) => true,
             (Json | Jsonb | Document { .. }, Text) => true,
             (Document { .. }, Document { .. }) => true,
@@ -222,7 +228,10 @@ mod tests {
     fn widening_and_narrowing() {
         assert!(Integer(4).widens_to(&Integer(8)));
         assert!(!Integer(8).widens_to(&Integer(4)));
-        assert!(!Integer(4).widens_to(&UnsignedInteger(8)), "negative values are lost");
+        assert!(
+            !Integer(4).widens_to(&UnsignedInteger(8)),
+            "negative values are lost"
+        );
         assert!(UnsignedInteger(4).widens_to(&Integer(8)));
         assert!(!UnsignedInteger(4).widens_to(&Integer(4)));
         assert!(VarChar(10).widens_to(&VarChar(255)));
@@ -236,8 +245,14 @@ mod tests {
         assert!(!Numeric(Some((10, 2))).widens_to(&Numeric(Some((10, 3)))));
         assert!(Timestamp(3).widens_to(&Timestamp(6)));
         assert!(!Timestamp(6).widens_to(&Timestamp(0)));
-        let ab = Enum(EnumType { name: None, variants: vec!["a".into(), "b".into()] });
-        let a = Enum(EnumType { name: None, variants: vec!["a".into()] });
+        let ab = Enum(EnumType {
+            name: None,
+            variants: vec!["a".into(), "b".into()],
+        });
+        let a = Enum(EnumType {
+            name: None,
+            variants: vec!["a".into()],
+        });
         assert!(a.widens_to(&ab));
         assert!(!ab.widens_to(&a));
         assert!(List(Box::new(Integer(2))).widens_to(&List(Box::new(Integer(4)))));

@@ -2,7 +2,10 @@
 //! models, for each driver capability, without a database connection.
 
 use toasty_core::driver::Capability;
-use toasty_migrate::{ColumnType, IndexOp, IndexScope, SchemaSnapshot, detect_changes, snapshot_from_json, snapshot_to_json};
+use toasty_migrate::{
+    ColumnType, IndexOp, IndexScope, SchemaSnapshot, detect_changes, snapshot_from_json,
+    snapshot_to_json,
+};
 
 #[allow(dead_code)]
 #[derive(Debug, toasty::Model)]
@@ -33,9 +36,13 @@ struct Todo {
 
 fn build(models: toasty::ModelSet, capability: &Capability) -> SchemaSnapshot {
     let app = toasty_core::schema::app::Schema::from_macro(models).expect("app schema");
-    let schema = toasty_core::schema::Builder::new().build(app, capability).expect("db schema");
+    let schema = toasty_core::schema::Builder::new()
+        .build(app, capability)
+        .expect("db schema");
     let snapshot = SchemaSnapshot::from_schema(&schema.db);
-    snapshot.validate("<from_schema>").expect("from_schema gives a valid snapshot");
+    snapshot
+        .validate("<from_schema>")
+        .expect("from_schema gives a valid snapshot");
     snapshot
 }
 
@@ -53,9 +60,17 @@ fn sqlite_schema() {
     assert!(!id.nullable);
     assert!(users.column("nickname").unwrap().nullable);
     assert_eq!(users.primary_key.len(), 1);
-    let email_index = users.indexes.iter().find(|i| i.columns[0].column == "email").unwrap();
+    let email_index = users
+        .indexes
+        .iter()
+        .find(|i| i.columns[0].column == "email")
+        .unwrap();
     assert!(email_index.unique);
-    let name_index = users.indexes.iter().find(|i| i.columns[0].column == "name").unwrap();
+    let name_index = users
+        .indexes
+        .iter()
+        .find(|i| i.columns[0].column == "name")
+        .unwrap();
     assert!(!name_index.unique);
 }
 
@@ -66,8 +81,19 @@ fn postgresql_and_mysql_types_follow_the_capability() {
     insta::assert_snapshot!("postgresql", snapshot_to_json(&pg));
     insta::assert_snapshot!("mysql", snapshot_to_json(&my));
     // MySQL stores strings as bounded VARCHAR by default; PostgreSQL as TEXT.
-    let ty = |s: &SchemaSnapshot| s.table("users").unwrap().column("email").unwrap().ty.clone();
-    assert_ne!(ty(&pg), ty(&my), "string storage differs between PostgreSQL and MySQL");
+    let ty = |s: &SchemaSnapshot| {
+        s.table("users")
+            .unwrap()
+            .column("email")
+            .unwrap()
+            .ty
+            .clone()
+    };
+    assert_ne!(
+        ty(&pg),
+        ty(&my),
+        "string storage differs between PostgreSQL and MySQL"
+    );
     assert!(matches!(ty(&my), ColumnType::VarChar(_)));
 }
 
@@ -76,14 +102,32 @@ fn dynamodb_keys_say_partition_and_sort() {
     let snapshot = build(models(), &Capability::DYNAMODB);
     insta::assert_snapshot!("dynamodb", snapshot_to_json(&snapshot));
     let todos = snapshot.table("todos").expect("todos table");
-    let key: Vec<(&str, IndexScope)> = todos.primary_key.iter().map(|k| (k.column.as_str(), k.scope)).collect();
-    assert_eq!(key, vec![("user_id", IndexScope::Partition), ("id", IndexScope::Local)]);
-    assert!(todos.primary_key.iter().all(|k| k.op == IndexOp::Eq), "Toasty compares key columns by equality");
+    let key: Vec<(&str, IndexScope)> = todos
+        .primary_key
+        .iter()
+        .map(|k| (k.column.as_str(), k.scope))
+        .collect();
+    assert_eq!(
+        key,
+        vec![
+            ("user_id", IndexScope::Partition),
+            ("id", IndexScope::Local)
+        ]
+    );
+    assert!(
+        todos.primary_key.iter().all(|k| k.op == IndexOp::Eq),
+        "Toasty compares key columns by equality"
+    );
 }
 
 #[test]
 fn snapshot_of_a_toasty_schema_round_trips_and_diffs_empty() {
-    for capability in [&Capability::SQLITE, &Capability::POSTGRESQL, &Capability::MYSQL, &Capability::DYNAMODB] {
+    for capability in [
+        &Capability::SQLITE,
+        &Capability::POSTGRESQL,
+        &Capability::MYSQL,
+        &Capability::DYNAMODB,
+    ] {
         let snapshot = build(models(), capability);
         let json = snapshot_to_json(&snapshot);
         let loaded = snapshot_from_json(&json, "x.json".as_ref()).unwrap();
@@ -97,7 +141,11 @@ fn snapshot_of_a_toasty_schema_round_trips_and_diffs_empty() {
 fn models_from_nothing_diff_into_creates() {
     let snapshot = build(models(), &Capability::SQLITE);
     let diff = detect_changes(&SchemaSnapshot::default(), &snapshot).unwrap();
-    let creates = diff.changes.iter().filter(|c| matches!(c, toasty_migrate::SchemaChange::CreateTable { .. })).count();
+    let creates = diff
+        .changes
+        .iter()
+        .filter(|c| matches!(c, toasty_migrate::SchemaChange::CreateTable { .. }))
+        .count();
     assert_eq!(creates, 2);
     assert!(!diff.has_destructive());
 }

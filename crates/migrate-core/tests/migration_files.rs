@@ -35,14 +35,22 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
     };
     let posts = table(
         "posts",
-        vec![column("id", ColumnType::Uuid), column("title", ColumnType::Text)],
+        vec![
+            column("id", ColumnType::Uuid),
+            column("title", ColumnType::Text),
+        ],
         vec![],
     );
     let mut with_posts = v1.clone();
     with_posts.tables.push(posts);
     with_posts.canonicalize();
     vec![
-        ("create_table", v1.clone(), with_posts.clone(), DiffOptions::default()),
+        (
+            "create_table",
+            v1.clone(),
+            with_posts.clone(),
+            DiffOptions::default(),
+        ),
         ("drop_table", with_posts, v1.clone(), DiffOptions::default()),
         (
             "add_column",
@@ -55,7 +63,14 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
             }),
             DiffOptions::default(),
         ),
-        ("drop_column", v1.clone(), with(&|t| { t.columns.remove(2); }), DiffOptions::default()),
+        (
+            "drop_column",
+            v1.clone(),
+            with(&|t| {
+                t.columns.remove(2);
+            }),
+            DiffOptions::default(),
+        ),
         (
             "modify_column",
             v1.clone(),
@@ -74,7 +89,14 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
             with(&|t| t.indexes.push(index("index_users_by_age", &["age"], false))),
             DiffOptions::default(),
         ),
-        ("drop_index", v1.clone(), with(&|t| { t.indexes.clear(); }), DiffOptions::default()),
+        (
+            "drop_index",
+            v1.clone(),
+            with(&|t| {
+                t.indexes.clear();
+            }),
+            DiffOptions::default(),
+        ),
     ]
 }
 
@@ -83,7 +105,9 @@ fn one_pinned_file_per_change_kind() {
     for (kind, old, new, options) in one_change_per_kind() {
         let diff = detect_changes_with(&old, &new, &options).unwrap();
         assert_eq!(diff.changes.len(), 1, "{kind}: {:?}", diff.changes);
-        let plan = generator(Path::new("migrations")).generate(&diff, kind).unwrap();
+        let plan = generator(Path::new("migrations"))
+            .generate(&diff, kind)
+            .unwrap();
         let source = render_migration(&plan);
         insta::assert_snapshot!(kind, source);
         let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
@@ -95,7 +119,9 @@ fn one_pinned_file_per_change_kind() {
 fn every_column_type_round_trips_through_a_file() {
     let new = SchemaSnapshot::new(vec![every_type_table()]);
     let diff = detect_changes(&SchemaSnapshot::default(), &new).unwrap();
-    let plan = generator(Path::new("m")).generate(&diff, "every type").unwrap();
+    let plan = generator(Path::new("m"))
+        .generate(&diff, "every type")
+        .unwrap();
     let source = render_migration(&plan);
     let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
     assert_eq!(parsed, plan);
@@ -103,14 +129,24 @@ fn every_column_type_round_trips_through_a_file() {
     let old_table = &new.tables[0];
     let mut modified = old_table.clone();
     let types = every_type();
-    for (i, c) in modified.columns.iter_mut().enumerate().skip(1).take(types.len()) {
+    for (i, c) in modified
+        .columns
+        .iter_mut()
+        .enumerate()
+        .skip(1)
+        .take(types.len())
+    {
         c.ty = types[(i + 7) % types.len()].clone();
         c.nullable = !c.nullable;
     }
     let diff = detect_changes(&new, &SchemaSnapshot::new(vec![modified])).unwrap();
     assert_eq!(diff.changes.len(), types.len());
     let plan = generator(Path::new("m")).generate(&diff, "retype").unwrap();
-    let parsed = parse_migration(&render_migration(&plan), Path::new(&format!("{}.rs", plan.version))).unwrap();
+    let parsed = parse_migration(
+        &render_migration(&plan),
+        Path::new(&format!("{}.rs", plan.version)),
+    )
+    .unwrap();
     assert_eq!(parsed, plan);
 }
 
@@ -141,7 +177,11 @@ fn the_generated_file_describes_what_a_compiled_one_would() {
         }
     }
     let plan = MigrationPlan::describe(&Hand).unwrap();
-    let parsed = parse_migration(&render_migration(&plan), Path::new("20250117_120000_hand.rs")).unwrap();
+    let parsed = parse_migration(
+        &render_migration(&plan),
+        Path::new("20250117_120000_hand.rs"),
+    )
+    .unwrap();
     assert_eq!(parsed, plan);
     assert_eq!(plan.name(), "hand");
 }
@@ -155,11 +195,17 @@ fn down_undoes_up_in_reverse_order() {
         for op in &plan.up {
             schema.apply(op).unwrap();
         }
-        assert!(schema.is_equivalent(&new), "{kind}: up gives the new schema");
+        assert!(
+            schema.is_equivalent(&new),
+            "{kind}: up gives the new schema"
+        );
         for op in &plan.down {
             schema.apply(op).unwrap();
         }
-        assert!(schema.is_equivalent(&old), "{kind}: down gives the old schema back");
+        assert!(
+            schema.is_equivalent(&old),
+            "{kind}: down gives the old schema back"
+        );
     }
 }
 
@@ -177,7 +223,13 @@ fn checksum_ignores_layout_and_line_endings_but_not_operations() {
 
     let crlf = source.replace('\n', "\r\n");
     assert_eq!(checksum(&crlf), original, "CRLF line endings");
-    let reflowed = source.lines().map(str::trim).collect::<Vec<_>>().join("\n").replace("(\n", "(").replace(",\n", ", ");
+    let reflowed = source
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("(\n", "(")
+        .replace(",\n", ", ");
     assert_ne!(reflowed, source);
     assert_eq!(checksum(&reflowed), original, "indentation and line breaks");
     let commented = source.replace("fn up(", "// a reviewer's note\n    fn up(");
@@ -185,7 +237,11 @@ fn checksum_ignores_layout_and_line_endings_but_not_operations() {
 
     let edited = source.replacen("VarChar(320)", "VarChar(321)", 1);
     assert_ne!(edited, source);
-    assert_ne!(checksum(&edited), original, "an edited operation changes the checksum");
+    assert_ne!(
+        checksum(&edited),
+        original,
+        "an edited operation changes the checksum"
+    );
 }
 
 #[test]
@@ -204,21 +260,35 @@ fn generator_writes_the_file_mod_rs_and_schema() {
     // A second migration, a second later.
     let (_, _, v2, options) = one_change_per_kind().remove(4);
     let diff = detect_changes_with(&v1, &v2, &options).unwrap();
-    let generator2 = MigrationGenerator::new(&dir).at(time::macros::datetime!(2025-01-17 12:00:01 UTC));
+    let generator2 =
+        MigrationGenerator::new(&dir).at(time::macros::datetime!(2025-01-17 12:00:01 UTC));
     let second = generator2.generate(&diff, "Rename mail to email").unwrap();
     generator2.write_migration_file(&second).unwrap();
-    assert!(load_snapshot(dir.join(SCHEMA_FILE)).unwrap().is_equivalent(&v2));
+    assert!(
+        load_snapshot(dir.join(SCHEMA_FILE))
+            .unwrap()
+            .is_equivalent(&v2)
+    );
     assert_eq!(
         list_versions(&dir).unwrap(),
-        vec!["20250117_120000_create_users", "20250117_120001_rename_mail_to_email"]
+        vec![
+            "20250117_120000_create_users",
+            "20250117_120001_rename_mail_to_email"
+        ]
     );
-    insta::assert_snapshot!("mod_rs", std::fs::read_to_string(dir.join(MOD_FILE)).unwrap());
+    insta::assert_snapshot!(
+        "mod_rs",
+        std::fs::read_to_string(dir.join(MOD_FILE)).unwrap()
+    );
     let parsed = parse_migration_file(dir.join(format!("{}.rs", second.version))).unwrap();
     assert_eq!(parsed, second);
 
     // The same version again, or an older one, is refused and changes nothing.
     let before = std::fs::read_to_string(dir.join(MOD_FILE)).unwrap();
-    assert!(matches!(generator2.write_migration_file(&second), Err(Error::MigrationExists { .. })));
+    assert!(matches!(
+        generator2.write_migration_file(&second),
+        Err(Error::MigrationExists { .. })
+    ));
     let stale = generator1.generate(&diff, "stale").unwrap();
     let err = generator1.write_migration_file(&stale).unwrap_err();
     assert!(err.to_string().contains("must sort after"), "{err}");
@@ -232,7 +302,9 @@ fn a_migration_that_does_not_fit_the_recorded_schema_writes_nothing() {
     // Dropping a table the recorded (empty) schema does not have.
     let diff = detect_changes(&users_v1(), &SchemaSnapshot::default()).unwrap();
     let plan = generator(dir.path()).generate(&diff, "drop users").unwrap();
-    let err = generator(dir.path()).write_migration_file(&plan).unwrap_err();
+    let err = generator(dir.path())
+        .write_migration_file(&plan)
+        .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -242,7 +314,9 @@ fn an_empty_diff_generates_nothing_and_says_so() {
     let v1 = users_v1();
     let diff = detect_changes(&v1, &v1).unwrap();
     assert!(diff.is_empty());
-    let err = generator(Path::new("m")).generate(&diff, "nothing").unwrap_err();
+    let err = generator(Path::new("m"))
+        .generate(&diff, "nothing")
+        .unwrap_err();
     assert!(matches!(err, Error::NoChanges));
     assert_eq!(err.to_string(), "no schema changes: nothing to generate");
 }
@@ -251,12 +325,21 @@ fn an_empty_diff_generates_nothing_and_says_so() {
 fn parse_errors_name_file_line_and_construct() {
     let (_, old, new, options) = one_change_per_kind().remove(2);
     let diff = detect_changes_with(&old, &new, &options).unwrap();
-    let plan = generator(Path::new("m")).generate(&diff, "add email").unwrap();
+    let plan = generator(Path::new("m"))
+        .generate(&diff, "add email")
+        .unwrap();
     let source = render_migration(&plan);
     let path = format!("migrations/{}.rs", plan.version);
-    let parse = |src: &str| parse_migration(src, Path::new(&path)).unwrap_err().to_string();
+    let parse = |src: &str| {
+        parse_migration(src, Path::new(&path))
+            .unwrap_err()
+            .to_string()
+    };
 
-    let with_loop = source.replace("Ok(())\n    }\n    fn down", "for _ in 0..2 {}\n        Ok(())\n    }\n    fn down");
+    let with_loop = source.replace(
+        "Ok(())\n    }\n    fn down",
+        "for _ in 0..2 {}\n        Ok(())\n    }\n    fn down",
+    );
     assert_ne!(with_loop, source);
     let err = parse(&with_loop);
     assert!(err.starts_with(&format!("{path}:")), "{err}");
@@ -273,7 +356,10 @@ fn parse_errors_name_file_line_and_construct() {
     let bad_type = source.replace("ColumnType::Text", "ColumnType::Text2");
     insta::assert_snapshot!("parse_error_bad_type", parse(&bad_type));
 
-    let wrong_version = source.replace(&format!("\"{}\"", plan.version), "\"20990101_000000_other\"");
+    let wrong_version = source.replace(
+        &format!("\"{}\"", plan.version),
+        "\"20990101_000000_other\"",
+    );
     insta::assert_snapshot!("parse_error_version", parse(&wrong_version));
 
     assert!(parse("fn main( {").contains("not valid Rust"));

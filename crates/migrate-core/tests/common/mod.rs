@@ -116,7 +116,11 @@ pub fn every_type_table() -> TableSnapshot {
             ..column(&format!("d{i}"), ty)
         });
     }
-    table("every_type", columns, vec![index("index_every_type_by_c1_c9", &["c1", "c9"], true)])
+    table(
+        "every_type",
+        columns,
+        vec![index("index_every_type_by_c1_c9", &["c1", "c9"], true)],
+    )
 }
 
 /// A migration generator with a fixed clock, writing into `dir`.

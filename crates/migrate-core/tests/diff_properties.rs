@@ -1,0 +1,333 @@
+//! Property tests: for random pairs of schemas, the diff's `up` operations turn the old schema
+//! into the new one, and its `down` operations turn the new one back into the old.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use toasty_migrate::*;
+
+const TABLES: &[&str] = &["accounts", "posts", "tags", "users", "weird \"name\"; DROP"];
+const COLUMNS: &[&str] = &["a", "b", "c", "d", "e", "f", "g"];
+
+fn column_type() -> impl Strategy<Value = ColumnType> {
+    prop_oneof![
+        Just(ColumnType::Text),
+        Just(ColumnType::Boolean),
+        (1u8..=8).prop_map(ColumnType::Integer),
+        (1u64..400).prop_map(ColumnType::VarChar),
+        Just(ColumnType::Uuid),
+        (0u8..=6).prop_map(ColumnType::Timestamp),
+        Just(ColumnType::Numeric(Some((10, 2)))),
+        Just(ColumnType::List(Box::new(ColumnType::Text))),
+    ]
+}
+
+fn column_def(name: &'static str) -> impl Strategy<Value = ColumnDef> {
+    (column_type(), any::<bool>(), prop::option::of(-5i64..5)).prop_map(
+        move |(ty, nullable, default)| ColumnDef {
+            name: name.into(),
+            default: match (&ty, default) {
+                (ColumnType::Integer(_), Some(d)) => Some(DefaultValue::Integer(d)),
+                _ => None,
+            },
+            ty,
+            nullable,
+            auto_increment: false,
+        },
+    )
+}
+
+fn table_strategy(name: &'static str) -> impl Strategy<Value = TableSnapshot> {
+    let columns = prop::sample::subsequence(COLUMNS, 0..=COLUMNS.len())
+        .prop_flat_map(|names| names.into_iter().map(column_def).collect::<Vec<_>>());
+    let id_type = prop_oneof![
+        Just(ColumnType::Integer(8)),
+        Just(ColumnType::Integer(4)),
+        Just(ColumnType::Uuid)
+    ];
+    (id_type, columns)
+        .prop_flat_map(move |(id_type, columns)| {
+            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+            let indexes = if names.is_empty() {
+                Just(Vec::new()).boxed()
+            } else {
+                let index = (
+                    prop::sample::subsequence(names.clone(), 1..=names.len().min(2)),
+                    any::<bool>(),
+                );
+                prop::collection::vec(index, 0..3).boxed()
+            };
+            (Just(id_type), Just(columns), indexes)
+        })
+        .prop_map(move |(id_type, columns, indexes)| {
+            let mut all = vec![column("id", id_type)];
+            all.extend(columns);
+            let indexes = indexes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (cols, unique))| IndexDef {
+                    // Names are unique across the schema, as Toasty's are.
+                    name: format!("index_{name}_{i}"),
+                    columns: cols.iter().map(|c| key(c)).collect(),
+                    unique,
+                })
+                .collect();
+            table(name, all, indexes)
+        })
+}
+
+fn schema() -> impl Strategy<Value = SchemaSnapshot> {
+    prop::sample::subsequence(TABLES, 0..=TABLES.len())
+        .prop_flat_map(|names| names.into_iter().map(table_strategy).collect::<Vec<_>>())
+        .prop_map(SchemaSnapshot::new)
+}
+
+/// Rename hints for shared tables: the first dropped column becomes the first added one.
+fn rename_hints(old: &SchemaSnapshot, new: &mut SchemaSnapshot) -> Vec<ColumnRename> {
+    let mut hints = Vec::new();
+    for new_table in &mut new.tables {
+        let Some(old_table) = old.table(&new_table.name) else {
+            continue;
+        };
+        let dropped = old_table
+            .columns
+            .iter()
+            .find(|c| new_table.column(&c.name).is_none());
+        let added = new_table
+            .columns
+            .iter()
+            .find(|c| old_table.column(&c.name).is_none());
+        if let (Some(dropped), Some(added)) = (dropped, added) {
+            hints.push(ColumnRename {
+                table: new_table.name.clone(),
+                from: dropped.name.clone(),
+                to: added.name.clone(),
+            });
+        }
+    }
+    hints
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn up_gives_new_and_down_gives_old(old in schema(), mut new in schema(), use_renames in any::<bool>()) {
+        old.validate("old").unwrap();
+        new.validate("new").unwrap();
+        let renames = if use_renames { rename_hints(&old, &mut new) } else { Vec::new() };
+        let diff = detect_changes_with(&old, &new, &DiffOptions { renames }).unwrap();
+
+        let mut schema = old.clone();
+        for op in diff.up_operations() {
+            schema.apply(&op).unwrap_or_else(|e| panic!("up {op}: {e}"));
+        }
+        prop_assert!(schema.is_equivalent(&new), "up: {:#?}\nwanted {:#?}", schema, new);
+
+        for op in diff.down_operations() {
+            schema.apply(&op).unwrap_or_else(|e| panic!("down {op}: {e}"));
+        }
+        prop_assert!(schema.is_equivalent(&old), "down: {:#?}\nwanted {:#?}", schema, old);
+
+        prop_assert!(detect_changes(&new, &new).unwrap().is_empty());
+        prop_assert_eq!(detect_changes_with(&old, &new, &DiffOptions::default()).unwrap().changes.len() >= diff.changes.len(), true);
+    }
+
+    #[test]
+    fn kinds_and_destructiveness_agree(old in schema(), new in schema()) {
+        let diff = detect_changes(&old, &new).unwrap();
+        for change in &diff.changes {
+            match change.kind() {
+                ChangeKind::Additive => prop_assert!(!change.is_destructive(), "{change}"),
+                ChangeKind::Destructive => prop_assert!(change.is_destructive(), "{change}"),
+                ChangeKind::Modificative => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn modifications_classify_by_data_loss() {
+    let change = |old: ColumnDef, new: ColumnDef| SchemaChange::ModifyColumn {
+        table: "t".into(),
+        old,
+        new,
+    };
+    let c = |ty: ColumnType, nullable: bool| ColumnDef {
+        nullable,
+        ..column("c", ty)
+    };
+    assert!(
+        !change(
+            c(ColumnType::Integer(4), false),
+            c(ColumnType::Integer(8), false)
+        )
+        .is_destructive()
+    );
+    assert!(
+        change(
+            c(ColumnType::Integer(8), false),
+            c(ColumnType::Integer(4), false)
+        )
+        .is_destructive()
+    );
+    assert!(
+        change(
+            c(ColumnType::VarChar(255), false),
+            c(ColumnType::VarChar(10), false)
+        )
+        .is_destructive()
+    );
+    assert!(
+        change(c(ColumnType::Text, true), c(ColumnType::Text, false)).is_destructive(),
+        "nullable -> NOT NULL"
+    );
+    assert!(!change(c(ColumnType::Text, false), c(ColumnType::Text, true)).is_destructive());
+    let renamed = ColumnDef {
+        name: "d".into(),
+        ..c(ColumnType::Text, false)
+    };
+    let rename = change(c(ColumnType::Text, false), renamed);
+    assert!(!rename.is_destructive());
+    assert_eq!(rename.kind(), ChangeKind::Modificative);
+    assert_eq!(rename.to_string(), "rename column t.c -> d");
+}
+
+#[test]
+fn changes_come_out_in_an_executable_order() {
+    let old = SchemaSnapshot::new(vec![
+        table(
+            "users",
+            vec![
+                column("id", ColumnType::Integer(8)),
+                column("email", ColumnType::Text),
+                column("name", ColumnType::Text),
+            ],
+            vec![index("index_users_by_email", &["email"], false)],
+        ),
+        table(
+            "legacy",
+            vec![
+                column("id", ColumnType::Integer(8)),
+                column("x", ColumnType::Text),
+            ],
+            vec![index("index_legacy_by_x", &["x"], false)],
+        ),
+    ]);
+    let new = SchemaSnapshot::new(vec![
+        table(
+            "users",
+            vec![
+                column("id", ColumnType::Integer(8)),
+                column("name", ColumnType::VarChar(100)),
+                column("age", ColumnType::Integer(4)),
+            ],
+            vec![index("index_users_by_age", &["age"], false)],
+        ),
+        table(
+            "posts",
+            vec![
+                column("id", ColumnType::Uuid),
+                column("title", ColumnType::Text),
+            ],
+            vec![index("index_posts_by_title", &["title"], false)],
+        ),
+    ]);
+    let diff = detect_changes(&old, &new).unwrap();
+    let lines: Vec<String> = diff
+        .changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{:<12} {} {c}",
+                c.kind(),
+                if c.is_destructive() { "!" } else { " " }
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn bad_rename_hints_and_key_changes_are_errors() {
+    let old = SchemaSnapshot::new(vec![table(
+        "users",
+        vec![
+            column("id", ColumnType::Integer(8)),
+            column("mail", ColumnType::Text),
+        ],
+        vec![],
+    )]);
+    let new = SchemaSnapshot::new(vec![table(
+        "users",
+        vec![
+            column("id", ColumnType::Integer(8)),
+            column("email", ColumnType::Text),
+        ],
+        vec![],
+    )]);
+    let with = |hint: &str| {
+        detect_changes_with(
+            &old,
+            &new,
+            &DiffOptions {
+                renames: vec![hint.parse().unwrap()],
+            },
+        )
+    };
+    let diff = with("users.mail=email").unwrap();
+    assert!(matches!(
+        &diff.changes[..],
+        [SchemaChange::ModifyColumn { .. }]
+    ));
+    assert!(
+        with("users.nope=email")
+            .unwrap_err()
+            .to_string()
+            .contains("no column \"nope\"")
+    );
+    assert!(
+        with("people.mail=email")
+            .unwrap_err()
+            .to_string()
+            .contains("not in both schemas")
+    );
+    assert!("users.mail".parse::<ColumnRename>().is_err());
+    assert!(
+        "users.mail -> posts.email"
+            .parse::<ColumnRename>()
+            .unwrap_err()
+            .to_string()
+            .contains("another table")
+    );
+
+    let mut new_key = new.clone();
+    new_key.tables[0].primary_key = vec![key("email")];
+    let err = detect_changes(&old, &new_key).unwrap_err().to_string();
+    assert!(err.contains("primary key of table \"users\""), "{err}");
+
+    let swapped_old = SchemaSnapshot::new(vec![table(
+        "t",
+        vec![
+            column("id", ColumnType::Integer(8)),
+            column("a", ColumnType::Text),
+            column("b", ColumnType::Integer(4)),
+        ],
+        vec![],
+    )]);
+    let swapped_new = SchemaSnapshot::new(vec![table(
+        "t",
+        vec![
+            column("id", ColumnType::Integer(8)),
+            column("b", ColumnType::Text),
+            column("a", ColumnType::Integer(4)),
+        ],
+        vec![],
+    )]);
+    let renames = vec!["t.a=b".parse().unwrap(), "t.b=a".parse().unwrap()];
+    let err = detect_changes_with(&swapped_old, &swapped_new, &DiffOptions { renames })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cycle"), "{err}");
+}
