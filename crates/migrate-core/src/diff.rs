@@ -57,7 +57,7 @@ pub enum ChangeKind {
 
 impl fmt::Display for ChangeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             ChangeKind::Additive => "additive",
             ChangeKind::Destructive => "destructive",
             ChangeKind::Modificative => "modificative",

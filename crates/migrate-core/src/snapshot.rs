@@ -342,9 +342,21 @@ pub fn snapshot_to_json(snapshot: &SchemaSnapshot) -> String {
 
 /// Parses and validates snapshot JSON; `origin` names the source in errors.
 pub fn snapshot_from_json(json: &str, origin: &Path) -> Result<SchemaSnapshot> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let snapshot: SchemaSnapshot = match serde_path_to_error::deserialize(&mut de) {
+    // Fast path without path tracking; a failure is parsed again to say where it failed.
+    let snapshot = match serde_json::from_str::<SchemaSnapshot>(json) {
         Ok(snapshot) => snapshot,
+        Err(first) => return Err(locate_format_error(json, origin, first)),
+    };
+    snapshot.validate(&origin.display().to_string())?;
+    Ok(snapshot)
+}
+
+/// The error for JSON that does not parse as a snapshot, with its JSON path and line.
+fn locate_format_error(json: &str, origin: &Path, first: serde_json::Error) -> Error {
+    let mut de = serde_json::Deserializer::from_str(json);
+    match serde_path_to_error::deserialize::<_, SchemaSnapshot>(&mut de) {
+        // Trailing characters after the snapshot.
+        Ok(_) => format_error(origin, ".".into(), de.end().err().unwrap_or(first)),
         Err(err) => {
             // A snapshot from a newer toasty-migrate may have another shape: say so rather than
             // name the first field that differs.
@@ -355,23 +367,19 @@ pub fn snapshot_from_json(json: &str, origin: &Path) -> Result<SchemaSnapshot> {
             if let Ok(v) = serde_json::from_str::<VersionOnly>(json)
                 && v.format_version != FORMAT_VERSION
             {
-                return Err(Error::InvalidSnapshot {
+                return Error::InvalidSnapshot {
                     origin: origin.display().to_string(),
                     json_path: "format_version".into(),
                     message: format!(
                         "unknown snapshot format version {} (this toasty-migrate reads version {FORMAT_VERSION})",
                         v.format_version
                     ),
-                });
+                };
             }
             let json_path = err.path().to_string();
-            return Err(format_error(origin, json_path, err.into_inner()));
+            format_error(origin, json_path, err.into_inner())
         }
-    };
-    de.end()
-        .map_err(|inner| format_error(origin, ".".into(), inner))?;
-    snapshot.validate(&origin.display().to_string())?;
-    Ok(snapshot)
+    }
 }
 
 fn format_error(origin: &Path, json_path: String, inner: serde_json::Error) -> Error {
