@@ -31,12 +31,23 @@ fn key(column: &str) -> IndexColumn {
 /// `tables` tables; with `changed`, every hundredth one has a column added, a column retyped and
 /// an index replaced.
 fn snapshot(tables: usize, changed: bool) -> SchemaSnapshot {
-    let types = [ColumnType::Text, ColumnType::Integer(8), ColumnType::Boolean, ColumnType::VarChar(255)];
+    let types = [
+        ColumnType::Text,
+        ColumnType::Integer(8),
+        ColumnType::Boolean,
+        ColumnType::VarChar(255),
+    ];
     let tables = (0..tables)
         .map(|t| {
             let name = format!("table_{t:05}");
             let mut columns = vec![column("id".into(), ColumnType::Integer(8), false)];
-            columns.extend((1..20).map(|c| column(format!("column_{c:02}"), types[c % types.len()].clone(), c % 3 == 0)));
+            columns.extend((1..20).map(|c| {
+                column(
+                    format!("column_{c:02}"),
+                    types[c % types.len()].clone(),
+                    c % 3 == 0,
+                )
+            }));
             let mut indexes = vec![
                 IndexDef {
                     name: format!("index_{name}_by_column_01"),
@@ -123,7 +134,10 @@ fn toasty_schema(snapshot: &SchemaSnapshot) -> db::Schema {
                 primary_key: true,
             }];
             indices.extend(t.indexes.iter().enumerate().map(|(ii, i)| db::Index {
-                id: db::IndexId { table, index: ii + 1 },
+                id: db::IndexId {
+                    table,
+                    index: ii + 1,
+                },
                 name: i.name.clone(),
                 on: table,
                 columns: i.columns.iter().map(index_column).collect(),
@@ -157,30 +171,52 @@ fn load_and_diff(c: &mut Criterion) {
         save_snapshot(&old, &old_path).unwrap();
         save_snapshot(&new, &new_path).unwrap();
         let expected = detect_changes(&old, &new).unwrap().changes.len();
-        assert_eq!(expected, tables / 100 * 4, "1% of tables changed, 4 changes each");
+        assert_eq!(
+            expected,
+            tables / 100 * 4,
+            "1% of tables changed, 4 changes each"
+        );
 
-        group.bench_with_input(BenchmarkId::new("toasty_migrate", tables), &tables, |b, _| {
-            b.iter(|| {
-                let old = load_snapshot(&old_path).unwrap();
-                let new = load_snapshot(&new_path).unwrap();
-                detect_changes(&old, &new).unwrap().changes.len()
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("toasty_migrate", tables),
+            &tables,
+            |b, _| {
+                b.iter(|| {
+                    let old = load_snapshot(&old_path).unwrap();
+                    let new = load_snapshot(&new_path).unwrap();
+                    detect_changes(&old, &new).unwrap().changes.len()
+                })
+            },
+        );
 
         let toasty_old = dir.path().join(format!("toasty_old_{tables}.json"));
         let toasty_new = dir.path().join(format!("toasty_new_{tables}.json"));
-        std::fs::write(&toasty_old, serde_json::to_vec_pretty(&toasty_schema(&old)).unwrap()).unwrap();
-        std::fs::write(&toasty_new, serde_json::to_vec_pretty(&toasty_schema(&new)).unwrap()).unwrap();
-        let load = |path: &Path| -> db::Schema { serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap() };
-        group.bench_with_input(BenchmarkId::new("toasty_core_baseline", tables), &tables, |b, _| {
-            b.iter(|| {
-                let old = load(&toasty_old);
-                let new = load(&toasty_new);
-                let hints = toasty_core::schema::diff::RenameHints::new();
-                let diff = toasty_core::schema::diff::Schema::from(&old, &new, &hints);
-                diff.tables().len()
-            })
-        });
+        std::fs::write(
+            &toasty_old,
+            serde_json::to_vec_pretty(&toasty_schema(&old)).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            &toasty_new,
+            serde_json::to_vec_pretty(&toasty_schema(&new)).unwrap(),
+        )
+        .unwrap();
+        let load = |path: &Path| -> db::Schema {
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+        };
+        group.bench_with_input(
+            BenchmarkId::new("toasty_core_baseline", tables),
+            &tables,
+            |b, _| {
+                b.iter(|| {
+                    let old = load(&toasty_old);
+                    let new = load(&toasty_new);
+                    let hints = toasty_core::schema::diff::RenameHints::new();
+                    let diff = toasty_core::schema::diff::Schema::from(&old, &new, &hints);
+                    diff.tables().len()
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -78,16 +78,10 @@ impl SchemaChange {
         }
     }
 
-    /// True when applying the change can lose data or make existing rows invalid: every drop,
-    /// and a modification that narrows the type (see [`crate::ColumnType::widens_to`]) or makes
-    /// a nullable column NOT NULL.
+    /// True when applying the change can lose data or make existing rows invalid; the rule is
+    /// [`Operation::is_destructive`] of the change's `up`.
     pub fn is_destructive(&self) -> bool {
-        match self {
-            SchemaChange::ModifyColumn { old, new, .. } => {
-                !old.ty.widens_to(&new.ty) || (old.nullable && !new.nullable)
-            }
-            other => other.kind() == ChangeKind::Destructive,
-        }
+        self.up().is_destructive()
     }
 
     pub fn table(&self) -> &str {

@@ -64,6 +64,37 @@ pub enum Error {
         message: String,
     },
 
+    /// The database (or the connection to it) failed.
+    #[error("{target}: {message}")]
+    Backend { target: String, message: String },
+
+    /// Another runner held the migration lock for longer than the lock timeout.
+    #[error("{target}: another runner holds the migration lock; gave up after {waited_secs} s")]
+    LockTimeout { target: String, waited_secs: u64 },
+
+    /// Something this backend cannot do, said plainly rather than half done.
+    #[error("{target}: {message}")]
+    Unsupported { target: String, message: String },
+
+    #[error(
+        "refusing to run destructive operations without --allow-destructive (allow_destructive):\n  {}",
+        operations.join("\n  ")
+    )]
+    DestructiveNotAllowed { operations: Vec<String> },
+
+    #[error(
+        "migration {version} was edited after it was applied (applied checksum {applied}, file checksum {file}); \
+         restore the file, or write a new migration for the change"
+    )]
+    ChecksumMismatch {
+        version: String,
+        applied: String,
+        file: String,
+    },
+
+    #[error("migration {version} is recorded as applied but its file is missing")]
+    MissingMigration { version: String },
+
     /// A migration's `up` or `down` reported a failure while being described.
     #[error("migration {version}: {message}")]
     Migration { version: String, message: String },

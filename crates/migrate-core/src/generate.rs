@@ -16,8 +16,13 @@ use crate::{Error, Result};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::path::{Path, PathBuf};
-use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// The timestamp part of a version.
+const STAMP: &[BorrowedFormatItem<'_>] =
+    format_description!("[year][month][day]_[hour][minute][second]");
 
 /// File name of the snapshot that records the schema as of the newest migration.
 pub const SCHEMA_FILE: &str = ".schema.json";
@@ -49,22 +54,29 @@ impl MigrationGenerator {
         &self.dir
     }
 
-    /// The migration for `diff`, versioned `YYYYMMDD_HHMMSS_<slug of message>` in UTC. Its `down`
+    /// The migration for `diff`, versioned `YYYYMMDD_HHMMSS_<slug of message>` in UTC (one second
+    /// after the newest migration in the directory if the clock is not past it). Its `down`
     /// undoes `up` exactly, in reverse order. An empty diff is [`Error::NoChanges`].
     pub fn generate(&self, diff: &SchemaDiff, message: &str) -> Result<MigrationPlan> {
         if diff.is_empty() {
             return Err(Error::NoChanges);
         }
         let slug = slugify(message)?;
-        let now = self
+        let mut now = self
             .now
             .unwrap_or_else(OffsetDateTime::now_utc)
-            .to_offset(time::UtcOffset::UTC);
-        let stamp = now
-            .format(format_description!(
-                "[year][month][day]_[hour][minute][second]"
-            ))
-            .expect("a UTC time always formats");
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond");
+        // Two migrations made within one second (or with the clock set back) still sort in the
+        // order they were made.
+        if let Some(last) = list_versions(&self.dir)?.last()
+            && let Ok(last) = PrimitiveDateTime::parse(&last[..15], STAMP)
+            && now <= last.assume_utc()
+        {
+            now = last.assume_utc() + time::Duration::SECOND;
+        }
+        let stamp = now.format(STAMP).expect("a UTC time always formats");
         Ok(MigrationPlan {
             version: format!("{stamp}_{slug}"),
             up: diff.up_operations(),

@@ -36,6 +36,7 @@ mod generate;
 mod migration;
 mod operation;
 mod parse;
+mod runner;
 mod snapshot;
 mod types;
 
@@ -56,6 +57,10 @@ pub use migration::{
 };
 pub use operation::Operation;
 pub use parse::{parse_migration, parse_migration_file};
+pub use runner::{
+    AppliedMigration, Backend, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport,
+    RunStep,
+};
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
     SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,

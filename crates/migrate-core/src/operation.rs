@@ -59,6 +59,26 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// True when the operation can lose data: every drop, and a column change that narrows the
+    /// type (see [`crate::ColumnType::widens_to`]) or makes a nullable column NOT NULL. A raw
+    /// statement is the author's responsibility and is not judged.
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Operation::DropTable { .. }
+            | Operation::DropColumn { .. }
+            | Operation::DropIndex { .. } => true,
+            Operation::ModifyColumn { from, to, .. } => {
+                !from.ty.widens_to(&to.ty) || (from.nullable && !to.nullable)
+            }
+            Operation::CreateTable(_)
+            | Operation::AddColumn { .. }
+            | Operation::CreateIndex { .. }
+            | Operation::Raw { .. } => false,
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -100,7 +120,7 @@ fn describe_column(c: &ColumnDef) -> String {
         s.push_str(" not null");
     }
     if let Some(default) = &c.default {
-        s.push_str(&format!(" default {default:?}"));
+        s.push_str(&format!(" default {default}"));
     }
     if c.auto_increment {
         s.push_str(" auto_increment");

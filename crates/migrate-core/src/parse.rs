@@ -365,7 +365,9 @@ impl Parser {
             "Partition" => IndexScope::Partition,
             "Local" => IndexScope::Local,
             _ => {
-                return Err(self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`"));
+                return Err(
+                    self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`")
+                );
             }
         };
         Ok(IndexColumn {

@@ -66,6 +66,17 @@ pub enum DefaultValue {
     Text(String),
 }
 
+impl std::fmt::Display for DefaultValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultValue::Bool(b) => write!(f, "{b}"),
+            DefaultValue::Integer(i) => write!(f, "{i}"),
+            DefaultValue::Float(x) => write!(f, "{x:?}"),
+            DefaultValue::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexDef {

@@ -289,7 +289,13 @@ fn generator_writes_the_file_mod_rs_and_schema() {
         generator2.write_migration_file(&second),
         Err(Error::MigrationExists { .. })
     ));
-    let stale = generator1.generate(&diff, "stale").unwrap();
+    // A generator whose clock is behind still versions after the newest migration.
+    let behind = generator1.generate(&diff, "behind").unwrap();
+    assert_eq!(behind.version, "20250117_120002_behind");
+    let stale = MigrationPlan {
+        version: "20250117_115959_stale".into(),
+        ..behind
+    };
     let err = generator1.write_migration_file(&stale).unwrap_err();
     assert!(err.to_string().contains("must sort after"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join(MOD_FILE)).unwrap(), before);

@@ -124,3 +124,18 @@ fn impossible_schemas_are_refused_with_their_path() {
     }
     insta::assert_snapshot!(errors.join("\n"));
 }
+
+#[test]
+fn shipped_example_snapshots_are_canonical() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schemas");
+    for name in ["v1.json", "v2.json"] {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let snapshot = load_snapshot(&path).unwrap();
+        assert_eq!(
+            snapshot_to_json(&snapshot),
+            text,
+            "{name} is saved as save_snapshot would"
+        );
+    }
+}

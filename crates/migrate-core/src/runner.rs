@@ -1,0 +1,349 @@
+//! The migrator: which migrations are pending, in what order, whether the applied ones are still
+//! the files on disk, the destructive gate, dry runs, and up/down/status. It lives once, here, and
+//! drives any database through the narrow [`Backend`] trait.
+
+use crate::migration::{Direction, Migration, MigrationPlan};
+use crate::operation::Operation;
+use crate::{Error, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// A row of `_toasty_migrations`: one applied migration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedMigration {
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: OffsetDateTime,
+    pub execution_time: Duration,
+    /// Set while a migration is part-way applied on a database whose DDL commits statement by
+    /// statement (MySQL): statements done of the total. `None` once complete.
+    pub progress: Option<(u32, u32)>,
+}
+
+/// What a database must offer the migrator. Each method is one round of I/O; the migrator decides
+/// everything else. Implementations must keep the migration and its tracking row together: on a
+/// transactional backend both commit or neither does.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// Where the backend points, for messages, without any password.
+    fn target(&self) -> String;
+
+    /// Creates the tracking store (`_toasty_migrations`) if it does not exist.
+    async fn ensure_tracking(&mut self) -> Result<()>;
+
+    /// Takes the migration lock, waiting up to the backend's lock timeout for another runner. A
+    /// runner that dies must not hold it forever.
+    async fn lock(&mut self) -> Result<()>;
+
+    async fn unlock(&mut self) -> Result<()>;
+
+    /// Every tracking row, oldest version first; none if the tracking store does not exist.
+    async fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
+
+    /// The exact statements `run` would execute for these operations, for dry runs.
+    async fn statements(&mut self, operations: &[Operation]) -> Result<Vec<String>>;
+
+    /// Applies `migration.up` and records it with `checksum`, or (for [`Direction::Down`])
+    /// applies `migration.down` and deletes its record.
+    async fn run(
+        &mut self,
+        migration: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration>;
+}
+
+/// Where one migration stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MigrationState {
+    Pending,
+    Applied(AppliedMigration),
+    /// Applied, but the file has been edited since: its checksum differs.
+    Modified {
+        applied: AppliedMigration,
+        file_checksum: String,
+    },
+    /// Applied, and no file has its version any more.
+    Missing(AppliedMigration),
+    /// Started but not finished (MySQL): the next `up` resumes it.
+    Partial(AppliedMigration),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationStatus {
+    pub version: String,
+    pub state: MigrationState,
+}
+
+/// Options for [`Migrator::up`] and [`Migrator::down`].
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// At most this many migrations; all pending (up) or one (down) when `None`.
+    pub count: Option<usize>,
+    /// Print instead of execute.
+    pub dry_run: bool,
+    /// Let destructive operations run.
+    pub allow_destructive: bool,
+}
+
+/// What a run did (or, dry, would do), migration by migration.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub steps: Vec<RunStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunStep {
+    pub version: String,
+    pub direction: Direction,
+    pub statements: Vec<String>,
+    /// Operations that can lose data, described.
+    pub destructive: Vec<String>,
+    /// `None` for a dry run.
+    pub execution_time: Option<Duration>,
+}
+
+/// The migrations of one project, oldest first.
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    migrations: Vec<MigrationPlan>,
+}
+
+impl Migrator {
+    /// The migrations of a directory, parsed from their files.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "migrations directory not found",
+                ),
+            ));
+        }
+        let plans = crate::generate::list_versions(dir)?
+            .into_iter()
+            .map(|version| crate::parse::parse_migration_file(dir.join(format!("{version}.rs"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_plans(plans))
+    }
+
+    /// Compiled migrations (the generated `migrations::migrations()`), for embedding.
+    pub fn from_migrations(migrations: &[Box<dyn Migration>]) -> Result<Self> {
+        let plans = migrations
+            .iter()
+            .map(|m| MigrationPlan::describe(m.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_plans(plans))
+    }
+
+    pub fn from_plans(mut plans: Vec<MigrationPlan>) -> Self {
+        plans.sort_by(|a, b| a.version.cmp(&b.version));
+        Migrator { migrations: plans }
+    }
+
+    pub fn migrations(&self) -> &[MigrationPlan] {
+        &self.migrations
+    }
+
+    /// Every known migration and every tracking row, by version.
+    pub async fn status(&self, backend: &mut impl Backend) -> Result<Vec<MigrationStatus>> {
+        let applied = backend.applied().await?;
+        Ok(self.states(applied))
+    }
+
+    fn states(&self, applied: Vec<AppliedMigration>) -> Vec<MigrationStatus> {
+        let mut applied: HashMap<String, AppliedMigration> = applied
+            .into_iter()
+            .map(|a| (a.version.clone(), a))
+            .collect();
+        let mut states: BTreeMap<String, MigrationState> = BTreeMap::new();
+        for plan in &self.migrations {
+            let state = match applied.remove(&plan.version) {
+                None => MigrationState::Pending,
+                Some(a) if a.progress.is_some() => MigrationState::Partial(a),
+                Some(a) => {
+                    let file_checksum = plan.checksum();
+                    if a.checksum == file_checksum {
+                        MigrationState::Applied(a)
+                    } else {
+                        MigrationState::Modified {
+                            applied: a,
+                            file_checksum,
+                        }
+                    }
+                }
+            };
+            states.insert(plan.version.clone(), state);
+        }
+        for (version, a) in applied {
+            states.insert(version, MigrationState::Missing(a));
+        }
+        states
+            .into_iter()
+            .map(|(version, state)| MigrationStatus { version, state })
+            .collect()
+    }
+
+    /// Applies pending migrations, oldest first, under the lock.
+    ///
+    /// Refuses, before running anything, when an applied migration's file was edited or removed,
+    /// or when a migration to run has a destructive operation and `allow_destructive` is off.
+    pub async fn up(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+        locked(backend, options.dry_run, async |backend| {
+            let states = self.states(backend.applied().await?);
+            check_history(&states)?;
+            let todo: Vec<&MigrationPlan> = states
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.state,
+                        MigrationState::Pending | MigrationState::Partial(_)
+                    )
+                })
+                .filter_map(|s| self.plan(&s.version))
+                .take(options.count.unwrap_or(usize::MAX))
+                .collect();
+            self.execute(backend, &todo, Direction::Up, options).await
+        })
+        .await
+    }
+
+    /// Reverts the newest applied migrations (one unless `count` says more), newest first.
+    pub async fn down(
+        &self,
+        backend: &mut impl Backend,
+        options: &RunOptions,
+    ) -> Result<RunReport> {
+        locked(backend, options.dry_run, async |backend| {
+            let states = self.states(backend.applied().await?);
+            check_history(&states)?;
+            let todo: Vec<&MigrationPlan> = states
+                .iter()
+                .rev()
+                .filter(|s| {
+                    matches!(
+                        s.state,
+                        MigrationState::Applied(_) | MigrationState::Partial(_)
+                    )
+                })
+                .filter_map(|s| self.plan(&s.version))
+                .take(options.count.unwrap_or(1))
+                .collect();
+            // Reverting drops what the migration added; that is what `down` is for, not a gate.
+            let options = RunOptions {
+                allow_destructive: true,
+                ..options.clone()
+            };
+            self.execute(backend, &todo, Direction::Down, &options)
+                .await
+        })
+        .await
+    }
+
+    fn plan(&self, version: &str) -> Option<&MigrationPlan> {
+        self.migrations.iter().find(|p| p.version == version)
+    }
+
+    async fn execute(
+        &self,
+        backend: &mut impl Backend,
+        todo: &[&MigrationPlan],
+        direction: Direction,
+        options: &RunOptions,
+    ) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        for plan in todo {
+            let ops = plan.operations(direction);
+            report.steps.push(RunStep {
+                version: plan.version.clone(),
+                direction,
+                statements: if options.dry_run {
+                    backend.statements(ops).await?
+                } else {
+                    Vec::new()
+                },
+                destructive: ops
+                    .iter()
+                    .filter(|op| op.is_destructive())
+                    .map(|op| op.to_string())
+                    .collect(),
+                execution_time: None,
+            });
+        }
+        if !options.allow_destructive {
+            let blocked: Vec<String> = report
+                .steps
+                .iter()
+                .flat_map(|s| {
+                    s.destructive
+                        .iter()
+                        .map(move |d| format!("{}: {d}", s.version))
+                })
+                .collect();
+            if !blocked.is_empty() {
+                return Err(Error::DestructiveNotAllowed {
+                    operations: blocked,
+                });
+            }
+        }
+        if options.dry_run {
+            return Ok(report);
+        }
+        for (plan, step) in todo.iter().zip(&mut report.steps) {
+            step.execution_time = Some(backend.run(plan, direction, &plan.checksum()).await?);
+        }
+        Ok(report)
+    }
+}
+
+/// Runs `body` holding the lock, with the tracking store in place, and always releases the lock.
+/// A dry run takes no lock and creates nothing.
+async fn locked<B: Backend>(
+    backend: &mut B,
+    dry_run: bool,
+    body: impl AsyncFnOnce(&mut B) -> Result<RunReport>,
+) -> Result<RunReport> {
+    if dry_run {
+        return body(backend).await;
+    }
+    backend.lock().await?;
+    let result = match backend.ensure_tracking().await {
+        Ok(()) => body(backend).await,
+        Err(e) => Err(e),
+    };
+    let unlocked = backend.unlock().await;
+    let report = result?;
+    unlocked?;
+    Ok(report)
+}
+
+/// An applied migration whose file changed or went missing stops every run: the database's
+/// history and the files no longer agree.
+fn check_history(states: &[MigrationStatus]) -> Result<()> {
+    for status in states {
+        match &status.state {
+            MigrationState::Modified {
+                applied,
+                file_checksum,
+            } => {
+                return Err(Error::ChecksumMismatch {
+                    version: status.version.clone(),
+                    applied: applied.checksum.clone(),
+                    file: file_checksum.clone(),
+                });
+            }
+            MigrationState::Missing(_) => {
+                return Err(Error::MissingMigration {
+                    version: status.version.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
