@@ -1,0 +1,864 @@
+//! `SqlBackend`: one connection to SQLite, PostgreSQL or MySQL/MariaDB, and the migrator's
+//! [`Backend`] over it: tracking table, lock, transactions, MySQL's statement-by-statement
+//! progress, and introspection queries.
+
+use crate::ddl;
+use crate::dialect::Dialect;
+use crate::introspect::{self, is_internal_table, stored_key};
+use crate::url::{DatabaseUrl, redact};
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, MySqlConnection, PgConnection, Row, SqliteConnection};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use toasty_migrate::{
+    AppliedMigration, Backend, Direction, Error, IndexDef, MigrationPlan, Operation, Result,
+    SchemaSnapshot, TableSnapshot,
+};
+
+/// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
+pub const TRACKING_TABLE: &str = "_toasty_migrations";
+
+/// How long to wait for a database to answer a connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+enum Conn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+    Mysql(MySqlConnection),
+}
+
+/// Runs `$body` with `$c` bound to whichever connection this is.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
+            Conn::Mysql($c) => $body,
+        }
+    };
+}
+
+/// A migration backend over one SQL connection.
+pub struct SqlBackend {
+    conn: Conn,
+    dialect: Dialect,
+    target: String,
+    lock_timeout: Duration,
+}
+
+impl SqlBackend {
+    /// Connects to `sqlite:<path>` (created if missing), `sqlite::memory:`, `postgres://...` or
+    /// `mysql://...`. A server that does not answer within 10 s is an error, not a hang.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let parsed = DatabaseUrl::parse(url)?;
+        let target = redact(url);
+        let fail = |e: sqlx::Error| Error::Backend {
+            target: target.clone(),
+            message: format!("cannot connect: {e}"),
+        };
+        let lock_timeout = Duration::from_secs(60);
+        let connect = async {
+            Ok::<_, sqlx::Error>(match parsed {
+                DatabaseUrl::Sqlite => {
+                    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                        .create_if_missing(true)
+                        .busy_timeout(lock_timeout);
+                    Conn::Sqlite(SqliteConnection::connect_with(&options).await?)
+                }
+                DatabaseUrl::Postgres => Conn::Postgres(PgConnection::connect(url).await?),
+                DatabaseUrl::Mysql => Conn::Mysql(MySqlConnection::connect(url).await?),
+            })
+        };
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(conn) => conn.map_err(fail)?,
+            Err(_) => {
+                return Err(Error::Backend {
+                    target,
+                    message: format!(
+                        "cannot connect: no answer within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
+        let dialect = match conn {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+            Conn::Mysql(_) => Dialect::Mysql,
+        };
+        let mut backend = SqlBackend {
+            conn,
+            dialect,
+            target,
+            lock_timeout,
+        };
+        if dialect == Dialect::Mysql {
+            // Every UTC timestamp we write and read is UTC on the server too.
+            backend.execute("SET time_zone = '+00:00'").await?;
+        }
+        Ok(backend)
+    }
+
+    /// How long `lock` waits for another runner before giving up (default 60 s).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn error(&self, e: sqlx::Error) -> Error {
+        Error::Backend {
+            target: self.target.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn unsupported(&self, message: String) -> Error {
+        Error::Unsupported {
+            target: self.target.clone(),
+            message,
+        }
+    }
+
+    /// Executes one statement as written.
+    pub async fn execute(&mut self, sql: &str) -> Result<()> {
+        let result =
+            on_conn!(&mut self.conn, c => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()));
+        result.map_err(|e| {
+            let mut err = self.error(e);
+            if let Error::Backend { message, .. } = &mut err {
+                message.push_str(&format!("\n  in: {sql}"));
+            }
+            err
+        })
+    }
+
+    /// The application's tables as they are in the database now.
+    pub async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        let tables = match self.dialect {
+            Dialect::Sqlite => {
+                let names = self.sqlite_table_names().await?;
+                let mut tables = Vec::new();
+                for name in names {
+                    tables.extend(self.sqlite_table(&name).await?);
+                }
+                tables
+            }
+            Dialect::Postgres => self.postgres_tables().await?,
+            Dialect::Mysql => self.mysql_tables().await?,
+        };
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    /// The statements for `operations`, computing SQLite rebuilds against `schema` as each
+    /// operation leaves it.
+    fn statements_on(
+        &self,
+        schema: &mut SchemaSnapshot,
+        operations: &[Operation],
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for op in operations {
+            let live = op.table().and_then(|t| schema.table(t)).cloned();
+            out.extend(
+                ddl::statements(self.dialect, op, live.as_ref())
+                    .map_err(|m| self.unsupported(m))?,
+            );
+            // A raw statement cannot be replayed; later rebuilds see the schema without it.
+            let _ = schema.apply(op);
+        }
+        Ok(out)
+    }
+
+    async fn tracking_exists(&mut self) -> Result<bool> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let count: i64 = on_conn!(&mut self.conn, c => sqlx::query_scalar(sql).bind(TRACKING_TABLE).fetch_one(&mut *c).await)
+            .map_err(|e| self.error(e))?;
+        Ok(count > 0)
+    }
+
+    fn tracking_ddl(&self) -> String {
+        let (version, text, time) = match self.dialect {
+            Dialect::Sqlite => ("TEXT", "TEXT", "TEXT"),
+            Dialect::Postgres => ("VARCHAR(255)", "TEXT", "TIMESTAMPTZ"),
+            Dialect::Mysql => ("VARCHAR(191)", "TEXT", "DATETIME(6)"),
+        };
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\n    version {version} NOT NULL PRIMARY KEY,\n    name {text} NOT NULL,\n    \
+             checksum {text} NOT NULL,\n    applied_at {time} NOT NULL,\n    execution_ms BIGINT NOT NULL,\n    \
+             statements_done INTEGER NOT NULL,\n    statements_total INTEGER NOT NULL,\n    statements_checksum {text} NOT NULL\n)"
+        )
+    }
+
+    /// Inserts or replaces the tracking row of `plan`.
+    async fn record(
+        &mut self,
+        plan: &MigrationPlan,
+        checksum: &str,
+        elapsed: Duration,
+        done: usize,
+        total: usize,
+        statements_checksum: &str,
+    ) -> Result<()> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let now = OffsetDateTime::now_utc();
+        let ms = elapsed.as_millis() as i64;
+        let (done, total) = (done as i32, total as i32);
+        let result = match &mut self.conn {
+            Conn::Sqlite(c) => {
+                sqlx::query(&format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
+                    .execute(&mut *c).await.map(|_| ())
+            }
+            Conn::Postgres(c) => {
+                sqlx::query(&format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                    ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
+                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum"))
+                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
+                    .execute(&mut *c).await.map(|_| ())
+            }
+            Conn::Mysql(c) => {
+                let now = time::PrimitiveDateTime::new(now.date(), now.time());
+                sqlx::query(&format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
+                    .execute(&mut *c).await.map(|_| ())
+            }
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    async fn forget(&mut self, version: &str) -> Result<()> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let placeholder = if self.dialect == Dialect::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
+        on_conn!(&mut self.conn, c => sqlx::query(&sql).bind(version).execute(&mut *c).await.map(|_| ()))
+            .map_err(|e| self.error(e))
+    }
+
+    /// `(statements_done, statements_checksum)` of a row, if there is one.
+    async fn progress(&mut self, version: &str) -> Result<Option<(usize, String)>> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let placeholder = if self.dialect == Dialect::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!(
+            "SELECT statements_done, statements_checksum FROM {t} WHERE version = {placeholder}"
+        );
+        let row: Option<(i32, String)> =
+            on_conn!(&mut self.conn, c => sqlx::query_as(&sql).bind(version).fetch_optional(&mut *c).await)
+                .map_err(|e| self.error(e))?;
+        Ok(row.map(|(done, sum)| (done as usize, sum)))
+    }
+
+    /// SQLite and PostgreSQL: the operations and the tracking row in one transaction (SQLite
+    /// nests a savepoint in the run-long `BEGIN IMMEDIATE` that is its lock).
+    async fn run_transactional(
+        &mut self,
+        plan: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        let (begin, commit, rollback) = match self.dialect {
+            Dialect::Sqlite => (
+                "SAVEPOINT toasty_migration",
+                "RELEASE toasty_migration",
+                "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
+            ),
+            _ => ("BEGIN", "COMMIT", "ROLLBACK"),
+        };
+        self.execute(begin).await?;
+        let result = self.run_statements(plan, direction, checksum).await;
+        match result {
+            Ok(elapsed) => {
+                self.execute(commit).await?;
+                Ok(elapsed)
+            }
+            Err(e) => {
+                // The original error matters; a failed rollback leaves the connection to be dropped.
+                let _ = self.execute(rollback).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_statements(
+        &mut self,
+        plan: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        for op in plan.operations(direction) {
+            let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
+                (Some(table), true) => self.sqlite_table(table).await?,
+                _ => None,
+            };
+            let statements = ddl::statements(self.dialect, op, live.as_ref())
+                .map_err(|m| self.unsupported(m))?;
+            for sql in statements {
+                self.execute(&sql).await?;
+            }
+        }
+        let elapsed = start.elapsed();
+        match direction {
+            Direction::Up => {
+                let total = plan.up.len();
+                self.record(plan, checksum, elapsed, total, total, "")
+                    .await?;
+            }
+            Direction::Down => self.forget(&plan.version).await?,
+        }
+        Ok(elapsed)
+    }
+
+    /// MySQL commits every DDL statement on its own, so progress is recorded after each one: an
+    /// interrupted migration resumes at the first statement not done, and refuses to if the
+    /// statements already done have changed since.
+    async fn run_resumable(
+        &mut self,
+        plan: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        let statements =
+            self.statements_on(&mut SchemaSnapshot::default(), plan.operations(direction))?;
+        let start = Instant::now();
+        if direction == Direction::Down {
+            for sql in &statements {
+                self.execute(sql).await?;
+            }
+            self.forget(&plan.version).await?;
+            return Ok(start.elapsed());
+        }
+        let mut done = 0;
+        if let Some((already, recorded)) = self.progress(&plan.version).await? {
+            if statements_checksum(&statements[..already.min(statements.len())]) != recorded
+                || already > statements.len()
+            {
+                return Err(Error::Migration {
+                    version: plan.version.clone(),
+                    message: format!(
+                        "{already} of its statements were applied before it was interrupted, and they have changed since; \
+                         restore the file as it was to resume"
+                    ),
+                });
+            }
+            done = already;
+        } else {
+            self.record(
+                plan,
+                checksum,
+                Duration::ZERO,
+                0,
+                statements.len(),
+                &statements_checksum(&[]),
+            )
+            .await?;
+        }
+        while done < statements.len() {
+            self.execute(&statements[done]).await?;
+            done += 1;
+            self.record(
+                plan,
+                checksum,
+                start.elapsed(),
+                done,
+                statements.len(),
+                &statements_checksum(&statements[..done]),
+            )
+            .await?;
+        }
+        if statements.is_empty() {
+            self.record(
+                plan,
+                checksum,
+                start.elapsed(),
+                0,
+                0,
+                &statements_checksum(&[]),
+            )
+            .await?;
+        }
+        Ok(start.elapsed())
+    }
+
+    async fn sqlite_table_names(&mut self) -> Result<Vec<String>> {
+        let Conn::Sqlite(c) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .fetch_all(&mut *c)
+                .await
+                .map_err(|e| Error::Backend {
+                    target: self.target.clone(),
+                    message: e.to_string(),
+                })?;
+        Ok(names
+            .into_iter()
+            .filter(|n| !is_internal_table(n))
+            .collect())
+    }
+
+    /// One SQLite table, from its pragmas and its `CREATE TABLE` text; `None` if it does not exist.
+    async fn sqlite_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
+        let target = self.target.clone();
+        let err = |e: sqlx::Error| Error::Backend {
+            target: target.clone(),
+            message: e.to_string(),
+        };
+        let Conn::Sqlite(c) = &mut self.conn else {
+            return Ok(None);
+        };
+        let sql: Option<String> =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?")
+                .bind(name)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(err)?;
+        let Some(sql) = sql else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
+        )
+        .bind(name)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let autoincrement = sql.to_ascii_uppercase().contains("AUTOINCREMENT");
+        let mut columns = Vec::new();
+        let mut pk: Vec<(i64, String)> = Vec::new();
+        for row in rows {
+            let column: String = row.get(0);
+            let declared: String = row.get(1);
+            let not_null: i64 = row.get(2);
+            let default: Option<String> = row.get(3);
+            let pk_position: i64 = row.get(4);
+            let quoted = Dialect::Sqlite
+                .ident(&column)
+                .map_err(|m| self_unsupported(&target, m))?;
+            let mut ty = introspect::sqlite_type(&declared);
+            if let Some(variants) = introspect::sqlite_enum_variants(&sql, &quoted) {
+                ty = toasty_migrate::ColumnType::Enum(toasty_migrate::EnumType {
+                    name: None,
+                    variants,
+                });
+            }
+            if pk_position > 0 {
+                pk.push((pk_position, column.clone()));
+            }
+            let auto = autoincrement && pk_position > 0;
+            columns.push(introspect::column(
+                column,
+                ty,
+                not_null == 0,
+                default.as_deref(),
+                auto,
+            ));
+        }
+        pk.sort();
+        let index_rows = sqlx::query("SELECT name, \"unique\", origin FROM pragma_index_list(?)")
+            .bind(name)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(err)?;
+        let mut indexes = Vec::new();
+        for row in index_rows {
+            let index_name: String = row.get(0);
+            let unique: i64 = row.get(1);
+            let origin: String = row.get(2);
+            if origin != "c" {
+                continue;
+            }
+            let key_rows = sqlx::query(
+                "SELECT name, \"desc\" FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno",
+            )
+            .bind(&index_name)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(err)?;
+            let columns = key_rows
+                .iter()
+                .map(|r| stored_key(&r.get::<String, _>(0), r.get::<i64, _>(1) == 1))
+                .collect();
+            indexes.push(IndexDef {
+                name: index_name,
+                columns,
+                unique: unique == 1,
+            });
+        }
+        Ok(Some(TableSnapshot {
+            name: name.to_string(),
+            columns,
+            primary_key: pk.into_iter().map(|(_, c)| stored_key(&c, false)).collect(),
+            indexes,
+        }))
+    }
+
+    async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+        let target = self.target.clone();
+        let err = |e: sqlx::Error| Error::Backend {
+            target: target.clone(),
+            message: e.to_string(),
+        };
+        let Conn::Postgres(c) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        let enum_rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT t.typname::text, e.enumlabel::text FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut enums: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (ty, label) in enum_rows {
+            enums.entry(ty).or_default().push(label);
+        }
+        let lookup = |name: &str| enums.get(name).cloned();
+        let rows: Vec<(String, String, String, bool, Option<String>, bool)> = sqlx::query_as(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+             pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY c.relname, a.attnum",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        for (table, column, ty, not_null, default, identity) in rows {
+            if is_internal_table(&table) {
+                continue;
+            }
+            let ty = introspect::postgres_type(&ty, &lookup);
+            let t = tables
+                .entry(table.clone())
+                .or_insert_with(|| empty_table(table));
+            t.columns.push(introspect::column(
+                column,
+                ty,
+                !not_null,
+                default.as_deref(),
+                identity,
+            ));
+        }
+        let index_rows: Vec<(String, String, bool, bool, String, bool)> = sqlx::query_as(
+            "SELECT tc.relname::text, ic.relname::text, ix.indisunique, ix.indisprimary, a.attname::text, \
+             (ix.indoption[k.ord - 1] & 1) = 1 \
+             FROM pg_index ix JOIN pg_class tc ON tc.oid = ix.indrelid JOIN pg_class ic ON ic.oid = ix.indexrelid \
+             JOIN pg_namespace n ON n.oid = tc.relnamespace \
+             CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = current_schema() ORDER BY 1, 2, k.ord",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        add_index_rows(&mut tables, index_rows);
+        Ok(tables.into_values().collect())
+    }
+
+    async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+        let target = self.target.clone();
+        let err = |e: sqlx::Error| Error::Backend {
+            target: target.clone(),
+            message: e.to_string(),
+        };
+        let Conn::Mysql(c) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        // information_schema's columns are of various binary/text types across versions: CAST
+        // them so they decode as strings everywhere.
+        let rows: Vec<(String, String, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+             CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        for (table, column, ty, nullable, default, extra) in rows {
+            if is_internal_table(&table) {
+                continue;
+            }
+            let ty = introspect::mysql_type(&ty);
+            let auto = extra.to_ascii_lowercase().contains("auto_increment");
+            let t = tables
+                .entry(table.clone())
+                .or_insert_with(|| empty_table(table));
+            t.columns.push(introspect::column(
+                column,
+                ty,
+                nullable == "YES",
+                default.as_deref(),
+                auto,
+            ));
+        }
+        let index_rows: Vec<(String, String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), \
+             CAST(COLLATION AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let index_rows = index_rows
+            .into_iter()
+            .map(|(table, index, non_unique, column, collation)| {
+                let primary = index == "PRIMARY";
+                (
+                    table,
+                    index,
+                    non_unique == 0,
+                    primary,
+                    column,
+                    collation.as_deref() == Some("D"),
+                )
+            })
+            .collect();
+        add_index_rows(&mut tables, index_rows);
+        Ok(tables.into_values().collect())
+    }
+}
+
+fn self_unsupported(target: &str, message: String) -> Error {
+    Error::Unsupported {
+        target: target.to_string(),
+        message,
+    }
+}
+
+fn empty_table(name: String) -> TableSnapshot {
+    TableSnapshot {
+        name,
+        columns: Vec::new(),
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+    }
+}
+
+/// Index rows `(table, index, unique, primary, column, descending)` in key order.
+fn add_index_rows(
+    tables: &mut BTreeMap<String, TableSnapshot>,
+    rows: Vec<(String, String, bool, bool, String, bool)>,
+) {
+    for (table, index, unique, primary, column, descending) in rows {
+        let Some(t) = tables.get_mut(&table) else {
+            continue;
+        };
+        let key = stored_key(&column, descending);
+        if primary {
+            t.primary_key.push(key);
+        } else if let Some(existing) = t.indexes.iter_mut().find(|i| i.name == index) {
+            existing.columns.push(key);
+        } else {
+            t.indexes.push(IndexDef {
+                name: index,
+                columns: vec![key],
+                unique,
+            });
+        }
+    }
+}
+
+/// Hash of the statements done so far, to notice a partly applied migration that has changed.
+fn statements_checksum(statements: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for s in statements {
+        hasher.update(s.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Backend for SqlBackend {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ensure_tracking(&mut self) -> Result<()> {
+        let ddl = self.tracking_ddl();
+        self.execute(&ddl).await
+    }
+
+    async fn lock(&mut self) -> Result<()> {
+        let start = Instant::now();
+        match self.dialect {
+            // The run-long write transaction is the lock; SQLite waits `busy_timeout` for it.
+            Dialect::Sqlite => self.execute("BEGIN IMMEDIATE").await.map_err(|e| match e {
+                Error::Backend { message, .. }
+                    if message.contains("locked") || message.contains("busy") =>
+                {
+                    Error::LockTimeout {
+                        target: self.target.clone(),
+                        waited_secs: start.elapsed().as_secs(),
+                    }
+                }
+                other => other,
+            }),
+            Dialect::Postgres => {
+                let mut backoff = Duration::from_millis(10);
+                loop {
+                    let Conn::Postgres(c) = &mut self.conn else {
+                        unreachable!("dialect matches connection")
+                    };
+                    let locked: bool = sqlx::query_scalar(
+                        "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
+                    )
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                    if locked {
+                        return Ok(());
+                    }
+                    if start.elapsed() >= self.lock_timeout {
+                        return Err(Error::LockTimeout {
+                            target: self.target.clone(),
+                            waited_secs: start.elapsed().as_secs(),
+                        });
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+            Dialect::Mysql => {
+                let Conn::Mysql(c) = &mut self.conn else {
+                    unreachable!("dialect matches connection")
+                };
+                let locked: Option<i64> = sqlx::query_scalar(
+                    "SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), ?)",
+                )
+                .bind(self.lock_timeout.as_secs_f64())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| self.error(e))?;
+                match locked {
+                    Some(1) => Ok(()),
+                    _ => Err(Error::LockTimeout {
+                        target: self.target.clone(),
+                        waited_secs: start.elapsed().as_secs(),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => self.execute("COMMIT").await,
+            Dialect::Postgres => self
+                .execute("SELECT pg_advisory_unlock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))")
+                .await,
+            Dialect::Mysql => self.execute("SELECT RELEASE_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())))").await,
+        }
+    }
+
+    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
+        if !self.tracking_exists().await? {
+            return Ok(Vec::new());
+        }
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let sql = format!(
+            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, statements_total FROM {t} ORDER BY version"
+        );
+        type Row = (String, String, String, i64, i32, i32);
+        let rows: Vec<(Row, OffsetDateTime)> = match &mut self.conn {
+            Conn::Sqlite(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                            r.get::<OffsetDateTime, _>(3),
+                        )
+                    })
+                    .collect()
+            }),
+            Conn::Postgres(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                            r.get::<OffsetDateTime, _>(3),
+                        )
+                    })
+                    .collect()
+            }),
+            Conn::Mysql(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let at: time::PrimitiveDateTime = r.get(3);
+                        (
+                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                            at.assume_utc(),
+                        )
+                    })
+                    .collect()
+            }),
+        }
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |((version, name, checksum, ms, done, total), applied_at)| AppliedMigration {
+                    version,
+                    name,
+                    checksum,
+                    applied_at,
+                    execution_time: Duration::from_millis(ms.max(0) as u64),
+                    progress: (done < total).then_some((done as u32, total as u32)),
+                },
+            )
+            .collect())
+    }
+
+    async fn statements(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
+        let mut schema = match self.dialect {
+            Dialect::Sqlite => self.introspect().await?,
+            // Only SQLite's rebuilds depend on the live tables.
+            Dialect::Postgres | Dialect::Mysql => SchemaSnapshot::default(),
+        };
+        self.statements_on(&mut schema, operations)
+    }
+
+    async fn run(
+        &mut self,
+        migration: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        match self.dialect {
+            Dialect::Sqlite | Dialect::Postgres => {
+                self.run_transactional(migration, direction, checksum).await
+            }
+            Dialect::Mysql => self.run_resumable(migration, direction, checksum).await,
+        }
+    }
+}

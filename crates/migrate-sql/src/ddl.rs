@@ -1,0 +1,390 @@
+//! From operations to the SQL statements that perform them, per dialect. Pure functions: the
+//! only input besides the operation is, for SQLite's copy-table rebuild, the table as it is now.
+
+use crate::dialect::{Dialect, DialectError};
+use toasty_migrate::{
+    ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef, TableSnapshot,
+};
+
+/// The name SQLite's rebuild builds the new table under before renaming it into place.
+pub const REBUILD_TABLE: &str = "_toasty_migrate_rebuild";
+
+/// True when `op` on this dialect needs the live table (SQLite's copy-table rebuild).
+pub fn needs_live_table(dialect: Dialect, op: &Operation) -> bool {
+    dialect == Dialect::Sqlite && sqlite_rebuild_reason(op).is_some()
+}
+
+/// What ALTER TABLE on SQLite cannot do, so that the table is rebuilt.
+fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
+    match op {
+        Operation::ModifyColumn { from, to, .. } => {
+            let rename_only = ColumnDef {
+                name: to.name.clone(),
+                ..from.clone()
+            } == *to;
+            (!rename_only).then_some("change a column")
+        }
+        Operation::AddColumn { column, .. } if !column.nullable && column.default.is_none() => {
+            Some("add a NOT NULL column without a default")
+        }
+        _ => None,
+    }
+}
+
+/// The statements for one operation. `live` is the table as it is now, required where
+/// [`needs_live_table`] says so.
+pub fn statements(
+    dialect: Dialect,
+    op: &Operation,
+    live: Option<&TableSnapshot>,
+) -> Result<Vec<String>, DialectError> {
+    let q = |name: &str| dialect.ident(name);
+    if let (Dialect::Sqlite, Some(_)) = (dialect, sqlite_rebuild_reason(op)) {
+        let live = live.ok_or_else(|| format!("the table of `{op}` does not exist"))?;
+        return sqlite_rebuild(live, op);
+    }
+    let mut out = Vec::new();
+    match op {
+        Operation::CreateTable(def) => {
+            for column in &def.columns {
+                out.extend(ensure_enum_type(dialect, &column.ty)?);
+            }
+            out.push(create_table(dialect, def, &def.name)?);
+        }
+        Operation::DropTable { table } => out.push(format!("DROP TABLE {}", q(table)?)),
+        Operation::AddColumn { table, column } => {
+            out.extend(ensure_enum_type(dialect, &column.ty)?);
+            let t = q(table)?;
+            if column.nullable || column.default.is_some() {
+                out.push(format!(
+                    "ALTER TABLE {t} ADD COLUMN {}",
+                    column_def(dialect, column, false)?
+                ));
+            } else {
+                // Rows that already exist get the type's zero, then the default goes again: the
+                // schema ends exactly as asked, with no default it did not ask for.
+                let filled = column_def(dialect, column, false)?
+                    + " DEFAULT "
+                    + &dialect.fill_literal(&column.ty);
+                out.push(format!("ALTER TABLE {t} ADD COLUMN {filled}"));
+                out.push(format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
+                    q(&column.name)?
+                ));
+            }
+        }
+        Operation::DropColumn { table, column } => {
+            out.push(format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                q(table)?,
+                q(column)?
+            ));
+        }
+        Operation::ModifyColumn { table, from, to } => match dialect {
+            Dialect::Postgres => out.extend(postgres_modify(table, from, to)?),
+            Dialect::Mysql => {
+                let t = q(table)?;
+                if from.nullable && !to.nullable {
+                    out.push(fill_nulls(dialect, table, &from.name, to)?);
+                }
+                out.push(format!(
+                    "ALTER TABLE {t} CHANGE COLUMN {} {}",
+                    q(&from.name)?,
+                    column_def(dialect, to, false)?
+                ));
+            }
+            // Only a rename gets here; everything else rebuilds.
+            Dialect::Sqlite => out.push(format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                q(table)?,
+                q(&from.name)?,
+                q(&to.name)?
+            )),
+        },
+        Operation::CreateIndex { table, index } => out.push(create_index(dialect, table, index)?),
+        Operation::DropIndex { table, index } => out.push(match dialect {
+            Dialect::Mysql => format!("DROP INDEX {} ON {}", q(index)?, q(table)?),
+            Dialect::Postgres | Dialect::Sqlite => format!("DROP INDEX {}", q(index)?),
+        }),
+        Operation::Raw { statement } => out.push(statement.clone()),
+    }
+    Ok(out)
+}
+
+/// `CREATE TABLE`, laid out as toasty-sql lays it out.
+fn create_table(dialect: Dialect, def: &TableDef, name: &str) -> Result<String, DialectError> {
+    // SQLite can autoincrement only an `INTEGER PRIMARY KEY` column, declared on the column.
+    let inline_pk = dialect == Dialect::Sqlite && def.columns.iter().any(|c| c.auto_increment);
+    if inline_pk
+        && (def.primary_key.len() != 1
+            || !def
+                .columns
+                .iter()
+                .any(|c| c.auto_increment && c.name == def.primary_key[0].column))
+    {
+        return Err(format!(
+            "table {:?}: SQLite can auto-increment only a single-column primary key",
+            def.name
+        ));
+    }
+    let mut parts = Vec::new();
+    for column in &def.columns {
+        parts.push(column_def(dialect, column, inline_pk)?);
+    }
+    if !inline_pk {
+        parts.push(format!(
+            "PRIMARY KEY ({})",
+            key_columns(dialect, &def.primary_key)?
+        ));
+    }
+    let body: Vec<String> = parts.iter().map(|p| format!("\n    {p}")).collect();
+    Ok(format!(
+        "CREATE TABLE {} ({}\n)",
+        dialect.ident(name)?,
+        body.join(",")
+    ))
+}
+
+/// `"name" TYPE [NOT NULL] [DEFAULT ..] [auto-increment] [CHECK]`.
+fn column_def(
+    dialect: Dialect,
+    column: &ColumnDef,
+    inline_pk: bool,
+) -> Result<String, DialectError> {
+    let name = dialect.ident(&column.name)?;
+    let mut sql = format!(
+        "{name} {}",
+        dialect.column_type(&column.ty, column.auto_increment)?
+    );
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = &column.default {
+        sql.push_str(" DEFAULT ");
+        sql.push_str(&dialect.default_literal(default));
+    }
+    if column.auto_increment {
+        sql.push_str(match dialect {
+            Dialect::Postgres => " GENERATED BY DEFAULT AS IDENTITY",
+            Dialect::Mysql => " AUTO_INCREMENT",
+            Dialect::Sqlite if inline_pk => " PRIMARY KEY AUTOINCREMENT",
+            Dialect::Sqlite => {
+                return Err(format!(
+                    "column {:?}: SQLite can auto-increment only the primary key",
+                    column.name
+                ));
+            }
+        });
+    }
+    if let (Dialect::Sqlite, ColumnType::Enum(e)) = (dialect, &column.ty) {
+        // As toasty-sql does: TEXT restricted to the variants.
+        let variants: Vec<String> = e
+            .variants
+            .iter()
+            .map(|v| dialect.string_literal(v))
+            .collect();
+        sql.push_str(&format!(" CHECK ({name} IN ({}))", variants.join(", ")));
+    }
+    Ok(sql)
+}
+
+fn key_columns(dialect: Dialect, columns: &[IndexColumn]) -> Result<String, DialectError> {
+    let parts = columns
+        .iter()
+        .map(|c| {
+            let name = dialect.ident(&c.column)?;
+            Ok(match c.op {
+                IndexOp::Desc => format!("{name} DESC"),
+                IndexOp::Eq | IndexOp::Asc => name,
+            })
+        })
+        .collect::<Result<Vec<_>, DialectError>>()?;
+    Ok(parts.join(", "))
+}
+
+fn create_index(dialect: Dialect, table: &str, index: &IndexDef) -> Result<String, DialectError> {
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    Ok(format!(
+        "CREATE {unique}INDEX {} ON {} ({})",
+        dialect.ident(&index.name)?,
+        dialect.ident(table)?,
+        key_columns(dialect, &index.columns)?
+    ))
+}
+
+/// PostgreSQL names its enum types; the type is created with the first column that uses it.
+fn ensure_enum_type(dialect: Dialect, ty: &ColumnType) -> Result<Option<String>, DialectError> {
+    let e = match (dialect, ty) {
+        (Dialect::Postgres, ColumnType::Enum(e)) => e,
+        (Dialect::Postgres, ColumnType::List(elem)) => return ensure_enum_type(dialect, elem),
+        _ => return Ok(None),
+    };
+    let name = e
+        .name
+        .as_deref()
+        .ok_or("PostgreSQL enum columns need a type name")?;
+    let variants: Vec<String> = e
+        .variants
+        .iter()
+        .map(|v| dialect.string_literal(v))
+        .collect();
+    let create = format!(
+        "CREATE TYPE {} AS ENUM ({})",
+        dialect.ident(name)?,
+        variants.join(", ")
+    );
+    if create.contains("$toasty$") {
+        return Err(format!("enum type {name:?} contains the text `$toasty$`"));
+    }
+    Ok(Some(format!(
+        "DO $toasty$ BEGIN {create}; EXCEPTION WHEN duplicate_object THEN NULL; END $toasty$"
+    )))
+}
+
+/// Before a column becomes NOT NULL: rows holding NULL get the new default, or the type's zero.
+fn fill_nulls(
+    dialect: Dialect,
+    table: &str,
+    column: &str,
+    to: &ColumnDef,
+) -> Result<String, DialectError> {
+    let value = match &to.default {
+        Some(d) => dialect.default_literal(d),
+        None => dialect.fill_literal(&to.ty),
+    };
+    let c = dialect.ident(column)?;
+    Ok(format!(
+        "UPDATE {} SET {c} = {value} WHERE {c} IS NULL",
+        dialect.ident(table)?
+    ))
+}
+
+fn postgres_modify(
+    table: &str,
+    from: &ColumnDef,
+    to: &ColumnDef,
+) -> Result<Vec<String>, DialectError> {
+    let d = Dialect::Postgres;
+    let t = d.ident(table)?;
+    let mut out = Vec::new();
+    let c = d.ident(&to.name)?;
+    if from.name != to.name {
+        out.push(format!(
+            "ALTER TABLE {t} RENAME COLUMN {} TO {c}",
+            d.ident(&from.name)?
+        ));
+    }
+    let old_type = d.column_type(&from.ty, from.auto_increment)?;
+    let new_type = d.column_type(&to.ty, to.auto_increment)?;
+    if from.default.is_some() && from.default != to.default {
+        // A default of the old type may not convert; it is set again below.
+        out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"));
+    }
+    if old_type != new_type || from.ty != to.ty {
+        out.extend(ensure_enum_type(d, &to.ty)?);
+        // Through text, so that any type with a text form converts (enums, uuids, numbers).
+        let using = match (&from.ty, &to.ty) {
+            (ColumnType::Enum(_), _) | (_, ColumnType::Enum(_)) => format!("{c}::text::{new_type}"),
+            _ => format!("{c}::{new_type}"),
+        };
+        out.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {c} TYPE {new_type} USING {using}"
+        ));
+    }
+    if from.nullable && !to.nullable {
+        out.push(fill_nulls(d, table, &to.name, to)?);
+        out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"));
+    } else if !from.nullable && to.nullable {
+        out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL"));
+    }
+    if from.default != to.default
+        && let Some(default) = &to.default
+    {
+        out.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}",
+            d.default_literal(default)
+        ));
+    }
+    if from.auto_increment != to.auto_increment {
+        let action = if to.auto_increment {
+            "ADD GENERATED BY DEFAULT AS IDENTITY"
+        } else {
+            "DROP IDENTITY"
+        };
+        out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} {action}"));
+    }
+    Ok(out)
+}
+
+/// SQLite's copy-table rebuild: create the new table, copy every row, drop the old one, rename
+/// the new one into place, recreate the indexes. Runs inside the migration's transaction.
+fn sqlite_rebuild(live: &TableSnapshot, op: &Operation) -> Result<Vec<String>, DialectError> {
+    let d = Dialect::Sqlite;
+    let mut columns = live.columns.clone();
+    let mut primary_key = live.primary_key.clone();
+    let mut indexes = live.indexes.clone();
+    // (new column, expression over the old table) for the copy.
+    let mut copy: Vec<(String, String)> = Vec::new();
+    match op {
+        Operation::ModifyColumn { from, to, .. } => {
+            let i = columns
+                .iter()
+                .position(|c| c.name == from.name)
+                .ok_or_else(|| format!("table {:?} has no column {:?}", live.name, from.name))?;
+            columns[i] = to.clone();
+            let keys = primary_key
+                .iter_mut()
+                .chain(indexes.iter_mut().flat_map(|x| x.columns.iter_mut()));
+            for key in keys.filter(|k| k.column == from.name) {
+                key.column = to.name.clone();
+            }
+            for (j, c) in live.columns.iter().enumerate() {
+                let source = d.ident(&c.name)?;
+                let expr = if j == i && from.nullable && !to.nullable {
+                    let fill = match &to.default {
+                        Some(v) => d.default_literal(v),
+                        None => d.fill_literal(&to.ty),
+                    };
+                    format!("COALESCE({source}, {fill})")
+                } else {
+                    source
+                };
+                copy.push((columns[j].name.clone(), expr));
+            }
+        }
+        Operation::AddColumn { column, .. } => {
+            for c in &live.columns {
+                copy.push((c.name.clone(), d.ident(&c.name)?));
+            }
+            copy.push((column.name.clone(), d.fill_literal(&column.ty)));
+            columns.push(column.clone());
+        }
+        other => return Err(format!("`{other}` does not rebuild a table")),
+    }
+    let def = TableDef {
+        name: live.name.clone(),
+        columns,
+        primary_key,
+    };
+    let table = d.ident(&live.name)?;
+    let rebuild = d.ident(REBUILD_TABLE)?;
+    let targets: Vec<String> = copy
+        .iter()
+        .map(|(c, _)| d.ident(c))
+        .collect::<Result<_, _>>()?;
+    let sources: Vec<&str> = copy.iter().map(|(_, e)| e.as_str()).collect();
+    let mut out = vec![
+        create_table(d, &def, REBUILD_TABLE)?,
+        format!(
+            "INSERT INTO {rebuild} ({}) SELECT {} FROM {table}",
+            targets.join(", "),
+            sources.join(", ")
+        ),
+        format!("DROP TABLE {table}"),
+        format!("ALTER TABLE {rebuild} RENAME TO {table}"),
+    ];
+    for index in &indexes {
+        out.push(create_index(d, &live.name, index)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,94 @@
+//! Database URLs: which backend a URL names, and its printable form without a password.
+
+use toasty_migrate::{Error, Result};
+
+/// The SQL backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(DatabaseUrl::Sqlite),
+            "postgres" | "postgresql" => Ok(DatabaseUrl::Postgres),
+            "mysql" | "mariadb" => Ok(DatabaseUrl::Mysql),
+            _ => Err(Error::Unsupported {
+                target: redact(url),
+                message: format!(
+                    "unknown database URL scheme {scheme:?}; the SQL backends take sqlite:, postgres:// and mysql:// URLs"
+                ),
+            }),
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`, for every message and log line.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL the parser understands (e.g. `sqlite::memory:`): hide anything between
+        // `:` and `@` after the scheme's `//`, in case it is a password.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(start), Some(at)) if at > start => {
+                let userinfo = &url[start + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                    None => url.to_string(),
+                }
+            }
+            _ => url.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db:5432/app"),
+            "postgres://bob:***@db:5432/app"
+        );
+        assert_eq!(
+            redact("mysql://root@127.0.0.1/test"),
+            "mysql://root@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+        assert!(!redact("postgres://u:p%40ss@h/d").contains("p%40ss"));
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:x.db").unwrap(),
+            DatabaseUrl::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/d").unwrap(),
+            DatabaseUrl::Postgres
+        );
+        let err = DatabaseUrl::parse("oracle://u:pw@h/d")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown database URL scheme \"oracle\""),
+            "{err}"
+        );
+        assert!(!err.contains("pw@"), "{err}");
+    }
+}
