@@ -194,55 +194,46 @@ impl Migrator {
     /// Refuses, before running anything, when an applied migration's file was edited or removed,
     /// or when a migration to run has a destructive operation and `allow_destructive` is off.
     pub async fn up(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
-        locked(backend, options.dry_run, async |backend| {
-            let states = self.states(backend.applied().await?);
-            check_history(&states)?;
-            let todo: Vec<&MigrationPlan> = states
-                .iter()
-                .filter(|s| {
-                    matches!(
-                        s.state,
-                        MigrationState::Pending | MigrationState::Partial(_)
-                    )
-                })
-                .filter_map(|s| self.plan(&s.version))
-                .take(options.count.unwrap_or(usize::MAX))
-                .collect();
-            self.execute(backend, &todo, Direction::Up, options).await
-        })
-        .await
+        lock(backend, options).await?;
+        let result = self.up_locked(backend, options).await;
+        unlock(backend, options, result).await
     }
 
     /// Reverts the newest applied migrations (one unless `count` says more), newest first.
-    pub async fn down(
-        &self,
-        backend: &mut impl Backend,
-        options: &RunOptions,
-    ) -> Result<RunReport> {
-        locked(backend, options.dry_run, async |backend| {
-            let states = self.states(backend.applied().await?);
-            check_history(&states)?;
-            let todo: Vec<&MigrationPlan> = states
-                .iter()
-                .rev()
-                .filter(|s| {
-                    matches!(
-                        s.state,
-                        MigrationState::Applied(_) | MigrationState::Partial(_)
-                    )
-                })
-                .filter_map(|s| self.plan(&s.version))
-                .take(options.count.unwrap_or(1))
-                .collect();
-            // Reverting drops what the migration added; that is what `down` is for, not a gate.
-            let options = RunOptions {
-                allow_destructive: true,
-                ..options.clone()
-            };
-            self.execute(backend, &todo, Direction::Down, &options)
-                .await
-        })
-        .await
+    pub async fn down(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+        lock(backend, options).await?;
+        let result = self.down_locked(backend, options).await;
+        unlock(backend, options, result).await
+    }
+
+    async fn up_locked(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+        let states = self.states(backend.applied().await?);
+        check_history(&states)?;
+        let todo: Vec<&MigrationPlan> = states
+            .iter()
+            .filter(|s| matches!(s.state, MigrationState::Pending | MigrationState::Partial(_)))
+            .filter_map(|s| self.plan(&s.version))
+            .take(options.count.unwrap_or(usize::MAX))
+            .collect();
+        self.execute(backend, &todo, Direction::Up, options).await
+    }
+
+    async fn down_locked(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+        let states = self.states(backend.applied().await?);
+        check_history(&states)?;
+        let todo: Vec<&MigrationPlan> = states
+            .iter()
+            .rev()
+            .filter(|s| matches!(s.state, MigrationState::Applied(_) | MigrationState::Partial(_)))
+            .filter_map(|s| self.plan(&s.version))
+            .take(options.count.unwrap_or(1))
+            .collect();
+        // Reverting drops what the migration added; that is what `down` is for, not a gate.
+        let options = RunOptions {
+            allow_destructive: true,
+            ..options.clone()
+        };
+        self.execute(backend, &todo, Direction::Down, &options).await
     }
 
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
@@ -301,21 +292,25 @@ impl Migrator {
     }
 }
 
-/// Runs `body` holding the lock, with the tracking store in place, and always releases the lock.
-/// A dry run takes no lock and creates nothing.
-async fn locked<B: Backend>(
-    backend: &mut B,
-    dry_run: bool,
-    body: impl AsyncFnOnce(&mut B) -> Result<RunReport>,
-) -> Result<RunReport> {
-    if dry_run {
-        return body(backend).await;
+/// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates
+/// nothing.
+async fn lock(backend: &mut impl Backend, options: &RunOptions) -> Result<()> {
+    if options.dry_run {
+        return Ok(());
     }
     backend.lock().await?;
-    let result = match backend.ensure_tracking().await {
-        Ok(()) => body(backend).await,
-        Err(e) => Err(e),
-    };
+    if let Err(e) = backend.ensure_tracking().await {
+        let _ = backend.unlock().await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Releases the lock whatever happened; the run's own error comes first.
+async fn unlock(backend: &mut impl Backend, options: &RunOptions, result: Result<RunReport>) -> Result<RunReport> {
+    if options.dry_run {
+        return result;
+    }
     let unlocked = backend.unlock().await;
     let report = result?;
     unlocked?;

@@ -713,7 +713,10 @@ impl Backend for SqlBackend {
         let start = Instant::now();
         match self.dialect {
             // The run-long write transaction is the lock; SQLite waits `busy_timeout` for it.
-            Dialect::Sqlite => self.execute("BEGIN IMMEDIATE").await.map_err(|e| match e {
+            Dialect::Sqlite => {
+                let wait = format!("PRAGMA busy_timeout = {}", self.lock_timeout.as_millis());
+                self.execute(&wait).await?;
+                self.execute("BEGIN IMMEDIATE").await.map_err(|e| match e {
                 Error::Backend { message, .. }
                     if message.contains("locked") || message.contains("busy") =>
                 {
@@ -723,7 +726,8 @@ impl Backend for SqlBackend {
                     }
                 }
                 other => other,
-            }),
+            })
+            }
             Dialect::Postgres => {
                 let mut backoff = Duration::from_millis(10);
                 loop {

@@ -39,6 +39,16 @@ pub fn statements(
     live: Option<&TableSnapshot>,
 ) -> Result<Vec<String>, DialectError> {
     let q = |name: &str| dialect.ident(name);
+    // A type the dialect cannot store is the first thing to say, whatever the operation.
+    let columns: Vec<&ColumnDef> = match op {
+        Operation::CreateTable(def) => def.columns.iter().collect(),
+        Operation::AddColumn { column, .. } => vec![column],
+        Operation::ModifyColumn { to, .. } => vec![to],
+        _ => Vec::new(),
+    };
+    for column in columns {
+        dialect.column_type(&column.ty, column.auto_increment)?;
+    }
     if let (Dialect::Sqlite, Some(_)) = (dialect, sqlite_rebuild_reason(op)) {
         let live = live.ok_or_else(|| format!("the table of `{op}` does not exist"))?;
         return sqlite_rebuild(live, op);

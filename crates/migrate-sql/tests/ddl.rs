@@ -1,0 +1,155 @@
+//! The DDL of every operation on every dialect, pinned. (The databases run it in the other tests;
+//! these pin its text so a change to it is reviewed.)
+
+mod common;
+
+use common::*;
+use toasty_migrate::*;
+use toasty_migrate_sql::{Dialect, ddl};
+
+fn live_users() -> TableSnapshot {
+    table(
+        "users",
+        vec![
+            ColumnDef {
+                auto_increment: true,
+                ..column("id", ColumnType::Integer(8))
+            },
+            ColumnDef {
+                nullable: true,
+                ..column("mail", ColumnType::VarChar(255))
+            },
+            column("score", ColumnType::Integer(4)),
+        ],
+        vec![index("index_users_by_mail", &["mail"], true)],
+    )
+}
+
+fn operations() -> Vec<Operation> {
+    let users = live_users();
+    let mail = users.columns[1].clone();
+    let score = users.columns[2].clone();
+    vec![
+        Operation::CreateTable(users.def()),
+        Operation::CreateTable(TableDef {
+            name: "memberships".into(),
+            columns: vec![
+                column("user_id", ColumnType::Integer(8)),
+                column("group_id", ColumnType::UnsignedInteger(4)),
+                ColumnDef {
+                    default: Some(DefaultValue::Bool(false)),
+                    ..column("admin", ColumnType::Boolean)
+                },
+                ColumnDef {
+                    nullable: true,
+                    ..column(
+                        "role",
+                        ColumnType::Enum(EnumType {
+                            name: Some("role".into()),
+                            variants: vec!["member".into(), "owner".into()],
+                        }),
+                    )
+                },
+            ],
+            primary_key: vec![key("user_id"), key("group_id")],
+        }),
+        Operation::DropTable { table: "users".into() },
+        Operation::AddColumn {
+            table: "users".into(),
+            column: ColumnDef {
+                nullable: true,
+                ..column("bio", ColumnType::Text)
+            },
+        },
+        Operation::AddColumn {
+            table: "users".into(),
+            column: ColumnDef {
+                default: Some(DefaultValue::Text("it's".into())),
+                ..column("motto", ColumnType::VarChar(40))
+            },
+        },
+        Operation::AddColumn {
+            table: "users".into(),
+            column: column("age", ColumnType::Integer(2)),
+        },
+        Operation::DropColumn {
+            table: "users".into(),
+            column: "score".into(),
+        },
+        Operation::ModifyColumn {
+            table: "users".into(),
+            from: mail.clone(),
+            to: ColumnDef {
+                name: "email".into(),
+                ..mail.clone()
+            },
+        },
+        Operation::ModifyColumn {
+            table: "users".into(),
+            from: mail.clone(),
+            to: ColumnDef {
+                nullable: false,
+                ty: ColumnType::Text,
+                ..mail
+            },
+        },
+        Operation::ModifyColumn {
+            table: "users".into(),
+            from: score.clone(),
+            to: ColumnDef {
+                ty: ColumnType::Integer(8),
+                default: Some(DefaultValue::Integer(-1)),
+                ..score
+            },
+        },
+        Operation::CreateIndex {
+            table: "users".into(),
+            index: IndexDef {
+                name: "index_users_by_score_mail".into(),
+                columns: vec![
+                    IndexColumn {
+                        op: IndexOp::Desc,
+                        ..key("score")
+                    },
+                    key("mail"),
+                ],
+                unique: false,
+            },
+        },
+        Operation::DropIndex {
+            table: "users".into(),
+            index: "index_users_by_mail".into(),
+        },
+        Operation::Raw {
+            statement: "UPDATE users SET score = 0".into(),
+        },
+    ]
+}
+
+fn listing(dialect: Dialect) -> String {
+    let live = live_users();
+    let mut out = Vec::new();
+    for op in operations() {
+        out.push(format!("-- {op}"));
+        match ddl::statements(dialect, &op, Some(&live)) {
+            Ok(statements) => out.extend(statements.into_iter().map(|s| format!("{s};"))),
+            Err(e) => out.push(format!("-- error: {e}")),
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn sqlite_ddl() {
+    insta::assert_snapshot!(listing(Dialect::Sqlite));
+}
+
+#[test]
+fn postgres_ddl() {
+    insta::assert_snapshot!(listing(Dialect::Postgres));
+}
+
+#[test]
+fn mysql_ddl() {
+    insta::assert_snapshot!(listing(Dialect::Mysql));
+}

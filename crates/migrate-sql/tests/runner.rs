@@ -1,0 +1,273 @@
+//! The migrator over real databases: the destructive gate, edited and missing migrations, dry
+//! runs, awkward names, a database that is down, the lock, atomicity and MySQL's resume.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use toasty_migrate::*;
+use toasty_migrate_sql::{Dialect, SqlBackend};
+
+fn users() -> SchemaSnapshot {
+    SchemaSnapshot::new(vec![table(
+        "users",
+        vec![column("id", ColumnType::Integer(8)), column("email", ColumnType::VarChar(200))],
+        vec![index("index_users_by_email", &["email"], true)],
+    )])
+}
+
+fn two_migrations() -> Vec<MigrationPlan> {
+    let mut dropped = users();
+    dropped.tables[0].indexes.clear();
+    dropped.tables[0].columns.pop();
+    vec![
+        migration("20250101_000000_create_users", &SchemaSnapshot::default(), &users(), &[]),
+        migration("20250102_000000_drop_email", &users(), &dropped, &[]),
+    ]
+}
+
+async fn applied_versions(backend: &mut SqlBackend) -> Vec<String> {
+    backend.applied().await.unwrap().into_iter().map(|a| a.version).collect()
+}
+
+async fn for_each_dialect<F, Fut>(f: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for dialect in DIALECTS {
+        f(TestDb::new(dialect).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destructive_operations_need_an_explicit_allow() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let migrator = Migrator::from_plans(two_migrations());
+        let err = migrator.up(&mut backend, &RunOptions::default()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::DestructiveNotAllowed { .. }), "{text}");
+        assert!(text.contains("20250102_000000_drop_email: drop column users.email"), "{text}");
+        // Refused before anything ran: not even the harmless first migration.
+        assert!(applied_versions(&mut backend).await.is_empty(), "{:?}", db.dialect);
+
+        migrator.up(&mut backend, &RunOptions { count: Some(1), ..RunOptions::default() }).await.unwrap();
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        assert_eq!(applied_versions(&mut backend).await.len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_or_missing_migration_is_refused() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let plans = two_migrations();
+        Migrator::from_plans(plans[..1].to_vec()).up(&mut backend, &allow()).await.unwrap();
+
+        let mut edited = plans.clone();
+        if let Operation::CreateTable(def) = &mut edited[0].up[0] {
+            def.columns[1].ty = ColumnType::VarChar(201);
+        }
+        let migrator = Migrator::from_plans(edited);
+        let status = migrator.status(&mut backend).await.unwrap();
+        assert!(matches!(status[0].state, MigrationState::Modified { .. }), "{status:?}");
+        let err = migrator.up(&mut backend, &allow()).await.unwrap_err().to_string();
+        assert!(err.contains("20250101_000000_create_users was edited after it was applied"), "{err}");
+        assert_eq!(applied_versions(&mut backend).await.len(), 1, "nothing more ran");
+
+        let without_file = Migrator::from_plans(plans[1..].to_vec());
+        let status = without_file.status(&mut backend).await.unwrap();
+        assert!(matches!(status[0].state, MigrationState::Missing(_)), "{status:?}");
+        let err = without_file.up(&mut backend, &allow()).await.unwrap_err().to_string();
+        assert!(err.contains("its file is missing"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_exact_statements_and_changes_nothing() {
+    let mut listing = Vec::new();
+    for dialect in DIALECTS {
+        let db = TestDb::new(dialect).await;
+        let mut backend = db.connect().await;
+        let migrator = Migrator::from_plans(two_migrations());
+        let dry = RunOptions { dry_run: true, ..allow() };
+        let report = migrator.up(&mut backend, &dry).await.unwrap();
+        assert!(backend.introspect().await.unwrap().tables.is_empty());
+        assert!(applied_versions(&mut backend).await.is_empty());
+        listing.push(format!("-- {dialect:?}"));
+        for step in &report.steps {
+            listing.push(format!("-- {} (destructive: {:?})", step.version, step.destructive));
+            listing.extend(step.statements.iter().map(|s| format!("{s};")));
+        }
+        // What dry run printed is what runs.
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        assert_eq!(applied_versions(&mut backend).await.len(), 2);
+        let down = migrator.down(&mut backend, &RunOptions { dry_run: true, count: Some(2), ..RunOptions::default() }).await.unwrap();
+        assert_eq!(down.steps.len(), 2);
+        assert_eq!(down.steps[0].version, "20250102_000000_drop_email", "newest first");
+        assert_eq!(applied_versions(&mut backend).await.len(), 2, "a dry down changes nothing");
+    }
+    insta::assert_snapshot!(listing.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_with_quotes_backticks_and_sql_are_just_names() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let evil = "we\"ird`name'; DROP TABLE users; --";
+        let schema = SchemaSnapshot::new(vec![table(
+            evil,
+            vec![
+                column("id", ColumnType::Integer(8)),
+                ColumnDef {
+                    default: Some(DefaultValue::Text("'); DROP TABLE x; --\\".into())),
+                    ..column("it's \"col\"", ColumnType::VarChar(100))
+                },
+            ],
+            vec![index("ix `\"'", &["it's \"col\""], true)],
+        )]);
+        let migrator = Migrator::from_plans(vec![migration("20250101_000000_evil", &SchemaSnapshot::default(), &schema, &[])]);
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        let live = backend.introspect().await.unwrap();
+        assert!(
+            live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(db.dialect, &schema)),
+            "{:?}: {}",
+            db.dialect,
+            snapshot_to_json(&live)
+        );
+        migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+        assert!(backend.introspect().await.unwrap().tables.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
+    for url in ["postgres://app:s3cret@127.0.0.1:1/test", "mysql://app:s3cret@127.0.0.1:1/test"] {
+        let start = Instant::now();
+        let err = SqlBackend::connect(url).await.err().expect("nothing listens on port 1").to_string();
+        assert!(start.elapsed() < Duration::from_secs(15));
+        assert!(err.contains("cannot connect"), "{err}");
+        assert!(err.contains("127.0.0.1:1"), "{err}");
+        assert!(!err.contains("s3cret"), "the password never prints: {err}");
+    }
+    let err = SqlBackend::connect("sqlite:/nonexistent-dir/x/y.db").await.err().unwrap().to_string();
+    assert!(err.contains("cannot connect"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_memory_works_for_a_run() {
+    let mut backend = SqlBackend::connect("sqlite::memory:").await.unwrap();
+    let migrator = Migrator::from_plans(two_migrations());
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    assert_eq!(applied_versions(&mut backend).await.len(), 2);
+    migrator.down(&mut backend, &RunOptions { count: Some(2), ..RunOptions::default() }).await.unwrap();
+    assert!(applied_versions(&mut backend).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_times_out_with_a_clear_error() {
+    for_each_dialect(|db| async move {
+        let mut holder = db.connect().await;
+        holder.lock().await.unwrap();
+        let mut waiter = db.connect().await.with_lock_timeout(Duration::from_millis(300));
+        let migrator = Migrator::from_plans(two_migrations());
+        let err = migrator.up(&mut waiter, &allow()).await.unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }), "{:?}: {err}", db.dialect);
+        assert!(err.to_string().contains("another runner holds the migration lock"));
+        holder.unlock().await.unwrap();
+        migrator.up(&mut waiter, &allow()).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_runners_at_once_apply_each_migration_once() {
+    for dialect in DIALECTS {
+        let db = TestDb::new(dialect).await;
+        let plans: Vec<MigrationPlan> = (0..6)
+            .map(|i| {
+                let name = format!("t{i}");
+                let old = SchemaSnapshot::new((0..i).map(|j| table(&format!("t{j}"), vec![column("id", ColumnType::Integer(8))], vec![])).collect());
+                let mut new = old.clone();
+                new.tables.push(table(&name, vec![column("id", ColumnType::Integer(8))], vec![]));
+                new.canonicalize();
+                migration(&format!("2025010{}_000000_create_{name}", i + 1), &old, &new, &[])
+            })
+            .collect();
+        let mut runners = Vec::new();
+        for _ in 0..8 {
+            let url = db.url.clone();
+            let plans = plans.clone();
+            // A thread and a runtime each, as separate processes would have.
+            runners.push(std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    let mut backend = connect(&url).await;
+                    Migrator::from_plans(plans).up(&mut backend, &allow()).await.map(|r| r.steps.len())
+                })
+            }));
+        }
+        let mut applied_steps = 0;
+        for runner in runners {
+            applied_steps += runner.join().unwrap().unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+        }
+        assert_eq!(applied_steps, 6, "{dialect:?}: each migration ran in exactly one runner");
+        let mut backend = db.connect().await;
+        assert_eq!(applied_versions(&mut backend).await.len(), 6);
+        assert_eq!(backend.introspect().await.unwrap().tables.len(), 6);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_leaves_nothing_on_transactional_databases() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let db = TestDb::new(dialect).await;
+        let mut backend = db.connect().await;
+        let mut plan = two_migrations().remove(0);
+        plan.up.push(Operation::Raw { statement: "THIS IS NOT SQL".into() });
+        let migrator = Migrator::from_plans(vec![plan]);
+        let err = migrator.up(&mut backend, &allow()).await.unwrap_err().to_string();
+        assert!(err.contains("THIS IS NOT SQL"), "the error names the statement: {err}");
+        assert!(backend.introspect().await.unwrap().tables.is_empty(), "{dialect:?}: none of it stayed");
+        assert!(applied_versions(&mut backend).await.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
+    let db = TestDb::new(Dialect::Mysql).await;
+    let mut backend = db.connect().await;
+    let mut plan = two_migrations().remove(0);
+    // Statement 1: CREATE TABLE, 2: fails, 3: CREATE INDEX.
+    plan.up.insert(1, Operation::Raw { statement: "THIS IS NOT SQL".into() });
+    let err = Migrator::from_plans(vec![plan.clone()]).up(&mut backend, &allow()).await.unwrap_err();
+    assert!(err.to_string().contains("THIS IS NOT SQL"));
+    let applied = backend.applied().await.unwrap();
+    assert_eq!(applied[0].progress, Some((1, 3)), "the first statement committed and was recorded");
+    let status = Migrator::from_plans(vec![plan.clone()]).status(&mut backend).await.unwrap();
+    assert!(matches!(status[0].state, MigrationState::Partial(_)));
+
+    // The statement already done changed: refuse to resume.
+    let mut changed = plan.clone();
+    if let Operation::CreateTable(def) = &mut changed.up[0] {
+        def.columns[1].ty = ColumnType::VarChar(201);
+    }
+    changed.up[1] = Operation::Raw { statement: "SELECT 1".into() };
+    let err = Migrator::from_plans(vec![changed]).up(&mut backend, &allow()).await.unwrap_err().to_string();
+    assert!(err.contains("have changed since"), "{err}");
+
+    // Fixed after the point reached: it resumes at statement 2 and completes.
+    let mut fixed = plan.clone();
+    fixed.up[1] = Operation::Raw { statement: "SELECT 1".into() };
+    let migrator = Migrator::from_plans(vec![fixed.clone()]);
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    let applied = backend.applied().await.unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].progress, None);
+    assert_eq!(applied[0].checksum, fixed.checksum());
+    assert!(backend.introspect().await.unwrap().is_equivalent(&users()));
+}
