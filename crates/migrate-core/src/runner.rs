@@ -200,31 +200,53 @@ impl Migrator {
     }
 
     /// Reverts the newest applied migrations (one unless `count` says more), newest first.
-    pub async fn down(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+    pub async fn down(
+        &self,
+        backend: &mut impl Backend,
+        options: &RunOptions,
+    ) -> Result<RunReport> {
         lock(backend, options).await?;
         let result = self.down_locked(backend, options).await;
         unlock(backend, options, result).await
     }
 
-    async fn up_locked(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+    async fn up_locked(
+        &self,
+        backend: &mut impl Backend,
+        options: &RunOptions,
+    ) -> Result<RunReport> {
         let states = self.states(backend.applied().await?);
         check_history(&states)?;
         let todo: Vec<&MigrationPlan> = states
             .iter()
-            .filter(|s| matches!(s.state, MigrationState::Pending | MigrationState::Partial(_)))
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    MigrationState::Pending | MigrationState::Partial(_)
+                )
+            })
             .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(usize::MAX))
             .collect();
         self.execute(backend, &todo, Direction::Up, options).await
     }
 
-    async fn down_locked(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
+    async fn down_locked(
+        &self,
+        backend: &mut impl Backend,
+        options: &RunOptions,
+    ) -> Result<RunReport> {
         let states = self.states(backend.applied().await?);
         check_history(&states)?;
         let todo: Vec<&MigrationPlan> = states
             .iter()
             .rev()
-            .filter(|s| matches!(s.state, MigrationState::Applied(_) | MigrationState::Partial(_)))
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    MigrationState::Applied(_) | MigrationState::Partial(_)
+                )
+            })
             .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(1))
             .collect();
@@ -233,7 +255,8 @@ impl Migrator {
             allow_destructive: true,
             ..options.clone()
         };
-        self.execute(backend, &todo, Direction::Down, &options).await
+        self.execute(backend, &todo, Direction::Down, &options)
+            .await
     }
 
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
@@ -307,7 +330,11 @@ async fn lock(backend: &mut impl Backend, options: &RunOptions) -> Result<()> {
 }
 
 /// Releases the lock whatever happened; the run's own error comes first.
-async fn unlock(backend: &mut impl Backend, options: &RunOptions, result: Result<RunReport>) -> Result<RunReport> {
+async fn unlock(
+    backend: &mut impl Backend,
+    options: &RunOptions,
+    result: Result<RunReport>,
+) -> Result<RunReport> {
     if options.dry_run {
         return result;
     }

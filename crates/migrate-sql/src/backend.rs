@@ -5,11 +5,18 @@
 use crate::ddl;
 use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
+use crate::sqlite::SqliteConn;
 use crate::url::{DatabaseUrl, redact};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, MySqlConnection, PgConnection, Row, SqliteConnection};
+use sqlx_core::connection::Connection;
+use sqlx_core::row::Row;
+// Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
+// escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
+use sqlx_core::sql_str::AssertSqlSafe;
+use sqlx_core::{query::query, query_as::query_as, query_scalar::query_scalar, raw_sql::raw_sql};
+use sqlx_mysql::MySqlConnection;
+use sqlx_postgres::PgConnection;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
@@ -24,18 +31,19 @@ pub const TRACKING_TABLE: &str = "_toasty_migrations";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum Conn {
-    Sqlite(SqliteConnection),
+    Sqlite(SqliteConn),
     Postgres(PgConnection),
     Mysql(MySqlConnection),
 }
 
-/// Runs `$body` with `$c` bound to whichever connection this is.
+/// Runs `$sqlx` with `$c` bound to the sqlx connection (PostgreSQL, MySQL), or `$sqlite` with
+/// `$s` bound to the SQLite one; both give a `Result<_, String>`.
 macro_rules! on_conn {
-    ($conn:expr, $c:ident => $body:expr) => {
+    ($conn:expr, $c:ident => $sqlx:expr, $s:ident => $sqlite:expr) => {
         match $conn {
-            Conn::Sqlite($c) => $body,
-            Conn::Postgres($c) => $body,
-            Conn::Mysql($c) => $body,
+            Conn::Sqlite($s) => $sqlite.map_err(|e| e.to_string()),
+            Conn::Postgres($c) => $sqlx.map_err(|e| e.to_string()),
+            Conn::Mysql($c) => $sqlx.map_err(|e| e.to_string()),
         }
     };
 }
@@ -54,21 +62,28 @@ impl SqlBackend {
     pub async fn connect(url: &str) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
         let target = redact(url);
-        let fail = |e: sqlx::Error| Error::Backend {
+        let fail = |e: String| Error::Backend {
             target: target.clone(),
             message: format!("cannot connect: {e}"),
         };
         let lock_timeout = Duration::from_secs(60);
         let connect = async {
-            Ok::<_, sqlx::Error>(match parsed {
-                DatabaseUrl::Sqlite => {
-                    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-                        .create_if_missing(true)
-                        .busy_timeout(lock_timeout);
-                    Conn::Sqlite(SqliteConnection::connect_with(&options).await?)
-                }
-                DatabaseUrl::Postgres => Conn::Postgres(PgConnection::connect(url).await?),
-                DatabaseUrl::Mysql => Conn::Mysql(MySqlConnection::connect(url).await?),
+            Ok::<_, String>(match parsed {
+                DatabaseUrl::Sqlite => Conn::Sqlite(
+                    SqliteConn::open(url, lock_timeout)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                DatabaseUrl::Postgres => Conn::Postgres(
+                    PgConnection::connect(url)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                DatabaseUrl::Mysql => Conn::Mysql(
+                    MySqlConnection::connect(url)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
             })
         };
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -111,7 +126,7 @@ impl SqlBackend {
         self.dialect
     }
 
-    fn error(&self, e: sqlx::Error) -> Error {
+    fn error(&self, e: impl std::fmt::Display) -> Error {
         Error::Backend {
             target: self.target.clone(),
             message: e.to_string(),
@@ -127,8 +142,10 @@ impl SqlBackend {
 
     /// Executes one statement as written.
     pub async fn execute(&mut self, sql: &str) -> Result<()> {
-        let result =
-            on_conn!(&mut self.conn, c => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()));
+        let owned = sql.to_string();
+        let result = on_conn!(&mut self.conn,
+            c => raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()),
+            s => s.call(move |c| c.execute_batch(&owned)).await);
         result.map_err(|e| {
             let mut err = self.error(e);
             if let Error::Backend { message, .. } = &mut err {
@@ -187,8 +204,10 @@ impl SqlBackend {
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
             }
         };
-        let count: i64 = on_conn!(&mut self.conn, c => sqlx::query_scalar(sql).bind(TRACKING_TABLE).fetch_one(&mut *c).await)
-            .map_err(|e| self.error(e))?;
+        let count: i64 = on_conn!(&mut self.conn,
+            c => query_scalar(AssertSqlSafe(sql)).bind(TRACKING_TABLE).fetch_one(&mut *c).await,
+            s => s.call(move |c| c.query_row(sql, [TRACKING_TABLE], |r| r.get(0))).await)
+        .map_err(|e| self.error(e))?;
         Ok(count > 0)
     }
 
@@ -221,23 +240,26 @@ impl SqlBackend {
         let ms = elapsed.as_millis() as i64;
         let (done, total) = (done as i32, total as i32);
         let result = match &mut self.conn {
-            Conn::Sqlite(c) => {
-                sqlx::query(&format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
-                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
-                    .execute(&mut *c).await.map(|_| ())
+            Conn::Sqlite(s) => {
+                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                let at = now.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
+                let values = (plan.version.clone(), plan.name().to_string(), checksum.to_string(), at, ms, done, total, statements_checksum.to_string());
+                s.call(move |c| c.execute(&sql, rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7]).map(|_| ()))
+                    .await
+                    .map_err(|e| e.to_string())
             }
             Conn::Postgres(c) => {
-                sqlx::query(&format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
-                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum"))
+                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum")))
                     .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
-                    .execute(&mut *c).await.map(|_| ())
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
             Conn::Mysql(c) => {
                 let now = time::PrimitiveDateTime::new(now.date(), now.time());
-                sqlx::query(&format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
                     .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
-                    .execute(&mut *c).await.map(|_| ())
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
         };
         result.map_err(|e| self.error(e))
@@ -251,8 +273,11 @@ impl SqlBackend {
             "?"
         };
         let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
-        on_conn!(&mut self.conn, c => sqlx::query(&sql).bind(version).execute(&mut *c).await.map(|_| ()))
-            .map_err(|e| self.error(e))
+        let owned = version.to_string();
+        on_conn!(&mut self.conn,
+            c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
+            s => s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await)
+        .map_err(|e| self.error(e))
     }
 
     /// `(statements_done, statements_checksum)` of a row, if there is one.
@@ -266,9 +291,14 @@ impl SqlBackend {
         let sql = format!(
             "SELECT statements_done, statements_checksum FROM {t} WHERE version = {placeholder}"
         );
-        let row: Option<(i32, String)> =
-            on_conn!(&mut self.conn, c => sqlx::query_as(&sql).bind(version).fetch_optional(&mut *c).await)
-                .map_err(|e| self.error(e))?;
+        let owned = version.to_string();
+        let row: Option<(i32, String)> = on_conn!(&mut self.conn,
+            c => query_as(AssertSqlSafe(sql.as_str())).bind(version).fetch_optional(&mut *c).await,
+            s => s.call(move |c| {
+                use rusqlite::OptionalExtension;
+                c.query_row(&sql, [owned], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+            }).await)
+        .map_err(|e| self.error(e))?;
         Ok(row.map(|(done, sum)| (done as usize, sum)))
     }
 
@@ -405,17 +435,18 @@ impl SqlBackend {
     }
 
     async fn sqlite_table_names(&mut self) -> Result<Vec<String>> {
-        let Conn::Sqlite(c) = &mut self.conn else {
+        let Conn::Sqlite(s) = &mut self.conn else {
             return Ok(Vec::new());
         };
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-                .fetch_all(&mut *c)
-                .await
-                .map_err(|e| Error::Backend {
-                    target: self.target.clone(),
-                    message: e.to_string(),
-                })?;
+        let names = s
+            .call(|c| {
+                let mut stmt =
+                    c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+                stmt.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(names
             .into_iter()
             .filter(|n| !is_internal_table(n))
@@ -424,42 +455,24 @@ impl SqlBackend {
 
     /// One SQLite table, from its pragmas and its `CREATE TABLE` text; `None` if it does not exist.
     async fn sqlite_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
-        let target = self.target.clone();
-        let err = |e: sqlx::Error| Error::Backend {
-            target: target.clone(),
-            message: e.to_string(),
-        };
-        let Conn::Sqlite(c) = &mut self.conn else {
+        let Conn::Sqlite(s) = &mut self.conn else {
             return Ok(None);
         };
-        let sql: Option<String> =
-            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?")
-                .bind(name)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(err)?;
-        let Some(sql) = sql else { return Ok(None) };
-        let rows = sqlx::query(
-            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
-        )
-        .bind(name)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(err)?;
-        let autoincrement = sql.to_ascii_uppercase().contains("AUTOINCREMENT");
+        let owned = name.to_string();
+        let raw = s
+            .call(move |c| read_sqlite_table(c, &owned))
+            .await
+            .map_err(|e| self.error(e))?;
+        let Some(raw) = raw else { return Ok(None) };
+        let autoincrement = raw.sql.to_ascii_uppercase().contains("AUTOINCREMENT");
         let mut columns = Vec::new();
         let mut pk: Vec<(i64, String)> = Vec::new();
-        for row in rows {
-            let column: String = row.get(0);
-            let declared: String = row.get(1);
-            let not_null: i64 = row.get(2);
-            let default: Option<String> = row.get(3);
-            let pk_position: i64 = row.get(4);
+        for (column, declared, not_null, default, pk_position) in raw.columns {
             let quoted = Dialect::Sqlite
                 .ident(&column)
-                .map_err(|m| self_unsupported(&target, m))?;
+                .map_err(|m| self.unsupported(m))?;
             let mut ty = introspect::sqlite_type(&declared);
-            if let Some(variants) = introspect::sqlite_enum_variants(&sql, &quoted) {
+            if let Some(variants) = introspect::sqlite_enum_variants(&raw.sql, &quoted) {
                 ty = toasty_migrate::ColumnType::Enum(toasty_migrate::EnumType {
                     name: None,
                     variants,
@@ -472,42 +485,21 @@ impl SqlBackend {
             columns.push(introspect::column(
                 column,
                 ty,
-                not_null == 0,
+                !not_null,
                 default.as_deref(),
                 auto,
             ));
         }
         pk.sort();
-        let index_rows = sqlx::query("SELECT name, \"unique\", origin FROM pragma_index_list(?)")
-            .bind(name)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(err)?;
-        let mut indexes = Vec::new();
-        for row in index_rows {
-            let index_name: String = row.get(0);
-            let unique: i64 = row.get(1);
-            let origin: String = row.get(2);
-            if origin != "c" {
-                continue;
-            }
-            let key_rows = sqlx::query(
-                "SELECT name, \"desc\" FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno",
-            )
-            .bind(&index_name)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(err)?;
-            let columns = key_rows
-                .iter()
-                .map(|r| stored_key(&r.get::<String, _>(0), r.get::<i64, _>(1) == 1))
-                .collect();
-            indexes.push(IndexDef {
-                name: index_name,
-                columns,
-                unique: unique == 1,
-            });
-        }
+        let indexes = raw
+            .indexes
+            .into_iter()
+            .map(|(index, unique, keys)| IndexDef {
+                name: index,
+                columns: keys.iter().map(|(c, desc)| stored_key(c, *desc)).collect(),
+                unique,
+            })
+            .collect();
         Ok(Some(TableSnapshot {
             name: name.to_string(),
             columns,
@@ -518,14 +510,14 @@ impl SqlBackend {
 
     async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
-        let err = |e: sqlx::Error| Error::Backend {
+        let err = |e: sqlx_core::Error| Error::Backend {
             target: target.clone(),
             message: e.to_string(),
         };
         let Conn::Postgres(c) = &mut self.conn else {
             return Ok(Vec::new());
         };
-        let enum_rows: Vec<(String, String)> = sqlx::query_as(
+        let enum_rows: Vec<(String, String)> = query_as(
             "SELECT t.typname::text, e.enumlabel::text FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
              JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder",
         )
@@ -537,7 +529,7 @@ impl SqlBackend {
             enums.entry(ty).or_default().push(label);
         }
         let lookup = |name: &str| enums.get(name).cloned();
-        let rows: Vec<(String, String, String, bool, Option<String>, bool)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, bool, Option<String>, bool)> = query_as(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
              pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -565,7 +557,7 @@ impl SqlBackend {
                 identity,
             ));
         }
-        let index_rows: Vec<(String, String, bool, bool, String, bool)> = sqlx::query_as(
+        let index_rows: Vec<(String, String, bool, bool, String, bool)> = query_as(
             "SELECT tc.relname::text, ic.relname::text, ix.indisunique, ix.indisprimary, a.attname::text, \
              (ix.indoption[k.ord - 1] & 1) = 1 \
              FROM pg_index ix JOIN pg_class tc ON tc.oid = ix.indrelid JOIN pg_class ic ON ic.oid = ix.indexrelid \
@@ -583,7 +575,7 @@ impl SqlBackend {
 
     async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
-        let err = |e: sqlx::Error| Error::Backend {
+        let err = |e: sqlx_core::Error| Error::Backend {
             target: target.clone(),
             message: e.to_string(),
         };
@@ -592,7 +584,7 @@ impl SqlBackend {
         };
         // information_schema's columns are of various binary/text types across versions: CAST
         // them so they decode as strings everywhere.
-        let rows: Vec<(String, String, String, String, Option<String>, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, String, Option<String>, String)> = query_as(
             "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
              CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
@@ -618,7 +610,7 @@ impl SqlBackend {
                 auto,
             ));
         }
-        let index_rows: Vec<(String, String, i64, String, Option<String>)> = sqlx::query_as(
+        let index_rows: Vec<(String, String, i64, String, Option<String>)> = query_as(
             "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), \
              CAST(COLLATION AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
@@ -645,11 +637,73 @@ impl SqlBackend {
     }
 }
 
-fn self_unsupported(target: &str, message: String) -> Error {
-    Error::Unsupported {
-        target: target.to_string(),
-        message,
+/// A SQLite table as its pragmas give it.
+struct RawSqliteTable {
+    sql: String,
+    /// (name, declared type, NOT NULL, default expression, position in the primary key or 0)
+    columns: Vec<(String, String, bool, Option<String>, i64)>,
+    /// (name, unique, [(column, descending)]) of the indexes `CREATE INDEX` made.
+    indexes: Vec<(String, bool, Vec<(String, bool)>)>,
+}
+
+fn read_sqlite_table(
+    c: &rusqlite::Connection,
+    name: &str,
+) -> rusqlite::Result<Option<RawSqliteTable>> {
+    use rusqlite::OptionalExtension;
+    let sql: Option<String> = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(sql) = sql else { return Ok(None) };
+    let mut stmt = c.prepare(
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
+    )?;
+    let columns = stmt
+        .query_map([name], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, i64>(2)? != 0,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1)")?;
+    let listed = stmt
+        .query_map([name], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? == 1,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut indexes = Vec::new();
+    for (index, unique, origin) in listed {
+        // Only indexes made by CREATE INDEX: not the primary key's, not UNIQUE constraints'.
+        if origin != "c" {
+            continue;
+        }
+        let mut stmt = c.prepare(
+            "SELECT name, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
+        )?;
+        let keys = stmt
+            .query_map([&index], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? == 1))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        indexes.push((index, unique, keys));
     }
+    Ok(Some(RawSqliteTable {
+        sql,
+        columns,
+        indexes,
+    }))
 }
 
 fn empty_table(name: String) -> TableSnapshot {
@@ -714,19 +768,28 @@ impl Backend for SqlBackend {
         match self.dialect {
             // The run-long write transaction is the lock; SQLite waits `busy_timeout` for it.
             Dialect::Sqlite => {
-                let wait = format!("PRAGMA busy_timeout = {}", self.lock_timeout.as_millis());
-                self.execute(&wait).await?;
-                self.execute("BEGIN IMMEDIATE").await.map_err(|e| match e {
-                Error::Backend { message, .. }
-                    if message.contains("locked") || message.contains("busy") =>
-                {
-                    Error::LockTimeout {
-                        target: self.target.clone(),
-                        waited_secs: start.elapsed().as_secs(),
+                let Conn::Sqlite(s) = &mut self.conn else {
+                    unreachable!("dialect matches connection")
+                };
+                let wait = self.lock_timeout;
+                let result = s
+                    .call(move |c| {
+                        c.busy_timeout(wait)?;
+                        c.execute_batch("BEGIN IMMEDIATE")
+                    })
+                    .await;
+                match result {
+                    Ok(()) => Ok(()),
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                    {
+                        Err(Error::LockTimeout {
+                            target: self.target.clone(),
+                            waited_secs: start.elapsed().as_secs(),
+                        })
                     }
+                    Err(e) => Err(self.error(e)),
                 }
-                other => other,
-            })
             }
             Dialect::Postgres => {
                 let mut backoff = Duration::from_millis(10);
@@ -734,7 +797,7 @@ impl Backend for SqlBackend {
                     let Conn::Postgres(c) = &mut self.conn else {
                         unreachable!("dialect matches connection")
                     };
-                    let locked: bool = sqlx::query_scalar(
+                    let locked: bool = query_scalar(
                         "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
                     )
                     .fetch_one(&mut *c)
@@ -757,13 +820,12 @@ impl Backend for SqlBackend {
                 let Conn::Mysql(c) = &mut self.conn else {
                     unreachable!("dialect matches connection")
                 };
-                let locked: Option<i64> = sqlx::query_scalar(
-                    "SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), ?)",
-                )
-                .bind(self.lock_timeout.as_secs_f64())
-                .fetch_one(&mut *c)
-                .await
-                .map_err(|e| self.error(e))?;
+                let locked: Option<i64> =
+                    query_scalar("SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), ?)")
+                        .bind(self.lock_timeout.as_secs_f64())
+                        .fetch_one(&mut *c)
+                        .await
+                        .map_err(|e| self.error(e))?;
                 match locked {
                     Some(1) => Ok(()),
                     _ => Err(Error::LockTimeout {
@@ -795,37 +857,67 @@ impl Backend for SqlBackend {
         );
         type Row = (String, String, String, i64, i32, i32);
         let rows: Vec<(Row, OffsetDateTime)> = match &mut self.conn {
-            Conn::Sqlite(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        (
-                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
-                            r.get::<OffsetDateTime, _>(3),
+            Conn::Sqlite(s) => s
+                .call(move |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    stmt.query_map([], |r| {
+                        let at: String = r.get(3)?;
+                        let at = OffsetDateTime::parse(
+                            &at,
+                            &time::format_description::well_known::Rfc3339,
                         )
-                    })
-                    .collect()
-            }),
-            Conn::Postgres(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        (
-                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
-                            r.get::<OffsetDateTime, _>(3),
-                        )
-                    })
-                    .collect()
-            }),
-            Conn::Mysql(c) => sqlx::query(&sql).fetch_all(&mut *c).await.map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        let at: time::PrimitiveDateTime = r.get(3);
-                        (
-                            (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
-                            at.assume_utc(),
-                        )
-                    })
-                    .collect()
-            }),
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                3,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
+                        Ok((
+                            (
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                                r.get(6)?,
+                            ),
+                            at,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            Conn::Postgres(c) => query(AssertSqlSafe(sql.as_str()))
+                .fetch_all(&mut *c)
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| {
+                            (
+                                (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                                r.get::<OffsetDateTime, _>(3),
+                            )
+                        })
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+            Conn::Mysql(c) => query(AssertSqlSafe(sql.as_str()))
+                .fetch_all(&mut *c)
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| {
+                            let at: time::PrimitiveDateTime = r.get(3);
+                            (
+                                (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                                at.assume_utc(),
+                            )
+                        })
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
         }
         .map_err(|e| self.error(e))?;
         Ok(rows

@@ -1,4 +1,5 @@
-//! SQL backends for toasty-migrate: SQLite, PostgreSQL and MySQL/MariaDB, over sqlx.
+//! SQL backends for toasty-migrate: PostgreSQL and MySQL/MariaDB over sqlx, SQLite over rusqlite
+//! (the SQLite that Toasty's own driver links, so both fit in one application).
 //!
 //! - [`dialect`]: identifier quoting, literals and type names per dialect (toasty-sql's names).
 //! - [`ddl`]: the statements for each operation, including SQLite's copy-table rebuild.
@@ -24,6 +25,7 @@ mod backend;
 pub mod ddl;
 pub mod dialect;
 pub mod introspect;
+mod sqlite;
 mod url;
 
 pub use backend::{SqlBackend, TRACKING_TABLE};

@@ -42,7 +42,15 @@ fn every_type(dialect: Dialect) -> Vec<ColumnType> {
         Uuid,
     ];
     match dialect {
-        Dialect::Postgres => types.extend([Numeric(None), Cidr, Inet, MacAddr, MacAddr8, Jsonb, List(Box::new(Integer(8)))]),
+        Dialect::Postgres => types.extend([
+            Numeric(None),
+            Cidr,
+            Inet,
+            MacAddr,
+            MacAddr8,
+            Jsonb,
+            List(Box::new(Integer(8))),
+        ]),
         Dialect::Sqlite => types.extend([Numeric(None), Custom("CITEXT".into())]),
         // A custom type is compared as the server spells it back.
         Dialect::Mysql => types.push(Custom("mediumtext".into())),
@@ -69,7 +77,12 @@ async fn every_type_round_trips(dialect: Dialect) {
     let mut backend = db.connect().await;
     let types = every_type(dialect);
     let new = schema(&types);
-    let create = migration("20250101_000000_every_type", &SchemaSnapshot::default(), &new, &[]);
+    let create = migration(
+        "20250101_000000_every_type",
+        &SchemaSnapshot::default(),
+        &new,
+        &[],
+    );
     // Each column into the next type that keeps NULLs convertible, and back.
     let mut modified = new.clone();
     for column in modified.tables[0].columns.iter_mut().skip(1) {
@@ -77,7 +90,16 @@ async fn every_type_round_trips(dialect: Dialect) {
     }
     let retype = migration("20250102_000000_retype", &new, &modified, &[]);
     let migrator = Migrator::from_plans(vec![create, retype]);
-    migrator.up(&mut backend, &RunOptions { count: Some(1), ..allow() }).await.unwrap();
+    migrator
+        .up(
+            &mut backend,
+            &RunOptions {
+                count: Some(1),
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
     let live = backend.introspect().await.unwrap();
     let stored = stored_snapshot(dialect, &new);
     for (l, s) in live.tables[0].columns.iter().zip(&stored.tables[0].columns) {
@@ -86,10 +108,25 @@ async fn every_type_round_trips(dialect: Dialect) {
     assert!(live.is_equivalent(&stored));
 
     migrator.up(&mut backend, &allow()).await.unwrap();
-    assert!(backend.introspect().await.unwrap().is_equivalent(&stored_snapshot(dialect, &modified)));
-    migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
-    assert!(backend.introspect().await.unwrap().is_equivalent(&stored), "{dialect:?}: down restores every type");
-    migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+    assert!(
+        backend
+            .introspect()
+            .await
+            .unwrap()
+            .is_equivalent(&stored_snapshot(dialect, &modified))
+    );
+    migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        backend.introspect().await.unwrap().is_equivalent(&stored),
+        "{dialect:?}: down restores every type"
+    );
+    migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
     assert!(backend.introspect().await.unwrap().tables.is_empty());
 }
 
@@ -128,7 +165,10 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
             table: "t".into(),
             column: column("c", ty),
         };
-        messages.push(format!("{dialect:?}: {}", ddl::statements(dialect, &op, None).unwrap_err()));
+        messages.push(format!(
+            "{dialect:?}: {}",
+            ddl::statements(dialect, &op, None).unwrap_err()
+        ));
     }
     insta::assert_snapshot!(messages.join("\n"));
 }

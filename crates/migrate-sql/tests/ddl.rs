@@ -53,7 +53,9 @@ fn operations() -> Vec<Operation> {
             ],
             primary_key: vec![key("user_id"), key("group_id")],
         }),
-        Operation::DropTable { table: "users".into() },
+        Operation::DropTable {
+            table: "users".into(),
+        },
         Operation::AddColumn {
             table: "users".into(),
             column: ColumnDef {

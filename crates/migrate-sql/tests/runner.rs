@@ -11,7 +11,10 @@ use toasty_migrate_sql::{Dialect, SqlBackend};
 fn users() -> SchemaSnapshot {
     SchemaSnapshot::new(vec![table(
         "users",
-        vec![column("id", ColumnType::Integer(8)), column("email", ColumnType::VarChar(200))],
+        vec![
+            column("id", ColumnType::Integer(8)),
+            column("email", ColumnType::VarChar(200)),
+        ],
         vec![index("index_users_by_email", &["email"], true)],
     )])
 }
@@ -21,13 +24,24 @@ fn two_migrations() -> Vec<MigrationPlan> {
     dropped.tables[0].indexes.clear();
     dropped.tables[0].columns.pop();
     vec![
-        migration("20250101_000000_create_users", &SchemaSnapshot::default(), &users(), &[]),
+        migration(
+            "20250101_000000_create_users",
+            &SchemaSnapshot::default(),
+            &users(),
+            &[],
+        ),
         migration("20250102_000000_drop_email", &users(), &dropped, &[]),
     ]
 }
 
 async fn applied_versions(backend: &mut SqlBackend) -> Vec<String> {
-    backend.applied().await.unwrap().into_iter().map(|a| a.version).collect()
+    backend
+        .applied()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.version)
+        .collect()
 }
 
 async fn for_each_dialect<F, Fut>(f: F)
@@ -45,14 +59,33 @@ async fn destructive_operations_need_an_explicit_allow() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let migrator = Migrator::from_plans(two_migrations());
-        let err = migrator.up(&mut backend, &RunOptions::default()).await.unwrap_err();
+        let err = migrator
+            .up(&mut backend, &RunOptions::default())
+            .await
+            .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::DestructiveNotAllowed { .. }), "{text}");
-        assert!(text.contains("20250102_000000_drop_email: drop column users.email"), "{text}");
+        assert!(
+            text.contains("20250102_000000_drop_email: drop column users.email"),
+            "{text}"
+        );
         // Refused before anything ran: not even the harmless first migration.
-        assert!(applied_versions(&mut backend).await.is_empty(), "{:?}", db.dialect);
+        assert!(
+            applied_versions(&mut backend).await.is_empty(),
+            "{:?}",
+            db.dialect
+        );
 
-        migrator.up(&mut backend, &RunOptions { count: Some(1), ..RunOptions::default() }).await.unwrap();
+        migrator
+            .up(
+                &mut backend,
+                &RunOptions {
+                    count: Some(1),
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .unwrap();
         migrator.up(&mut backend, &allow()).await.unwrap();
         assert_eq!(applied_versions(&mut backend).await.len(), 2);
     })
@@ -64,7 +97,10 @@ async fn an_edited_or_missing_migration_is_refused() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let plans = two_migrations();
-        Migrator::from_plans(plans[..1].to_vec()).up(&mut backend, &allow()).await.unwrap();
+        Migrator::from_plans(plans[..1].to_vec())
+            .up(&mut backend, &allow())
+            .await
+            .unwrap();
 
         let mut edited = plans.clone();
         if let Operation::CreateTable(def) = &mut edited[0].up[0] {
@@ -72,15 +108,36 @@ async fn an_edited_or_missing_migration_is_refused() {
         }
         let migrator = Migrator::from_plans(edited);
         let status = migrator.status(&mut backend).await.unwrap();
-        assert!(matches!(status[0].state, MigrationState::Modified { .. }), "{status:?}");
-        let err = migrator.up(&mut backend, &allow()).await.unwrap_err().to_string();
-        assert!(err.contains("20250101_000000_create_users was edited after it was applied"), "{err}");
-        assert_eq!(applied_versions(&mut backend).await.len(), 1, "nothing more ran");
+        assert!(
+            matches!(status[0].state, MigrationState::Modified { .. }),
+            "{status:?}"
+        );
+        let err = migrator
+            .up(&mut backend, &allow())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("20250101_000000_create_users was edited after it was applied"),
+            "{err}"
+        );
+        assert_eq!(
+            applied_versions(&mut backend).await.len(),
+            1,
+            "nothing more ran"
+        );
 
         let without_file = Migrator::from_plans(plans[1..].to_vec());
         let status = without_file.status(&mut backend).await.unwrap();
-        assert!(matches!(status[0].state, MigrationState::Missing(_)), "{status:?}");
-        let err = without_file.up(&mut backend, &allow()).await.unwrap_err().to_string();
+        assert!(
+            matches!(status[0].state, MigrationState::Missing(_)),
+            "{status:?}"
+        );
+        let err = without_file
+            .up(&mut backend, &allow())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("its file is missing"), "{err}");
     })
     .await;
@@ -93,22 +150,45 @@ async fn dry_run_prints_the_exact_statements_and_changes_nothing() {
         let db = TestDb::new(dialect).await;
         let mut backend = db.connect().await;
         let migrator = Migrator::from_plans(two_migrations());
-        let dry = RunOptions { dry_run: true, ..allow() };
+        let dry = RunOptions {
+            dry_run: true,
+            ..allow()
+        };
         let report = migrator.up(&mut backend, &dry).await.unwrap();
         assert!(backend.introspect().await.unwrap().tables.is_empty());
         assert!(applied_versions(&mut backend).await.is_empty());
         listing.push(format!("-- {dialect:?}"));
         for step in &report.steps {
-            listing.push(format!("-- {} (destructive: {:?})", step.version, step.destructive));
+            listing.push(format!(
+                "-- {} (destructive: {:?})",
+                step.version, step.destructive
+            ));
             listing.extend(step.statements.iter().map(|s| format!("{s};")));
         }
         // What dry run printed is what runs.
         migrator.up(&mut backend, &allow()).await.unwrap();
         assert_eq!(applied_versions(&mut backend).await.len(), 2);
-        let down = migrator.down(&mut backend, &RunOptions { dry_run: true, count: Some(2), ..RunOptions::default() }).await.unwrap();
+        let down = migrator
+            .down(
+                &mut backend,
+                &RunOptions {
+                    dry_run: true,
+                    count: Some(2),
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(down.steps.len(), 2);
-        assert_eq!(down.steps[0].version, "20250102_000000_drop_email", "newest first");
-        assert_eq!(applied_versions(&mut backend).await.len(), 2, "a dry down changes nothing");
+        assert_eq!(
+            down.steps[0].version, "20250102_000000_drop_email",
+            "newest first"
+        );
+        assert_eq!(
+            applied_versions(&mut backend).await.len(),
+            2,
+            "a dry down changes nothing"
+        );
     }
     insta::assert_snapshot!(listing.join("\n"));
 }
@@ -129,16 +209,26 @@ async fn names_with_quotes_backticks_and_sql_are_just_names() {
             ],
             vec![index("ix `\"'", &["it's \"col\""], true)],
         )]);
-        let migrator = Migrator::from_plans(vec![migration("20250101_000000_evil", &SchemaSnapshot::default(), &schema, &[])]);
+        let migrator = Migrator::from_plans(vec![migration(
+            "20250101_000000_evil",
+            &SchemaSnapshot::default(),
+            &schema,
+            &[],
+        )]);
         migrator.up(&mut backend, &allow()).await.unwrap();
         let live = backend.introspect().await.unwrap();
         assert!(
-            live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(db.dialect, &schema)),
+            live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(
+                db.dialect, &schema
+            )),
             "{:?}: {}",
             db.dialect,
             snapshot_to_json(&live)
         );
-        migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
         assert!(backend.introspect().await.unwrap().tables.is_empty());
     })
     .await;
@@ -146,15 +236,26 @@ async fn names_with_quotes_backticks_and_sql_are_just_names() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
-    for url in ["postgres://app:s3cret@127.0.0.1:1/test", "mysql://app:s3cret@127.0.0.1:1/test"] {
+    for url in [
+        "postgres://app:s3cret@127.0.0.1:1/test",
+        "mysql://app:s3cret@127.0.0.1:1/test",
+    ] {
         let start = Instant::now();
-        let err = SqlBackend::connect(url).await.err().expect("nothing listens on port 1").to_string();
+        let err = SqlBackend::connect(url)
+            .await
+            .err()
+            .expect("nothing listens on port 1")
+            .to_string();
         assert!(start.elapsed() < Duration::from_secs(15));
         assert!(err.contains("cannot connect"), "{err}");
         assert!(err.contains("127.0.0.1:1"), "{err}");
         assert!(!err.contains("s3cret"), "the password never prints: {err}");
     }
-    let err = SqlBackend::connect("sqlite:/nonexistent-dir/x/y.db").await.err().unwrap().to_string();
+    let err = SqlBackend::connect("sqlite:/nonexistent-dir/x/y.db")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("cannot connect"), "{err}");
 }
 
@@ -164,7 +265,16 @@ async fn sqlite_memory_works_for_a_run() {
     let migrator = Migrator::from_plans(two_migrations());
     migrator.up(&mut backend, &allow()).await.unwrap();
     assert_eq!(applied_versions(&mut backend).await.len(), 2);
-    migrator.down(&mut backend, &RunOptions { count: Some(2), ..RunOptions::default() }).await.unwrap();
+    migrator
+        .down(
+            &mut backend,
+            &RunOptions {
+                count: Some(2),
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .unwrap();
     assert!(applied_versions(&mut backend).await.is_empty());
 }
 
@@ -173,11 +283,21 @@ async fn a_held_lock_times_out_with_a_clear_error() {
     for_each_dialect(|db| async move {
         let mut holder = db.connect().await;
         holder.lock().await.unwrap();
-        let mut waiter = db.connect().await.with_lock_timeout(Duration::from_millis(300));
+        let mut waiter = db
+            .connect()
+            .await
+            .with_lock_timeout(Duration::from_millis(300));
         let migrator = Migrator::from_plans(two_migrations());
         let err = migrator.up(&mut waiter, &allow()).await.unwrap_err();
-        assert!(matches!(err, Error::LockTimeout { .. }), "{:?}: {err}", db.dialect);
-        assert!(err.to_string().contains("another runner holds the migration lock"));
+        assert!(
+            matches!(err, Error::LockTimeout { .. }),
+            "{:?}: {err}",
+            db.dialect
+        );
+        assert!(
+            err.to_string()
+                .contains("another runner holds the migration lock")
+        );
         holder.unlock().await.unwrap();
         migrator.up(&mut waiter, &allow()).await.unwrap();
     })
@@ -191,11 +311,30 @@ async fn eight_runners_at_once_apply_each_migration_once() {
         let plans: Vec<MigrationPlan> = (0..6)
             .map(|i| {
                 let name = format!("t{i}");
-                let old = SchemaSnapshot::new((0..i).map(|j| table(&format!("t{j}"), vec![column("id", ColumnType::Integer(8))], vec![])).collect());
+                let old = SchemaSnapshot::new(
+                    (0..i)
+                        .map(|j| {
+                            table(
+                                &format!("t{j}"),
+                                vec![column("id", ColumnType::Integer(8))],
+                                vec![],
+                            )
+                        })
+                        .collect(),
+                );
                 let mut new = old.clone();
-                new.tables.push(table(&name, vec![column("id", ColumnType::Integer(8))], vec![]));
+                new.tables.push(table(
+                    &name,
+                    vec![column("id", ColumnType::Integer(8))],
+                    vec![],
+                ));
                 new.canonicalize();
-                migration(&format!("2025010{}_000000_create_{name}", i + 1), &old, &new, &[])
+                migration(
+                    &format!("2025010{}_000000_create_{name}", i + 1),
+                    &old,
+                    &new,
+                    &[],
+                )
             })
             .collect();
         let mut runners = Vec::new();
@@ -204,18 +343,30 @@ async fn eight_runners_at_once_apply_each_migration_once() {
             let plans = plans.clone();
             // A thread and a runtime each, as separate processes would have.
             runners.push(std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 runtime.block_on(async {
                     let mut backend = connect(&url).await;
-                    Migrator::from_plans(plans).up(&mut backend, &allow()).await.map(|r| r.steps.len())
+                    Migrator::from_plans(plans)
+                        .up(&mut backend, &allow())
+                        .await
+                        .map(|r| r.steps.len())
                 })
             }));
         }
         let mut applied_steps = 0;
         for runner in runners {
-            applied_steps += runner.join().unwrap().unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+            applied_steps += runner
+                .join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
         }
-        assert_eq!(applied_steps, 6, "{dialect:?}: each migration ran in exactly one runner");
+        assert_eq!(
+            applied_steps, 6,
+            "{dialect:?}: each migration ran in exactly one runner"
+        );
         let mut backend = db.connect().await;
         assert_eq!(applied_versions(&mut backend).await.len(), 6);
         assert_eq!(backend.introspect().await.unwrap().tables.len(), 6);
@@ -228,11 +379,23 @@ async fn a_failing_migration_leaves_nothing_on_transactional_databases() {
         let db = TestDb::new(dialect).await;
         let mut backend = db.connect().await;
         let mut plan = two_migrations().remove(0);
-        plan.up.push(Operation::Raw { statement: "THIS IS NOT SQL".into() });
+        plan.up.push(Operation::Raw {
+            statement: "THIS IS NOT SQL".into(),
+        });
         let migrator = Migrator::from_plans(vec![plan]);
-        let err = migrator.up(&mut backend, &allow()).await.unwrap_err().to_string();
-        assert!(err.contains("THIS IS NOT SQL"), "the error names the statement: {err}");
-        assert!(backend.introspect().await.unwrap().tables.is_empty(), "{dialect:?}: none of it stayed");
+        let err = migrator
+            .up(&mut backend, &allow())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("THIS IS NOT SQL"),
+            "the error names the statement: {err}"
+        );
+        assert!(
+            backend.introspect().await.unwrap().tables.is_empty(),
+            "{dialect:?}: none of it stayed"
+        );
         assert!(applied_versions(&mut backend).await.is_empty());
     }
 }
@@ -243,12 +406,27 @@ async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
     let mut backend = db.connect().await;
     let mut plan = two_migrations().remove(0);
     // Statement 1: CREATE TABLE, 2: fails, 3: CREATE INDEX.
-    plan.up.insert(1, Operation::Raw { statement: "THIS IS NOT SQL".into() });
-    let err = Migrator::from_plans(vec![plan.clone()]).up(&mut backend, &allow()).await.unwrap_err();
+    plan.up.insert(
+        1,
+        Operation::Raw {
+            statement: "THIS IS NOT SQL".into(),
+        },
+    );
+    let err = Migrator::from_plans(vec![plan.clone()])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("THIS IS NOT SQL"));
     let applied = backend.applied().await.unwrap();
-    assert_eq!(applied[0].progress, Some((1, 3)), "the first statement committed and was recorded");
-    let status = Migrator::from_plans(vec![plan.clone()]).status(&mut backend).await.unwrap();
+    assert_eq!(
+        applied[0].progress,
+        Some((1, 3)),
+        "the first statement committed and was recorded"
+    );
+    let status = Migrator::from_plans(vec![plan.clone()])
+        .status(&mut backend)
+        .await
+        .unwrap();
     assert!(matches!(status[0].state, MigrationState::Partial(_)));
 
     // The statement already done changed: refuse to resume.
@@ -256,13 +434,21 @@ async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
     if let Operation::CreateTable(def) = &mut changed.up[0] {
         def.columns[1].ty = ColumnType::VarChar(201);
     }
-    changed.up[1] = Operation::Raw { statement: "SELECT 1".into() };
-    let err = Migrator::from_plans(vec![changed]).up(&mut backend, &allow()).await.unwrap_err().to_string();
+    changed.up[1] = Operation::Raw {
+        statement: "SELECT 1".into(),
+    };
+    let err = Migrator::from_plans(vec![changed])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("have changed since"), "{err}");
 
     // Fixed after the point reached: it resumes at statement 2 and completes.
     let mut fixed = plan.clone();
-    fixed.up[1] = Operation::Raw { statement: "SELECT 1".into() };
+    fixed.up[1] = Operation::Raw {
+        statement: "SELECT 1".into(),
+    };
     let migrator = Migrator::from_plans(vec![fixed.clone()]);
     migrator.up(&mut backend, &allow()).await.unwrap();
     let applied = backend.applied().await.unwrap();

@@ -83,6 +83,27 @@ impl TestDb {
         }
     }
 
+    /// Like `new`, but PostgreSQL gets a database of its own rather than a schema, for clients
+    /// (Toasty's driver) that cannot be pointed at a schema.
+    pub async fn new_database(dialect: Dialect) -> TestDb {
+        if dialect != Dialect::Postgres {
+            return TestDb::new(dialect).await;
+        }
+        let name = unique_name("tm");
+        let mut admin = connect(&postgres_url()).await;
+        admin
+            .execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let base = postgres_url();
+        let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+        TestDb {
+            dialect,
+            url,
+            _dir: None,
+        }
+    }
+
     pub async fn connect(&self) -> SqlBackend {
         connect(&self.url).await
     }
@@ -160,19 +181,31 @@ pub fn allow() -> RunOptions {
 /// Runs a query on a separate connection and returns the first column of each row as text
 /// (write the query so that column is text on every dialect).
 pub async fn fetch_strings(db: &TestDb, sql: &str) -> Vec<String> {
-    use sqlx::Connection;
+    use sqlx_core::connection::Connection;
+    use sqlx_core::query_scalar::query_scalar;
     match db.dialect {
         Dialect::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+            let path = db.url.strip_prefix("sqlite:").unwrap();
+            let c = rusqlite::Connection::open(path).unwrap();
+            let mut stmt = c.prepare(sql).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
         }
         Dialect::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+            let mut c = sqlx_postgres::PgConnection::connect(&db.url).await.unwrap();
+            query_scalar(sqlx_core::sql_str::AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
         }
         Dialect::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+            let mut c = sqlx_mysql::MySqlConnection::connect(&db.url).await.unwrap();
+            query_scalar(sqlx_core::sql_str::AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
         }
     }
 }

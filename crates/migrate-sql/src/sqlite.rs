@@ -1,0 +1,52 @@
+//! The SQLite connection: rusqlite (the SQLite Toasty's driver links), its blocking calls moved
+//! off the async runtime's threads.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One SQLite connection, shared with the blocking thread that runs each call.
+#[derive(Clone)]
+pub(crate) struct SqliteConn {
+    inner: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl SqliteConn {
+    /// Opens `sqlite::memory:`, `sqlite:<path>` or `sqlite://<path>` (created if missing; a
+    /// query string such as `?mode=rwc` is ignored).
+    pub async fn open(url: &str, busy_timeout: Duration) -> rusqlite::Result<SqliteConn> {
+        let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or_default().to_string();
+        let conn = tokio::task::spawn_blocking(move || {
+            let conn = if path == ":memory:" || path.is_empty() {
+                rusqlite::Connection::open_in_memory()?
+            } else {
+                rusqlite::Connection::open(&path)?
+            };
+            conn.busy_timeout(busy_timeout)?;
+            Ok::<_, rusqlite::Error>(conn)
+        })
+        .await
+        .expect("the SQLite open task does not panic")?;
+        Ok(SqliteConn {
+            inner: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> rusqlite::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .expect("a SQLite call does not panic")
+    }
+}
