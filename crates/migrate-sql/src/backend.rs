@@ -109,9 +109,18 @@ impl SqlBackend {
             target,
             lock_timeout,
         };
-        if dialect == Dialect::Mysql {
+        match dialect {
             // Every UTC timestamp we write and read is UTC on the server too.
-            backend.execute("SET time_zone = '+00:00'").await?;
+            Dialect::Mysql => backend.execute("SET time_zone = '+00:00'").await?,
+            // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
+            // connection within a second and ends the session, releasing its advisory lock,
+            // instead of holding it until the statement finishes. Older servers lack the setting.
+            Dialect::Postgres => {
+                let _ = backend
+                    .execute("SET client_connection_check_interval = '1s'")
+                    .await;
+            }
+            Dialect::Sqlite => {}
         }
         Ok(backend)
     }
