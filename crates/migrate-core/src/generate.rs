@@ -81,6 +81,7 @@ impl MigrationGenerator {
             version: format!("{stamp}_{slug}"),
             up: diff.up_operations(),
             down: diff.down_operations(),
+            transactional: true,
         })
     }
 
@@ -194,6 +195,13 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
         " `toasty migrate:up` reads this file back; keep edits to the same calls and literals.";
     let up = plan.up.iter().map(render_operation);
     let down = plan.down.iter().map(render_operation);
+    let transactional = (!plan.transactional).then(|| {
+        quote! {
+            fn transactional(&self) -> bool {
+                false
+            }
+        }
+    });
     let file = quote! {
         #![doc = #doc]
         #![doc = ""]
@@ -217,6 +225,8 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
                 #(#down)*
                 Ok(())
             }
+
+            #transactional
         }
     };
     pretty(file)

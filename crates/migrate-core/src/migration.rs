@@ -21,6 +21,13 @@ pub trait Migration: Send + Sync {
 
     /// Describes the operations that revert it, newest first.
     fn down(&self, db: &mut dyn MigrationContext) -> Result<()>;
+
+    /// Whether the operations and the tracking row commit in one transaction (PostgreSQL). Say
+    /// `false` for statements a transaction cannot hold, such as `CREATE INDEX CONCURRENTLY`;
+    /// such a migration that fails part-way is left part-way.
+    fn transactional(&self) -> bool {
+        true
+    }
 }
 
 /// What a migration's `up` and `down` call. Every method describes one operation and returns at
@@ -103,6 +110,8 @@ pub struct MigrationPlan {
     pub version: String,
     pub up: Vec<Operation>,
     pub down: Vec<Operation>,
+    /// See [`Migration::transactional`].
+    pub transactional: bool,
 }
 
 /// Which way a migration runs.
@@ -127,7 +136,12 @@ impl MigrationPlan {
             };
         let up = record(&|db| migration.up(db))?;
         let down = record(&|db| migration.down(db))?;
-        Ok(MigrationPlan { version, up, down })
+        Ok(MigrationPlan {
+            version,
+            up,
+            down,
+            transactional: migration.transactional(),
+        })
     }
 
     /// The part of the version after `YYYYMMDD_HHMMSS_`: the message the migration was made with.
@@ -149,10 +163,14 @@ impl MigrationPlan {
         struct Checksummed<'a> {
             up: &'a [Operation],
             down: &'a [Operation],
+            // Only when off, so that the usual migration's checksum covers its operations alone.
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            non_transactional: bool,
         }
         let bytes = serde_json::to_vec(&Checksummed {
             up: &self.up,
             down: &self.down,
+            non_transactional: !self.transactional,
         })
         .expect("operations always serialize");
         let digest = Sha256::digest(&bytes);

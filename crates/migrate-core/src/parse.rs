@@ -125,7 +125,7 @@ impl Parser {
         if !is_migration || !self_ok || !imp.generics.params.is_empty() {
             return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
         }
-        let (mut version, mut up, mut down) = (None, None, None);
+        let (mut version, mut up, mut down, mut transactional) = (None, None, None, None);
         for item in &imp.items {
             let ImplItem::Fn(f) = item else {
                 return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
@@ -146,11 +146,20 @@ impl Parser {
                     }
                     version = Some(v);
                 }
+                "transactional" if transactional.is_none() => {
+                    let [Stmt::Expr(body, None)] = f.block.stmts.as_slice() else {
+                        return Err(self.unexpected(
+                            &f.block,
+                            "`true` or `false` as the body of `transactional`",
+                        ));
+                    };
+                    transactional = Some(self.bool(body)?);
+                }
                 "up" if up.is_none() => up = Some(self.body(&f.block)?),
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
                 _ => {
                     return Err(
-                        self.unexpected(&f.sig, "one each of `fn version`, `fn up` and `fn down`")
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn transactional`")
                     );
                 }
             }
@@ -160,6 +169,7 @@ impl Parser {
             version: version.ok_or_else(|| missing("version"))?,
             up: up.ok_or_else(|| missing("up"))?,
             down: down.ok_or_else(|| missing("down"))?,
+            transactional: transactional.unwrap_or(true),
         })
     }
 

@@ -296,6 +296,7 @@ fn generator_writes_the_file_mod_rs_and_schema() {
         version: "20250117_115959_stale".into(),
         ..behind
     };
+    assert!(stale.transactional);
     let err = generator1.write_migration_file(&stale).unwrap_err();
     assert!(err.to_string().contains("must sort after"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join(MOD_FILE)).unwrap(), before);
@@ -369,4 +370,23 @@ fn parse_errors_name_file_line_and_construct() {
     insta::assert_snapshot!("parse_error_version", parse(&wrong_version));
 
     assert!(parse("fn main( {").contains("not valid Rust"));
+}
+
+#[test]
+fn opting_out_of_the_transaction_round_trips_and_counts_in_the_checksum() {
+    let (_, old, new, options) = one_change_per_kind().remove(5);
+    let diff = detect_changes_with(&old, &new, &options).unwrap();
+    let mut plan = generator(Path::new("m"))
+        .generate(&diff, "concurrent index")
+        .unwrap();
+    let transactional = plan.checksum();
+    plan.transactional = false;
+    let source = render_migration(&plan);
+    assert!(
+        source.contains("fn transactional(&self) -> bool {\n        false\n    }"),
+        "{source}"
+    );
+    let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
+    assert_eq!(parsed, plan);
+    assert_ne!(parsed.checksum(), transactional);
 }

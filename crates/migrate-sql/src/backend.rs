@@ -959,11 +959,18 @@ impl Backend for SqlBackend {
         direction: Direction,
         checksum: &str,
     ) -> Result<Duration> {
-        match self.dialect {
-            Dialect::Sqlite | Dialect::Postgres => {
+        match (self.dialect, migration.transactional) {
+            (Dialect::Sqlite | Dialect::Postgres, true) => {
                 self.run_transactional(migration, direction, checksum).await
             }
-            Dialect::Mysql => self.run_resumable(migration, direction, checksum).await,
+            (Dialect::Postgres, false) => self.run_statements(migration, direction, checksum).await,
+            (Dialect::Sqlite, false) => Err(self.unsupported(format!(
+                "migration {}: SQLite runs every migration inside the run's transaction (its lock); \
+                 it cannot opt out",
+                migration.version
+            ))),
+            // MySQL's DDL commits statement by statement whatever the migration says.
+            (Dialect::Mysql, _) => self.run_resumable(migration, direction, checksum).await,
         }
     }
 }

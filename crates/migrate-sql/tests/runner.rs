@@ -457,3 +457,45 @@ async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
     assert_eq!(applied[0].checksum, fixed.checksum());
     assert!(backend.introspect().await.unwrap().is_equivalent(&users()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_can_opt_out_of_the_transaction_for_concurrent_indexes() {
+    let db = TestDb::new(Dialect::Postgres).await;
+    let mut backend = db.connect().await;
+    let mut plan = two_migrations().remove(0);
+    plan.up.push(Operation::Raw {
+        statement: "CREATE INDEX CONCURRENTLY \"users_id_concurrently\" ON \"users\" (\"id\")"
+            .into(),
+    });
+    // Inside a transaction PostgreSQL refuses it, and nothing stays.
+    let err = Migrator::from_plans(vec![plan.clone()])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot run inside a transaction block"),
+        "{err}"
+    );
+    assert!(backend.introspect().await.unwrap().tables.is_empty());
+
+    plan.transactional = false;
+    Migrator::from_plans(vec![plan.clone()])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap();
+    let live = backend.introspect().await.unwrap();
+    assert!(live.tables[0].index("users_id_concurrently").is_some());
+    assert_eq!(
+        backend.applied().await.unwrap()[0].checksum,
+        plan.checksum()
+    );
+
+    let sqlite = TestDb::new(Dialect::Sqlite).await;
+    let err = Migrator::from_plans(vec![plan])
+        .up(&mut sqlite.connect().await, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot opt out"), "{err}");
+}

@@ -168,6 +168,7 @@ pub fn migration(
         version: version.into(),
         up: diff.up_operations(),
         down: diff.down_operations(),
+        transactional: true,
     }
 }
 
