@@ -72,12 +72,16 @@ pub enum Error {
     #[error("{target}: another runner holds the migration lock; gave up after {waited_secs} s")]
     LockTimeout { target: String, waited_secs: u64 },
 
+    /// Toasty could not build a schema from the models.
+    #[error("cannot build the schema of the models: {0}")]
+    Models(String),
+
     /// Something this backend cannot do, said plainly rather than half done.
     #[error("{target}: {message}")]
     Unsupported { target: String, message: String },
 
     #[error(
-        "refusing to run destructive operations without --allow-destructive (allow_destructive):\n  {}",
+        "refusing operations that can lose data unless allowed (--allow-destructive, or RunOptions::allow_destructive):\n  {}",
         operations.join("\n  ")
     )]
     DestructiveNotAllowed { operations: Vec<String> },

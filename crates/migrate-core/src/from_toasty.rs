@@ -4,10 +4,27 @@ use crate::snapshot::{
     ColumnDef, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot, TableSnapshot,
 };
 use crate::types::{ColumnType, EnumType};
+use crate::{Error, Result};
+use toasty_core::driver::Capability;
+use toasty_core::schema::app::ModelSet;
 use toasty_core::schema::db;
 use toasty_core::stmt::Direction;
 
 impl SchemaSnapshot {
+    /// The snapshot of the database schema Toasty builds for `models` on a database with
+    /// `capability` (`Capability::SQLITE`, `POSTGRESQL`, `MYSQL`, `DYNAMODB`), without connecting:
+    ///
+    /// ```ignore
+    /// let snapshot = SchemaSnapshot::from_models(toasty::models!(crate::*), &Capability::POSTGRESQL)?;
+    /// toasty_migrate::save_snapshot(&snapshot, "schema.json")?;
+    /// ```
+    pub fn from_models(models: ModelSet, capability: &Capability) -> Result<SchemaSnapshot> {
+        let built = toasty_core::schema::app::Schema::from_macro(models)
+            .and_then(|app| toasty_core::schema::Builder::new().build(app, capability))
+            .map_err(|e| Error::Models(e.to_string()))?;
+        Ok(SchemaSnapshot::from_schema(&built.db))
+    }
+
     /// The snapshot of a Toasty database schema (`toasty_core::schema::db::Schema`, which
     /// `toasty_core::schema::Builder::build` produces for a driver's capability).
     pub fn from_schema(schema: &db::Schema) -> SchemaSnapshot {

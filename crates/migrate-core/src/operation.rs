@@ -60,14 +60,14 @@ impl Operation {
 }
 
 impl Operation {
-    /// True when the operation can lose data: every drop, and a column change that narrows the
-    /// type (see [`crate::ColumnType::widens_to`]) or makes a nullable column NOT NULL. A raw
-    /// statement is the author's responsibility and is not judged.
+    /// True when the operation can lose data: dropping a table or a column, and a column change
+    /// that narrows the type (see [`crate::ColumnType::widens_to`]) or makes a nullable column
+    /// NOT NULL. Dropping an index loses no data (the index is rebuilt from the rows), so it is
+    /// not. A raw statement is the author's responsibility and is not judged.
     pub fn is_destructive(&self) -> bool {
         match self {
-            Operation::DropTable { .. }
-            | Operation::DropColumn { .. }
-            | Operation::DropIndex { .. } => true,
+            Operation::DropTable { .. } | Operation::DropColumn { .. } => true,
+            Operation::DropIndex { .. } => false,
             Operation::ModifyColumn { from, to, .. } => {
                 !from.ty.widens_to(&to.ty) || (from.nullable && !to.nullable)
             }

@@ -82,12 +82,23 @@ impl Target {
     /// A fresh, empty database (SQLite file or PostgreSQL schema) and its URL.
     async fn fresh(&self, run: usize, dir: &std::path::Path) -> String {
         match self.dialect {
-            Dialect::Sqlite => format!("sqlite:{}", dir.join(format!("bench_{run}_{}.db", rand_suffix())).display()),
+            Dialect::Sqlite => format!(
+                "sqlite:{}",
+                dir.join(format!("bench_{run}_{}.db", rand_suffix()))
+                    .display()
+            ),
             _ => {
                 let schema = format!("bench_{}_{run}_{}", std::process::id(), rand_suffix());
                 let mut admin = SqlBackend::connect(&self.admin_url).await.unwrap();
-                admin.execute(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
-                let sep = if self.admin_url.contains('?') { '&' } else { '?' };
+                admin
+                    .execute(&format!("CREATE SCHEMA \"{schema}\""))
+                    .await
+                    .unwrap();
+                let sep = if self.admin_url.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
                 format!("{}{sep}options=-c%20search_path%3D{schema}", self.admin_url)
             }
         }
@@ -107,7 +118,10 @@ async fn apply(target: &Target, dir: &std::path::Path) {
     let plans = migrations(500);
     let statements: Vec<String> = plans
         .iter()
-        .flat_map(|p| p.up.iter().flat_map(|op| ddl::statements(target.dialect, op, None).unwrap()))
+        .flat_map(|p| {
+            p.up.iter()
+                .flat_map(|op| ddl::statements(target.dialect, op, None).unwrap())
+        })
         .collect();
     let (mut ours, mut bare) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
@@ -124,7 +138,10 @@ async fn apply(target: &Target, dir: &std::path::Path) {
         let mut backend = SqlBackend::connect(&url).await.unwrap();
         let migrator = Migrator::from_plans(plans.clone());
         let start = Instant::now();
-        migrator.up(&mut backend, &RunOptions::default()).await.unwrap();
+        migrator
+            .up(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
         ours.push(start.elapsed());
     }
     let (ours, bare) = (median(ours), median(bare));
@@ -143,7 +160,10 @@ async fn status(target: &Target, dir: &std::path::Path) {
     let url = target.fresh(99, dir).await;
     let mut backend = SqlBackend::connect(&url).await.unwrap();
     let migrator = Migrator::from_plans(plans);
-    migrator.up(&mut backend, &RunOptions::default()).await.unwrap();
+    migrator
+        .up(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
     let (mut ours, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..RUNS * 4 {
         let start = Instant::now();
@@ -172,10 +192,17 @@ async fn main() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let postgres = std::env::var("TOASTY_BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let postgres = std::env::var("TOASTY_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     for target in [
-        Target { dialect: Dialect::Sqlite, admin_url: String::new() },
-        Target { dialect: Dialect::Postgres, admin_url: postgres },
+        Target {
+            dialect: Dialect::Sqlite,
+            admin_url: String::new(),
+        },
+        Target {
+            dialect: Dialect::Postgres,
+            admin_url: postgres,
+        },
     ] {
         apply(&target, dir.path()).await;
         status(&target, dir.path()).await;

@@ -1,0 +1,160 @@
+//! `toasty migrate:generate`: diff the recorded schema against the desired one and write the
+//! migration, asking (on a terminal) what a dropped and an added column of one type mean.
+
+use crate::output::{self, BOLD, DIM, GREEN, YELLOW};
+use anstream::{eprint, println};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use toasty_migrate::{
+    ColumnRename, DiffOptions, Error, MigrationGenerator, SCHEMA_FILE, SchemaSnapshot,
+    detect_changes_with, load_snapshot,
+};
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// What the migration does; it becomes the file's name.
+    #[arg(long, short)]
+    message: String,
+    /// The desired schema: a snapshot the application exported with
+    /// `SchemaSnapshot::from_models` (or `from_schema`) and `save_snapshot`.
+    #[arg(long, default_value = "schema.json")]
+    schema: PathBuf,
+    /// The migrations directory (created if missing).
+    #[arg(long, default_value = "migrations")]
+    dir: PathBuf,
+    /// A column rename, as `table.old=new`, so it keeps its data (repeatable).
+    #[arg(long = "rename", value_name = "TABLE.OLD=NEW")]
+    renames: Vec<String>,
+    /// Write the migration even if it drops tables, columns or indexes, or narrows a column.
+    #[arg(long)]
+    allow_destructive: bool,
+}
+
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let recorded = args.dir.join(SCHEMA_FILE);
+    let old = if recorded.exists() {
+        load_snapshot(&recorded)?
+    } else {
+        SchemaSnapshot::default()
+    };
+    let new = load_snapshot(&args.schema).with_context(|| {
+        format!(
+            "reading the desired schema {} (export it from your models with SchemaSnapshot::from_models and save_snapshot)",
+            args.schema.display()
+        )
+    })?;
+    let mut renames = args
+        .renames
+        .iter()
+        .map(|r| r.parse::<ColumnRename>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive {
+        renames.extend(ask_renames(&old, &new, &renames)?);
+    }
+    let diff = detect_changes_with(&old, &new, &DiffOptions { renames })?;
+    if diff.is_empty() {
+        println!(
+            "No changes: {} already matches {}. Nothing written.",
+            recorded.display(),
+            args.schema.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{BOLD}Changes{BOLD:#} ({} -> {}):",
+        recorded.display(),
+        args.schema.display()
+    );
+    for change in &diff.changes {
+        output::change(change);
+    }
+    if diff.has_destructive() && !args.allow_destructive {
+        let confirmed = interactive && ask("This migration can lose data. Write it anyway?")?;
+        if !confirmed {
+            bail!(Error::DestructiveNotAllowed {
+                operations: diff
+                    .changes
+                    .iter()
+                    .filter(|c| c.is_destructive())
+                    .map(|c| c.to_string())
+                    .collect(),
+            });
+        }
+    }
+    let generator = MigrationGenerator::new(&args.dir);
+    let migration = generator.generate(&diff, &args.message)?;
+    let path = generator.write_migration_file(&migration)?;
+    println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    println!(
+        "{DIM}Updated {} and {}{DIM:#}",
+        args.dir.join("mod.rs").display(),
+        recorded.display()
+    );
+    Ok(())
+}
+
+/// Django's questioner: for each table, a dropped column and an added column of the same type
+/// may be one column renamed. Asks, and returns the renames confirmed.
+fn ask_renames(
+    old: &SchemaSnapshot,
+    new: &SchemaSnapshot,
+    known: &[ColumnRename],
+) -> Result<Vec<ColumnRename>> {
+    let mut confirmed: Vec<ColumnRename> = Vec::new();
+    for new_table in &new.tables {
+        let Some(old_table) = old.table(&new_table.name) else {
+            continue;
+        };
+        let hinted = |c: &ColumnRename| c.table == new_table.name;
+        let dropped: Vec<_> = old_table
+            .columns
+            .iter()
+            .filter(|c| new_table.column(&c.name).is_none())
+            .filter(|c| {
+                !known
+                    .iter()
+                    .chain(&confirmed)
+                    .any(|r| hinted(r) && r.from == c.name)
+            })
+            .collect();
+        for gone in dropped {
+            let candidates = new_table.columns.iter().filter(|c| {
+                old_table.column(&c.name).is_none()
+                    && c.ty == gone.ty
+                    && !known
+                        .iter()
+                        .chain(&confirmed)
+                        .any(|r| hinted(r) && r.to == c.name)
+            });
+            for added in candidates {
+                let question = format!(
+                    "Was {YELLOW}{}.{}{YELLOW:#} renamed to {YELLOW}{}{YELLOW:#} ({})? (no: drop it and add the new column)",
+                    new_table.name, gone.name, added.name, added.ty
+                );
+                if ask(&question)? {
+                    confirmed.push(ColumnRename {
+                        table: new_table.name.clone(),
+                        from: gone.name.clone(),
+                        to: added.name.clone(),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    Ok(confirmed)
+}
+
+/// A yes/no question on the terminal; anything but y/yes is no.
+fn ask(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

@@ -1,0 +1,89 @@
+//! `toasty`: generate, apply, revert and inspect toasty-migrate migrations from the command line.
+//!
+//! Each subcommand is a thin layer over the library: `migrate:generate` over the core's diff and
+//! generator, `migrate:up|down|status` over its `Migrator` driving a `toasty-migrate-sql` backend.
+//! This crate decides only what is printed and which exit code a failure gets.
+
+mod generate;
+mod output;
+mod run;
+mod status;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (including: nothing to do)
+  1  the database failed: unreachable, a statement failed, or the migration lock was held too long
+  2  a mistake to fix on your side: bad arguments or files, an edited or missing migration,
+     a destructive change without --allow-destructive, a type the database cannot store";
+
+#[derive(Parser)]
+#[command(name = "toasty", version, about = "Schema migrations for the Toasty ORM", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a migration for the difference between the schema as of the last migration
+    /// (`<dir>/.schema.json`) and the desired schema (`--schema`).
+    #[command(name = "migrate:generate", after_help = EXIT_CODES)]
+    Generate(generate::GenerateArgs),
+    /// Apply pending migrations, oldest first.
+    #[command(name = "migrate:up", after_help = EXIT_CODES)]
+    Up(run::UpArgs),
+    /// Revert applied migrations, newest first (one unless --count says more).
+    #[command(name = "migrate:down", after_help = EXIT_CODES)]
+    Down(run::DownArgs),
+    /// Show each migration as applied, pending, edited since applied or missing, and whether the
+    /// database still matches the migrations (drift).
+    #[command(name = "migrate:status", after_help = EXIT_CODES)]
+    Status(status::StatusArgs),
+}
+
+/// Where the migrations are and which database to use.
+#[derive(Args, Clone)]
+pub struct Target {
+    /// Database URL: sqlite:<path>, sqlite::memory:, postgres://..., mysql://...
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub url: String,
+    /// The migrations directory.
+    #[arg(long, default_value = "migrations")]
+    pub dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Generate(args) => generate::run(args),
+            Command::Up(args) => run::up(args).await,
+            Command::Down(args) => run::down(args).await,
+            Command::Status(args) => status::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::error(&err);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 1 when the database failed, 2 for everything the user can fix.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    use toasty_migrate::Error;
+    match err.downcast_ref::<Error>() {
+        Some(Error::Backend { .. } | Error::LockTimeout { .. }) => 1,
+        _ => 2,
+    }
+}

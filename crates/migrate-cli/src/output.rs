@@ -1,0 +1,37 @@
+//! Printing: colored on a terminal, plain in pipes and under `NO_COLOR` (anstream decides).
+
+use anstream::{eprintln, println};
+use anstyle::{AnsiColor, Style};
+use toasty_migrate::{ChangeKind, SchemaChange};
+
+pub const BOLD: Style = Style::new().bold();
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub const RED: Style = AnsiColor::Red.on_default().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+/// One change, marked by class: `+` additive, `~` modificative, `-` destructive; and `!` for
+/// anything that can lose data.
+pub fn change(change: &SchemaChange) {
+    let (mark, style) = match change.kind() {
+        ChangeKind::Additive => ("+", GREEN),
+        ChangeKind::Modificative => ("~", YELLOW),
+        ChangeKind::Destructive => ("-", RED),
+    };
+    let loss = if change.is_destructive() {
+        format!(" {RED}! can lose data{RED:#}")
+    } else {
+        String::new()
+    };
+    println!(
+        "  {style}{mark} {change}{style:#} {DIM}({}){DIM:#}{loss}",
+        change.kind()
+    );
+}
+
+pub fn error(err: &anyhow::Error) {
+    eprintln!("{RED}error:{RED:#} {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

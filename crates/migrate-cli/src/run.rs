@@ -1,0 +1,118 @@
+//! `toasty migrate:up` and `toasty migrate:down`.
+
+use crate::Target;
+use crate::output::{BOLD, DIM, GREEN, YELLOW};
+use anstream::println;
+use anyhow::{Context, Result};
+use clap::Args;
+use toasty_migrate::{Direction, Migrator, Operation, RunOptions, RunReport};
+use toasty_migrate_sql::SqlBackend;
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Apply at most this many pending migrations.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Print the exact statements instead of running them.
+    #[arg(long)]
+    dry_run: bool,
+    /// Let operations that can lose data run.
+    #[arg(long)]
+    allow_destructive: bool,
+}
+
+#[derive(Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Revert this many migrations, newest first.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Print the exact statements instead of running them.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// The migrations of `--dir` and a connection to `--url`.
+pub async fn open(target: &Target) -> Result<(Migrator, SqlBackend)> {
+    if !target.dir.is_dir() {
+        anyhow::bail!(
+            "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
+            target.dir.display()
+        );
+    }
+    let migrator = Migrator::from_dir(&target.dir)?;
+    let backend = SqlBackend::connect(&target.url)
+        .await
+        .with_context(|| "connecting to the database".to_string())?;
+    Ok((migrator, backend))
+}
+
+pub async fn up(args: UpArgs) -> Result<()> {
+    let (migrator, mut backend) = open(&args.target).await?;
+    let options = RunOptions {
+        count: args.count,
+        dry_run: args.dry_run,
+        allow_destructive: args.allow_destructive,
+    };
+    let report = migrator.up(&mut backend, &options).await?;
+    print_report(&migrator, &report, args.dry_run);
+    Ok(())
+}
+
+pub async fn down(args: DownArgs) -> Result<()> {
+    let (migrator, mut backend) = open(&args.target).await?;
+    let options = RunOptions {
+        count: Some(args.count),
+        dry_run: args.dry_run,
+        allow_destructive: true,
+    };
+    let report = migrator.down(&mut backend, &options).await?;
+    print_report(&migrator, &report, args.dry_run);
+    Ok(())
+}
+
+fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
+    if report.steps.is_empty() {
+        println!("Nothing to do.");
+        return;
+    }
+    for step in &report.steps {
+        let verb = match (step.direction, dry_run) {
+            (Direction::Up, false) => "Applied",
+            (Direction::Down, false) => "Reverted",
+            (Direction::Up, true) => "Would apply",
+            (Direction::Down, true) => "Would revert",
+        };
+        let time = step
+            .execution_time
+            .map(|t| format!(" {DIM}({} ms){DIM:#}", t.as_millis()))
+            .unwrap_or_default();
+        println!(
+            "{GREEN}{verb}{GREEN:#} {BOLD}{}{BOLD:#}{time}",
+            step.version
+        );
+        for destructive in &step.destructive {
+            println!("  {YELLOW}can lose data:{YELLOW:#} {destructive}");
+        }
+        if step.direction == Direction::Down {
+            // What `up` dropped, `down` re-creates empty: say so.
+            let plan = migrator
+                .migrations()
+                .iter()
+                .find(|p| p.version == step.version);
+            for op in plan.into_iter().flat_map(|p| &p.up) {
+                if let Operation::DropTable { .. } | Operation::DropColumn { .. } = op {
+                    println!(
+                        "  {YELLOW}note:{YELLOW:#} up did `{op}`; down re-creates it, but not the data it held"
+                    );
+                }
+            }
+        }
+        for statement in &step.statements {
+            println!("{statement};");
+        }
+    }
+}
