@@ -10,6 +10,7 @@ use toasty_migrate::{
     DiffOptions, MigrationGenerator, Result, SCHEMA_FILE, SchemaSnapshot, detect_changes_with,
     load_snapshot,
 };
+use toasty_migrate_sql::{Dialect, SqlBackend};
 
 /// The quickstart's schema snapshots (`crates/migrate-core/examples/schemas`).
 pub fn schemas_dir() -> PathBuf {
@@ -48,4 +49,64 @@ pub fn generate_fixture_migrations(dir: &Path) -> Result<()> {
         generator.write_migration_file(&generator.generate(&diff, message)?)?;
     }
     Ok(())
+}
+
+/// A fresh, empty database of one dialect for one test: a SQLite file in a temporary directory,
+/// or a PostgreSQL or MariaDB database of its own (Toasty's drivers cannot be pointed at a
+/// PostgreSQL schema). A server that is down fails the test; `./scripts/test` starts them.
+pub struct FreshDatabase {
+    pub dialect: Dialect,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl FreshDatabase {
+    pub async fn new(dialect: Dialect) -> FreshDatabase {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "tm_e2e_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let server =
+            |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+        let (admin, create) = match dialect {
+            Dialect::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite:{}", dir.path().join("app.db").display());
+                return FreshDatabase {
+                    dialect,
+                    url,
+                    _dir: Some(dir),
+                };
+            }
+            Dialect::Postgres => (
+                server(
+                    "TOASTY_TEST_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                ),
+                format!("CREATE DATABASE \"{name}\""),
+            ),
+            Dialect::Mysql => (
+                server("TOASTY_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+                format!("CREATE DATABASE `{name}`"),
+            ),
+        };
+        let mut backend = SqlBackend::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("test database server unavailable ({e}); ./scripts/test starts it")
+        });
+        backend
+            .execute(&create)
+            .await
+            .expect("create the test database");
+        let url = format!(
+            "{}/{name}",
+            &admin[..admin.rfind('/').expect("a URL with a database")]
+        );
+        FreshDatabase {
+            dialect,
+            url,
+            _dir: None,
+        }
+    }
 }

@@ -1,0 +1,466 @@
+//! The real `toasty` binary, end to end: a Toasty model set that evolves over three versions
+//! (add a field, add an index, make a field optional, drop a field, rename a field) through
+//! generate -> up -> status -> down -> status on SQLite, PostgreSQL and MariaDB, with Toasty's
+//! runtime writing and reading rows in the migrated database along the way. Then bad input.
+
+use assert_cmd::Command;
+use std::path::Path;
+use toasty_core::driver::Capability;
+use toasty_migrate::{SchemaSnapshot, save_snapshot};
+use toasty_migrate_sql::Dialect;
+use toasty_migrate_tests::FreshDatabase;
+
+mod v1 {
+    #[derive(Debug, toasty::Model)]
+    pub struct User {
+        #[key]
+        #[auto]
+        pub id: i64,
+        pub name: String,
+        pub email: String,
+        pub bio: String,
+    }
+}
+
+mod v2 {
+    /// Adds `age` and an index on `email`.
+    #[derive(Debug, toasty::Model)]
+    pub struct User {
+        #[key]
+        #[auto]
+        pub id: i64,
+        pub name: String,
+        #[index]
+        pub email: String,
+        pub bio: String,
+        pub age: i64,
+    }
+}
+
+mod v3 {
+    /// `name` optional, `bio` dropped, `email` renamed to `mail`.
+    #[derive(Debug, toasty::Model)]
+    pub struct User {
+        #[key]
+        #[auto]
+        pub id: i64,
+        pub name: Option<String>,
+        #[index]
+        pub mail: String,
+        pub age: i64,
+    }
+}
+
+fn toasty() -> Command {
+    let mut cmd =
+        Command::cargo_bin("toasty").expect("the toasty binary is built with the workspace");
+    cmd.env("NO_COLOR", "1").env_remove("DATABASE_URL");
+    cmd
+}
+
+fn capability(dialect: Dialect) -> &'static Capability {
+    match dialect {
+        Dialect::Sqlite => &Capability::SQLITE,
+        Dialect::Postgres => &Capability::POSTGRESQL,
+        Dialect::Mysql => &Capability::MYSQL,
+    }
+}
+
+/// What an application does to hand its schema to the CLI: two lines.
+fn export(models: toasty::ModelSet, dialect: Dialect, path: &Path) {
+    let snapshot = SchemaSnapshot::from_models(models, capability(dialect)).unwrap();
+    save_snapshot(&snapshot, path).unwrap();
+}
+
+async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
+    toasty::Db::builder()
+        .models(models)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "failed ({:?}):\n{stdout}\n{stderr}",
+        out.status.code()
+    );
+    stdout
+}
+
+async fn evolve(dialect: Dialect) {
+    let database = FreshDatabase::new(dialect).await;
+    let url = database.url.as_str();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("migrations");
+    let schema = |v: &str| work.path().join(format!("schema_{v}.json"));
+    let generate = |message: &str, v: &str| {
+        let mut cmd = toasty();
+        cmd.args(["migrate:generate", "--message", message, "--dir"])
+            .arg(&dir)
+            .arg("--schema")
+            .arg(schema(v));
+        cmd
+    };
+    let up = || {
+        let mut cmd = toasty();
+        cmd.args(["migrate:up", "--url", url, "--dir"]).arg(&dir);
+        cmd
+    };
+    let status = || {
+        let mut cmd = toasty();
+        cmd.args(["migrate:status", "--url", url, "--dir"])
+            .arg(&dir);
+        cmd
+    };
+
+    // Version 1.
+    export(toasty::models!(v1::User), dialect, &schema("v1"));
+    let out = run(&mut generate("create users", "v1"));
+    assert!(out.contains("+ create table users"), "{out}");
+    run(&mut up());
+    let mut app = db(toasty::models!(v1::User), url).await;
+    toasty::create!(v1::User {
+        name: "Ann",
+        email: "ann@example.com",
+        bio: "first"
+    })
+    .exec(&mut app)
+    .await
+    .unwrap();
+
+    // Version 2: a field and an index added.
+    export(toasty::models!(v2::User), dialect, &schema("v2"));
+    let out = run(&mut generate("add age and an email index", "v2"));
+    assert!(out.contains("+ add column users.age"), "{out}");
+    assert!(out.contains("+ create index index_users_by_email"), "{out}");
+    let out = run(&mut up());
+    assert!(out.contains("Applied"), "{out}");
+    let mut app = db(toasty::models!(v2::User), url).await;
+    toasty::create!(v2::User {
+        name: "Bob",
+        email: "bob@example.com",
+        bio: "second",
+        age: 30
+    })
+    .exec(&mut app)
+    .await
+    .unwrap();
+    let ann = v2::User::filter_by_email("ann@example.com")
+        .exec(&mut app)
+        .await
+        .unwrap();
+    assert_eq!(
+        ann[0].age, 0,
+        "a row from before gets the type's zero for the new NOT NULL column"
+    );
+
+    // Version 3: destructive, so refused without --allow-destructive, and nothing written.
+    export(toasty::models!(v3::User), dialect, &schema("v3"));
+    let before = std::fs::read_dir(&dir).unwrap().count();
+    let refused = generate("reshape users", "v3")
+        .arg("--rename")
+        .arg("users.email=mail")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("drop column users.bio"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
+    let out = run(generate("reshape users", "v3").args([
+        "--rename",
+        "users.email=mail",
+        "--allow-destructive",
+    ]));
+    assert!(out.contains("rename column users.email -> mail"), "{out}");
+    assert!(
+        out.contains("- drop column users.bio (destructive) ! can lose data"),
+        "{out}"
+    );
+    assert!(out.contains("~ modify column users.name"), "{out}");
+    let refused = up().output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "up refuses the drop too");
+    let dry = run(up().args(["--dry-run", "--allow-destructive"]));
+    assert!(dry.contains("Would apply"), "{dry}");
+    assert!(dry.contains("DROP COLUMN"), "{dry}");
+    run(up().arg("--allow-destructive"));
+
+    let mut app = db(toasty::models!(v3::User), url).await;
+    toasty::create!(v3::User {
+        name: None,
+        mail: "cy@example.com",
+        age: 7
+    })
+    .exec(&mut app)
+    .await
+    .unwrap();
+    let mut users = v3::User::all().exec(&mut app).await.unwrap();
+    users.sort_by_key(|u| u.id);
+    let mails: Vec<&str> = users.iter().map(|u| u.mail.as_str()).collect();
+    assert_eq!(
+        mails,
+        ["ann@example.com", "bob@example.com", "cy@example.com"],
+        "renamed, values kept"
+    );
+    assert_eq!(users[0].name.as_deref(), Some("Ann"));
+    assert_eq!(users[2].name, None);
+    assert_eq!(
+        v3::User::filter_by_mail("bob@example.com")
+            .exec(&mut app)
+            .await
+            .unwrap()[0]
+            .age,
+        30
+    );
+
+    // Status: three applied, in sync; then as JSON.
+    let out = run(&mut status());
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("applied")).count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.contains("the database matches the applied migrations"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run(status().arg("--json"))).unwrap();
+    assert_eq!(json["schema"]["state"], "in_sync");
+    assert_eq!(json["migrations"].as_array().unwrap().len(), 3);
+
+    // Down one: v3 is pending again, the database is v2's.
+    let out = run(toasty()
+        .args(["migrate:down", "--url", url, "--dir"])
+        .arg(&dir));
+    assert!(out.contains("Reverted"), "{out}");
+    assert!(
+        out.contains("not the data it held"),
+        "down says dropped data does not come back: {out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run(status().arg("--json"))).unwrap();
+    let states: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied", "applied", "pending"]);
+    assert_eq!(json["schema"]["state"], "in_sync");
+    let mut app = db(toasty::models!(v2::User), url).await;
+    let bob = v2::User::filter_by_email("bob@example.com")
+        .exec(&mut app)
+        .await
+        .unwrap();
+    assert_eq!(bob[0].bio, "", "bio came back empty: its data was dropped");
+
+    // Down the rest, then up again: Toasty's runtime works on the rebuilt tables.
+    run(toasty()
+        .args(["migrate:down", "--url", url, "--count", "2", "--dir"])
+        .arg(&dir));
+    let out = run(&mut status());
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("pending")).count(),
+        3,
+        "{out}"
+    );
+    run(up().arg("--allow-destructive"));
+    let mut app = db(toasty::models!(v3::User), url).await;
+    toasty::create!(v3::User {
+        name: Some("Dee".into()),
+        mail: "dee@example.com",
+        age: 1
+    })
+    .exec(&mut app)
+    .await
+    .unwrap();
+    assert_eq!(v3::User::all().exec(&mut app).await.unwrap().len(), 1);
+    let out = run(up().arg("--allow-destructive"));
+    assert!(out.contains("Nothing to do"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_models_evolve_through_the_cli() {
+    evolve(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_models_evolve_through_the_cli() {
+    evolve(Dialect::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_models_evolve_through_the_cli() {
+    evolve(Dialect::Mysql).await;
+}
+
+/// Runs a failing command; returns (exit code, stderr).
+fn fails(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "expected a failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_a_non_zero_exit() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let generate = |schema: &Path| {
+        let mut cmd = toasty();
+        cmd.current_dir(w)
+            .args(["migrate:generate", "-m", "x", "--schema"])
+            .arg(schema);
+        cmd
+    };
+
+    std::fs::write(
+        w.join("broken.json"),
+        "{\n  \"format_version\": 1,\n  \"tables\": [ nope ]\n}\n",
+    )
+    .unwrap();
+    let (code, err) = fails(&mut generate(&w.join("broken.json")));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("broken.json") && err.contains("line 3"),
+        "{err}"
+    );
+
+    std::fs::write(
+        w.join("package.json"),
+        "{\"name\": \"left-pad\", \"version\": \"1.0.0\"}",
+    )
+    .unwrap();
+    let (code, err) = fails(&mut generate(&w.join("package.json")));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("package.json") && err.contains("name"),
+        "{err}"
+    );
+
+    let (code, err) = fails(&mut generate(&w.join("nowhere.json")));
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere.json"), "{err}");
+
+    let (code, err) =
+        fails(
+            toasty()
+                .current_dir(w)
+                .args(["migrate:status", "--url", "sqlite:app.db"]),
+        );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("migrations directory migrations not found"),
+        "{err}"
+    );
+
+    // A migration to work with.
+    export(
+        toasty::models!(v1::User),
+        Dialect::Sqlite,
+        &w.join("schema.json"),
+    );
+    run(toasty()
+        .current_dir(w)
+        .args(["migrate:generate", "-m", "create users"]));
+    let out = run(toasty()
+        .current_dir(w)
+        .args(["migrate:generate", "-m", "again"]));
+    assert!(out.contains("No changes"), "{out}");
+
+    let (code, err) =
+        fails(
+            toasty()
+                .current_dir(w)
+                .args(["migrate:up", "--url", "oracle://scott:tiger@db/x"]),
+        );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown database URL scheme \"oracle\""),
+        "{err}"
+    );
+    assert!(!err.contains("tiger"), "no password in output: {err}");
+
+    let (code, err) = fails(toasty().current_dir(w).args([
+        "migrate:up",
+        "--url",
+        "postgres://app:s3cret@127.0.0.1:1/x",
+    ]));
+    assert_eq!(code, 1, "a database that is down is a database failure");
+    assert!(
+        err.contains("cannot connect") && !err.contains("s3cret"),
+        "{err}"
+    );
+
+    // DATABASE_URL is the default --url.
+    run(toasty()
+        .current_dir(w)
+        .env("DATABASE_URL", "sqlite:app.db")
+        .arg("migrate:up"));
+
+    // Edited by hand outside the vocabulary.
+    let file = std::fs::read_dir(w.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("mod.rs"))
+        .unwrap();
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        source.replacen("Ok(())", "for _ in 0..2 {}\n        Ok(())", 1),
+    )
+    .unwrap();
+    let (code, err) =
+        fails(
+            toasty()
+                .current_dir(w)
+                .args(["migrate:status", "--url", "sqlite:app.db"]),
+        );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{}:", file.file_name().unwrap().to_string_lossy())),
+        "{err}"
+    );
+    assert!(
+        err.contains("found `for _ in 0..2 {}`") && err.contains("must run embedded"),
+        "{err}"
+    );
+
+    // Edited within the vocabulary after it was applied: refused by checksum.
+    std::fs::write(
+        &file,
+        source.replacen("\"name\".into()", "\"full_name\".into()", 1),
+    )
+    .unwrap();
+    let (code, err) = fails(
+        toasty()
+            .current_dir(w)
+            .args(["migrate:up", "--url", "sqlite:app.db"]),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("was edited after it was applied"), "{err}");
+    let out = toasty()
+        .current_dir(w)
+        .args(["migrate:status", "--url", "sqlite:app.db"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("modified"));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = run(toasty().args(["migrate:up", "--help"]));
+    assert!(
+        out.contains("Exit codes:") && out.contains("1  the database failed"),
+        "{out}"
+    );
+}
