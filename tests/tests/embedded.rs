@@ -60,3 +60,46 @@ fn fixtures_are_what_the_generator_writes_today() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_application_applies_its_embedded_migrations_at_start_up() {
+    use toasty_migrate::{Migrator, RunOptions};
+    use toasty_migrate_sql::SqlBackend;
+
+    // What an application's `main` does before serving.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("app.db").display());
+    let migrator = Migrator::from_migrations(&migrations::migrations()).unwrap();
+    let mut db = SqlBackend::connect(&url).await.unwrap();
+    // The fixture's second migration drops an index (loses no data), so no allow is needed.
+    let report = migrator.up(&mut db, &RunOptions::default()).await.unwrap();
+    assert_eq!(report.steps.len(), 2);
+
+    // The next start finds nothing to do, and the CLI's view of the files agrees.
+    let mut db = SqlBackend::connect(&url).await.unwrap();
+    assert!(
+        migrator
+            .up(&mut db, &RunOptions::default())
+            .await
+            .unwrap()
+            .steps
+            .is_empty()
+    );
+    let from_files = Migrator::from_dir(fixture_migrations_dir()).unwrap();
+    let status = from_files.status(&mut db).await.unwrap();
+    assert!(
+        status
+            .iter()
+            .all(|s| matches!(s.state, toasty_migrate::MigrationState::Applied(_))),
+        "{status:?}"
+    );
+    let live = db.introspect().await.unwrap();
+    let expected =
+        toasty_migrate::load_snapshot(fixture_migrations_dir().join(".schema.json")).unwrap();
+    assert!(
+        live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(
+            db.dialect(),
+            &expected
+        ))
+    );
+}

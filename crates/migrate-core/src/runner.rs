@@ -43,8 +43,10 @@ pub trait Backend {
     /// Every tracking row, oldest version first; none if the tracking store does not exist.
     async fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
 
-    /// The exact statements `run` would execute for these operations, for dry runs.
-    async fn statements(&mut self, operations: &[Operation]) -> Result<Vec<String>>;
+    /// The exact statements `run` would execute for each of these migrations' operations, run
+    /// one after the other, for dry runs. (All at once, because a statement can depend on what
+    /// an earlier migration left, as SQLite's table rebuilds do.)
+    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>>;
 
     /// Applies `migration.up` and records it with `checksum`, or (for [`Direction::Down`])
     /// applies `migration.down` and deletes its record.
@@ -271,16 +273,20 @@ impl Migrator {
         options: &RunOptions,
     ) -> Result<RunReport> {
         let mut report = RunReport::default();
+        let mut statements = if options.dry_run {
+            let operations: Vec<&[Operation]> =
+                todo.iter().map(|p| p.operations(direction)).collect();
+            backend.statements(&operations).await?
+        } else {
+            Vec::new()
+        }
+        .into_iter();
         for plan in todo {
             let ops = plan.operations(direction);
             report.steps.push(RunStep {
                 version: plan.version.clone(),
                 direction,
-                statements: if options.dry_run {
-                    backend.statements(ops).await?
-                } else {
-                    Vec::new()
-                },
+                statements: statements.next().unwrap_or_default(),
                 destructive: ops
                     .iter()
                     .filter(|op| op.is_destructive())

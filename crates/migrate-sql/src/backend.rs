@@ -944,13 +944,16 @@ impl Backend for SqlBackend {
             .collect())
     }
 
-    async fn statements(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
+    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
         let mut schema = match self.dialect {
             Dialect::Sqlite => self.introspect().await?,
             // Only SQLite's rebuilds depend on the live tables.
             Dialect::Postgres | Dialect::Mysql => SchemaSnapshot::default(),
         };
-        self.statements_on(&mut schema, operations)
+        migrations
+            .iter()
+            .map(|ops| self.statements_on(&mut schema, ops))
+            .collect()
     }
 
     async fn run(

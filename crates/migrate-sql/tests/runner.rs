@@ -499,3 +499,44 @@ async fn a_migration_can_opt_out_of_the_transaction_for_concurrent_indexes() {
         .to_string();
     assert!(err.contains("cannot opt out"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_over_several_migrations_sees_what_the_earlier_ones_build() {
+    // On SQLite the second migration rebuilds a table only the first one creates.
+    let db = TestDb::new(Dialect::Sqlite).await;
+    let mut backend = db.connect().await;
+    let mut widened = users();
+    widened.tables[0].columns[1].ty = ColumnType::Text;
+    let plans = vec![
+        migration(
+            "20250101_000000_create_users",
+            &SchemaSnapshot::default(),
+            &users(),
+            &[],
+        ),
+        migration("20250102_000000_widen_email", &users(), &widened, &[]),
+    ];
+    let report = Migrator::from_plans(plans)
+        .up(
+            &mut backend,
+            &RunOptions {
+                dry_run: true,
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
+    let second = &report.steps[1].statements;
+    assert!(
+        second[0].starts_with("CREATE TABLE \"_toasty_migrate_rebuild\""),
+        "{second:?}"
+    );
+    assert!(
+        second
+            .last()
+            .unwrap()
+            .contains("CREATE UNIQUE INDEX \"index_users_by_email\""),
+        "{second:?}"
+    );
+    assert!(backend.introspect().await.unwrap().tables.is_empty());
+}
