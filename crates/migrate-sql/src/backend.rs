@@ -168,12 +168,28 @@ impl SqlBackend {
     pub async fn introspect(&mut self) -> Result<SchemaSnapshot> {
         let tables = match self.dialect {
             Dialect::Sqlite => {
-                let names = self.sqlite_table_names().await?;
-                let mut tables = Vec::new();
-                for name in names {
-                    tables.extend(self.sqlite_table(&name).await?);
-                }
-                tables
+                let Conn::Sqlite(s) = &self.conn else {
+                    unreachable!("dialect matches connection")
+                };
+                // One trip to the blocking pool for every table, not four per table.
+                let raw = s
+                    .call(|c| {
+                        let mut stmt = c.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+                        let listed = stmt
+                            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        let mut tables = Vec::new();
+                        for (name, sql) in listed.into_iter().filter(|(n, _)| !is_internal_table(n)) {
+                            let raw = read_sqlite_table(c, &name, sql)?;
+                            tables.push((name, raw));
+                        }
+                        Ok(tables)
+                    })
+                    .await
+                    .map_err(|e| self.error(e))?;
+                raw.into_iter()
+                    .map(|(name, raw)| self.sqlite_snapshot(&name, raw))
+                    .collect::<Result<Vec<_>>>()?
             }
             Dialect::Postgres => self.postgres_tables().await?,
             Dialect::Mysql => self.mysql_tables().await?,
@@ -443,25 +459,6 @@ impl SqlBackend {
         Ok(start.elapsed())
     }
 
-    async fn sqlite_table_names(&mut self) -> Result<Vec<String>> {
-        let Conn::Sqlite(s) = &mut self.conn else {
-            return Ok(Vec::new());
-        };
-        let names = s
-            .call(|c| {
-                let mut stmt =
-                    c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
-                stmt.query_map([], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(names
-            .into_iter()
-            .filter(|n| !is_internal_table(n))
-            .collect())
-    }
-
     /// One SQLite table, from its pragmas and its `CREATE TABLE` text; `None` if it does not exist.
     async fn sqlite_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
         let Conn::Sqlite(s) = &mut self.conn else {
@@ -469,10 +466,23 @@ impl SqlBackend {
         };
         let owned = name.to_string();
         let raw = s
-            .call(move |c| read_sqlite_table(c, &owned))
+            .call(move |c| {
+                use rusqlite::OptionalExtension;
+                let sql: Option<String> = c
+                    .query_row(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                        [&owned],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                sql.map(|sql| read_sqlite_table(c, &owned, sql)).transpose()
+            })
             .await
             .map_err(|e| self.error(e))?;
-        let Some(raw) = raw else { return Ok(None) };
+        raw.map(|raw| self.sqlite_snapshot(name, raw)).transpose()
+    }
+
+    fn sqlite_snapshot(&self, name: &str, raw: RawSqliteTable) -> Result<TableSnapshot> {
         let autoincrement = raw.sql.to_ascii_uppercase().contains("AUTOINCREMENT");
         let mut columns = Vec::new();
         let mut pk: Vec<(i64, String)> = Vec::new();
@@ -509,12 +519,12 @@ impl SqlBackend {
                 unique,
             })
             .collect();
-        Ok(Some(TableSnapshot {
+        Ok(TableSnapshot {
             name: name.to_string(),
             columns,
             primary_key: pk.into_iter().map(|(_, c)| stored_key(&c, false)).collect(),
             indexes,
-        }))
+        })
     }
 
     async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
@@ -655,19 +665,12 @@ struct RawSqliteTable {
     indexes: Vec<(String, bool, Vec<(String, bool)>)>,
 }
 
+/// The SQLite table `name`, whose `CREATE TABLE` text is `sql`.
 fn read_sqlite_table(
     c: &rusqlite::Connection,
     name: &str,
-) -> rusqlite::Result<Option<RawSqliteTable>> {
-    use rusqlite::OptionalExtension;
-    let sql: Option<String> = c
-        .query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(sql) = sql else { return Ok(None) };
+    sql: String,
+) -> rusqlite::Result<RawSqliteTable> {
     let mut stmt = c.prepare(
         "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
     )?;
@@ -708,11 +711,11 @@ fn read_sqlite_table(
             .collect::<rusqlite::Result<Vec<_>>>()?;
         indexes.push((index, unique, keys));
     }
-    Ok(Some(RawSqliteTable {
+    Ok(RawSqliteTable {
         sql,
         columns,
         indexes,
-    }))
+    })
 }
 
 fn empty_table(name: String) -> TableSnapshot {
