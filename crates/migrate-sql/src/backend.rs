@@ -5,17 +5,25 @@
 use crate::ddl;
 use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
 use crate::url::{DatabaseUrl, redact};
 use sha2::{Digest, Sha256};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::connection::Connection;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::row::Row;
 // Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
 // escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::sql_str::AssertSqlSafe;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::{query::query, query_as::query_as, query_scalar::query_scalar, raw_sql::raw_sql};
+#[cfg(feature = "mysql")]
 use sqlx_mysql::MySqlConnection;
+#[cfg(feature = "postgres")]
 use sqlx_postgres::PgConnection;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -30,9 +38,14 @@ pub const TRACKING_TABLE: &str = "_toasty_migrations";
 /// How long to wait for a database to answer a connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The connection, of whichever backends this build has (Cargo features `sqlite`, `postgres`,
+/// `mysql`).
 enum Conn {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConn),
+    #[cfg(feature = "postgres")]
     Postgres(PgConnection),
+    #[cfg(feature = "mysql")]
     Mysql(MySqlConnection),
 }
 
@@ -41,8 +54,11 @@ enum Conn {
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $sqlx:expr, $s:ident => $sqlite:expr) => {
         match $conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite($s) => $sqlite.map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $sqlx.map_err(|e| e.to_string()),
+            #[cfg(feature = "mysql")]
             Conn::Mysql($c) => $sqlx.map_err(|e| e.to_string()),
         }
     };
@@ -62,6 +78,18 @@ impl SqlBackend {
     pub async fn connect(url: &str) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
         let target = redact(url);
+        if !parsed.is_built() {
+            return Err(Error::Unsupported {
+                target,
+                message: format!(
+                    "this build has no {} backend; enable the Cargo feature `{}` \
+                     (cargo install toasty-migrate-cli --features {})",
+                    parsed.name(),
+                    parsed.feature(),
+                    parsed.feature()
+                ),
+            });
+        }
         let fail = |e: String| Error::Backend {
             target: target.clone(),
             message: format!("cannot connect: {e}"),
@@ -69,21 +97,26 @@ impl SqlBackend {
         let lock_timeout = Duration::from_secs(60);
         let connect = async {
             Ok::<_, String>(match parsed {
+                #[cfg(feature = "sqlite")]
                 DatabaseUrl::Sqlite => Conn::Sqlite(
                     SqliteConn::open(url, lock_timeout)
                         .await
                         .map_err(|e| e.to_string())?,
                 ),
+                #[cfg(feature = "postgres")]
                 DatabaseUrl::Postgres => Conn::Postgres(
                     PgConnection::connect(url)
                         .await
                         .map_err(|e| e.to_string())?,
                 ),
+                #[cfg(feature = "mysql")]
                 DatabaseUrl::Mysql => Conn::Mysql(
                     MySqlConnection::connect(url)
                         .await
                         .map_err(|e| e.to_string())?,
                 ),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("checked by is_built above"),
             })
         };
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -99,8 +132,11 @@ impl SqlBackend {
             }
         };
         let dialect = match conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Conn::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
             Conn::Mysql(_) => Dialect::Mysql,
         };
         let mut backend = SqlBackend {
@@ -151,10 +187,12 @@ impl SqlBackend {
 
     /// Executes one statement as written.
     pub async fn execute(&mut self, sql: &str) -> Result<()> {
-        let owned = sql.to_string();
         let result = on_conn!(&mut self.conn,
-            c => raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()),
-            s => s.call(move |c| c.execute_batch(&owned)).await);
+        c => raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()),
+        s => {
+            let owned = sql.to_string();
+            s.call(move |c| c.execute_batch(&owned)).await
+        });
         result.map_err(|e| {
             let mut err = self.error(e);
             if let Error::Backend { message, .. } = &mut err {
@@ -166,33 +204,13 @@ impl SqlBackend {
 
     /// The application's tables as they are in the database now.
     pub async fn introspect(&mut self) -> Result<SchemaSnapshot> {
-        let tables = match self.dialect {
-            Dialect::Sqlite => {
-                let Conn::Sqlite(s) = &self.conn else {
-                    unreachable!("dialect matches connection")
-                };
-                // One trip to the blocking pool for every table, not four per table.
-                let raw = s
-                    .call(|c| {
-                        let mut stmt = c.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
-                        let listed = stmt
-                            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-                            .collect::<rusqlite::Result<Vec<_>>>()?;
-                        let mut tables = Vec::new();
-                        for (name, sql) in listed.into_iter().filter(|(n, _)| !is_internal_table(n)) {
-                            let raw = read_sqlite_table(c, &name, sql)?;
-                            tables.push((name, raw));
-                        }
-                        Ok(tables)
-                    })
-                    .await
-                    .map_err(|e| self.error(e))?;
-                raw.into_iter()
-                    .map(|(name, raw)| self.sqlite_snapshot(&name, raw))
-                    .collect::<Result<Vec<_>>>()?
-            }
-            Dialect::Postgres => self.postgres_tables().await?,
-            Dialect::Mysql => self.mysql_tables().await?,
+        let tables = match self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => self.sqlite_tables().await?,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => self.postgres_tables().await?,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => self.mysql_tables().await?,
         };
         Ok(SchemaSnapshot::new(tables))
     }
@@ -265,6 +283,7 @@ impl SqlBackend {
         let ms = elapsed.as_millis() as i64;
         let (done, total) = (done as i32, total as i32);
         let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => {
                 let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
                 let at = now.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
@@ -273,6 +292,7 @@ impl SqlBackend {
                     .await
                     .map_err(|e| e.to_string())
             }
+            #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
                 query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
@@ -280,6 +300,7 @@ impl SqlBackend {
                     .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
                     .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
+            #[cfg(feature = "mysql")]
             Conn::Mysql(c) => {
                 let now = time::PrimitiveDateTime::new(now.date(), now.time());
                 query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
@@ -298,10 +319,12 @@ impl SqlBackend {
             "?"
         };
         let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
-        let owned = version.to_string();
         on_conn!(&mut self.conn,
-            c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
-            s => s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await)
+        c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
+        s => {
+            let owned = version.to_string();
+            s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await
+        })
         .map_err(|e| self.error(e))
     }
 
@@ -316,13 +339,16 @@ impl SqlBackend {
         let sql = format!(
             "SELECT statements_done, statements_checksum FROM {t} WHERE version = {placeholder}"
         );
-        let owned = version.to_string();
         let row: Option<(i32, String)> = on_conn!(&mut self.conn,
-            c => query_as(AssertSqlSafe(sql.as_str())).bind(version).fetch_optional(&mut *c).await,
-            s => s.call(move |c| {
+        c => query_as(AssertSqlSafe(sql.as_str())).bind(version).fetch_optional(&mut *c).await,
+        s => {
+            let owned = version.to_string();
+            s.call(move |c| {
                 use rusqlite::OptionalExtension;
                 c.query_row(&sql, [owned], |r| Ok((r.get(0)?, r.get(1)?))).optional()
-            }).await)
+            })
+            .await
+        })
         .map_err(|e| self.error(e))?;
         Ok(row.map(|(done, sum)| (done as usize, sum)))
     }
@@ -367,7 +393,7 @@ impl SqlBackend {
         let start = Instant::now();
         for op in plan.operations(direction) {
             let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
-                (Some(table), true) => self.sqlite_table(table).await?,
+                (Some(table), true) => self.live_table(table).await?,
                 _ => None,
             };
             let statements = ddl::statements(self.dialect, op, live.as_ref())
@@ -459,7 +485,51 @@ impl SqlBackend {
         Ok(start.elapsed())
     }
 
+    #[cfg(feature = "sqlite")]
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
+    async fn sqlite_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+        let Conn::Sqlite(s) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        // One trip to the blocking pool for every table, not four per table.
+        let raw = s
+            .call(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                )?;
+                let listed = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut tables = Vec::new();
+                for (name, sql) in listed.into_iter().filter(|(n, _)| !is_internal_table(n)) {
+                    let raw = read_sqlite_table(c, &name, sql)?;
+                    tables.push((name, raw));
+                }
+                Ok(tables)
+            })
+            .await
+            .map_err(|e| self.error(e))?;
+        raw.into_iter()
+            .map(|(name, raw)| self.sqlite_snapshot(&name, raw))
+            .collect::<Result<Vec<_>>>()
+    }
+
+    /// The table as it is now, for the operations that need it (SQLite's rebuilds).
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+    async fn live_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
+        match self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => self.sqlite_table(name).await,
+            #[allow(unreachable_patterns)]
+            _ => Ok(None),
+        }
+    }
+
     /// One SQLite table, from its pragmas and its `CREATE TABLE` text; `None` if it does not exist.
+    #[cfg(feature = "sqlite")]
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
     async fn sqlite_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
         let Conn::Sqlite(s) = &mut self.conn else {
             return Ok(None);
@@ -482,6 +552,7 @@ impl SqlBackend {
         raw.map(|raw| self.sqlite_snapshot(name, raw)).transpose()
     }
 
+    #[cfg(feature = "sqlite")]
     fn sqlite_snapshot(&self, name: &str, raw: RawSqliteTable) -> Result<TableSnapshot> {
         let autoincrement = raw.sql.to_ascii_uppercase().contains("AUTOINCREMENT");
         let mut columns = Vec::new();
@@ -527,6 +598,9 @@ impl SqlBackend {
         })
     }
 
+    #[cfg(feature = "postgres")]
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
     async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
         let err = |e: sqlx_core::Error| Error::Backend {
@@ -592,6 +666,9 @@ impl SqlBackend {
         Ok(tables.into_values().collect())
     }
 
+    #[cfg(feature = "mysql")]
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
     async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
         let err = |e: sqlx_core::Error| Error::Backend {
@@ -657,6 +734,7 @@ impl SqlBackend {
 }
 
 /// A SQLite table as its pragmas give it.
+#[cfg(feature = "sqlite")]
 struct RawSqliteTable {
     sql: String,
     /// (name, declared type, NOT NULL, default expression, position in the primary key or 0)
@@ -665,6 +743,7 @@ struct RawSqliteTable {
     indexes: Vec<(String, bool, Vec<(String, bool)>)>,
 }
 
+#[cfg(feature = "sqlite")]
 /// The SQLite table `name`, whose `CREATE TABLE` text is `sql`.
 fn read_sqlite_table(
     c: &rusqlite::Connection,
@@ -718,6 +797,7 @@ fn read_sqlite_table(
     })
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn empty_table(name: String) -> TableSnapshot {
     TableSnapshot {
         name,
@@ -728,6 +808,7 @@ fn empty_table(name: String) -> TableSnapshot {
 }
 
 /// Index rows `(table, index, unique, primary, column, descending)` in key order.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn add_index_rows(
     tables: &mut BTreeMap<String, TableSnapshot>,
     rows: Vec<(String, String, bool, bool, String, bool)>,
@@ -777,16 +858,22 @@ impl Backend for SqlBackend {
 
     async fn lock(&mut self) -> Result<()> {
         let start = Instant::now();
-        match self.dialect {
+        let (target, timeout) = (self.target.clone(), self.lock_timeout);
+        let failed = |message: String| Error::Backend {
+            target: target.clone(),
+            message,
+        };
+        let timed_out = || Error::LockTimeout {
+            target: target.clone(),
+            waited_secs: start.elapsed().as_secs(),
+        };
+        match &mut self.conn {
             // The run-long write transaction is the lock; SQLite waits `busy_timeout` for it.
-            Dialect::Sqlite => {
-                let Conn::Sqlite(s) = &mut self.conn else {
-                    unreachable!("dialect matches connection")
-                };
-                let wait = self.lock_timeout;
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => {
                 let result = s
                     .call(move |c| {
-                        c.busy_timeout(wait)?;
+                        c.busy_timeout(timeout)?;
                         c.execute_batch("BEGIN IMMEDIATE")
                     })
                     .await;
@@ -795,55 +882,43 @@ impl Backend for SqlBackend {
                     Err(rusqlite::Error::SqliteFailure(e, _))
                         if e.code == rusqlite::ErrorCode::DatabaseBusy =>
                     {
-                        Err(Error::LockTimeout {
-                            target: self.target.clone(),
-                            waited_secs: start.elapsed().as_secs(),
-                        })
+                        Err(timed_out())
                     }
-                    Err(e) => Err(self.error(e)),
+                    Err(e) => Err(failed(e.to_string())),
                 }
             }
-            Dialect::Postgres => {
+            // Polled with backoff, so a waiting runner gives up at the timeout.
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
                 let mut backoff = Duration::from_millis(10);
                 loop {
-                    let Conn::Postgres(c) = &mut self.conn else {
-                        unreachable!("dialect matches connection")
-                    };
                     let locked: bool = query_scalar(
                         "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
                     )
                     .fetch_one(&mut *c)
                     .await
-                    .map_err(|e| self.error(e))?;
+                    .map_err(|e| failed(e.to_string()))?;
                     if locked {
                         return Ok(());
                     }
-                    if start.elapsed() >= self.lock_timeout {
-                        return Err(Error::LockTimeout {
-                            target: self.target.clone(),
-                            waited_secs: start.elapsed().as_secs(),
-                        });
+                    if start.elapsed() >= timeout {
+                        return Err(timed_out());
                     }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));
                 }
             }
-            Dialect::Mysql => {
-                let Conn::Mysql(c) = &mut self.conn else {
-                    unreachable!("dialect matches connection")
-                };
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => {
                 let locked: Option<i64> =
                     query_scalar("SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), ?)")
-                        .bind(self.lock_timeout.as_secs_f64())
+                        .bind(timeout.as_secs_f64())
                         .fetch_one(&mut *c)
                         .await
-                        .map_err(|e| self.error(e))?;
+                        .map_err(|e| failed(e.to_string()))?;
                 match locked {
                     Some(1) => Ok(()),
-                    _ => Err(Error::LockTimeout {
-                        target: self.target.clone(),
-                        waited_secs: start.elapsed().as_secs(),
-                    }),
+                    _ => Err(timed_out()),
                 }
             }
         }
@@ -869,6 +944,7 @@ impl Backend for SqlBackend {
         );
         type Row = (String, String, String, i64, i32, i32);
         let rows: Vec<(Row, OffsetDateTime)> = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => s
                 .call(move |c| {
                     let mut stmt = c.prepare(&sql)?;
@@ -901,6 +977,7 @@ impl Backend for SqlBackend {
                 })
                 .await
                 .map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
             Conn::Postgres(c) => query(AssertSqlSafe(sql.as_str()))
                 .fetch_all(&mut *c)
                 .await
@@ -915,6 +992,7 @@ impl Backend for SqlBackend {
                         .collect()
                 })
                 .map_err(|e| e.to_string()),
+            #[cfg(feature = "mysql")]
             Conn::Mysql(c) => query(AssertSqlSafe(sql.as_str()))
                 .fetch_all(&mut *c)
                 .await

@@ -1,5 +1,7 @@
 //! SQL backends for toasty-migrate: PostgreSQL and MySQL/MariaDB over sqlx, SQLite over rusqlite
-//! (the SQLite that Toasty's own driver links, so both fit in one application).
+//! (the SQLite that Toasty's own driver links, so both fit in one application). Each backend is a
+//! Cargo feature (`sqlite`, `postgres`, `mysql`, all on by default); DDL and introspection parsing
+//! are always built.
 //!
 //! - [`dialect`]: identifier quoting, literals and type names per dialect (toasty-sql's names).
 //! - [`ddl`]: the statements for each operation, including SQLite's copy-table rebuild.
@@ -25,6 +27,7 @@ mod backend;
 pub mod ddl;
 pub mod dialect;
 pub mod introspect;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
 

@@ -11,6 +11,33 @@ pub enum DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// The database's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite => "SQLite",
+            DatabaseUrl::Postgres => "PostgreSQL",
+            DatabaseUrl::Mysql => "MySQL/MariaDB",
+        }
+    }
+
+    /// The Cargo feature (of toasty-migrate-sql and of the `toasty` CLI) that builds its backend.
+    pub fn feature(self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite => "sqlite",
+            DatabaseUrl::Postgres => "postgres",
+            DatabaseUrl::Mysql => "mysql",
+        }
+    }
+
+    /// Whether this build has the backend (its Cargo feature is on).
+    pub fn is_built(self) -> bool {
+        match self {
+            DatabaseUrl::Sqlite => cfg!(feature = "sqlite"),
+            DatabaseUrl::Postgres => cfg!(feature = "postgres"),
+            DatabaseUrl::Mysql => cfg!(feature = "mysql"),
+        }
+    }
+
     pub fn parse(url: &str) -> Result<Self> {
         let scheme = url
             .split(':')
