@@ -36,6 +36,7 @@ mod generate;
 mod migration;
 mod operation;
 mod parse;
+mod plan_cache;
 mod runner;
 mod snapshot;
 mod types;
@@ -57,6 +58,7 @@ pub use migration::{
 };
 pub use operation::Operation;
 pub use parse::{parse_migration, parse_migration_file};
+pub use plan_cache::PLAN_CACHE_DIR;
 pub use runner::{
     AppliedMigration, Backend, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport,
     RunStep,

@@ -6,7 +6,7 @@
 use crate::operation::Operation;
 use crate::snapshot::{ColumnDef, IndexDef, TableDef};
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -105,7 +105,7 @@ impl MigrationContext for RecordingContext {
 }
 
 /// A migration as data: version, and its `up` and `down` operations.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MigrationPlan {
     pub version: String,
     pub up: Vec<Operation>,

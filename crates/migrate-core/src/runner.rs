@@ -112,10 +112,13 @@ pub struct RunStep {
 #[derive(Debug, Clone)]
 pub struct Migrator {
     migrations: Vec<MigrationPlan>,
+    /// `migrations[i].checksum()`, computed once (or read from the parse cache).
+    checksums: Vec<String>,
 }
 
 impl Migrator {
-    /// The migrations of a directory, parsed from their files.
+    /// The migrations of a directory, parsed from their files (or taken from the parse cache,
+    /// see [`crate::PLAN_CACHE_DIR`], when a file's bytes are unchanged).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         if !dir.is_dir() {
@@ -128,37 +131,13 @@ impl Migrator {
             ));
         }
         let versions = crate::generate::list_versions(dir)?;
-        // Parsing is most of a CLI run's time with many migrations: spread it over the cores.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(versions.len().max(1));
-        let chunk = versions.len().div_ceil(threads).max(1);
-        let parsed: Vec<Result<Vec<MigrationPlan>>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = versions
-                .chunks(chunk)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|version| {
-                                crate::parse::parse_migration_file(
-                                    dir.join(format!("{version}.rs")),
-                                )
-                            })
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("parsing does not panic"))
-                .collect()
-        });
-        let mut plans = Vec::with_capacity(versions.len());
-        for chunk in parsed {
-            plans.extend(chunk?);
-        }
-        Ok(Self::from_plans(plans))
+        let (migrations, checksums) = crate::plan_cache::load_plans(dir, &versions)?
+            .into_iter()
+            .unzip();
+        Ok(Migrator {
+            migrations,
+            checksums,
+        })
     }
 
     /// Compiled migrations (the generated `migrations::migrations()`), for embedding.
@@ -172,7 +151,11 @@ impl Migrator {
 
     pub fn from_plans(mut plans: Vec<MigrationPlan>) -> Self {
         plans.sort_by(|a, b| a.version.cmp(&b.version));
-        Migrator { migrations: plans }
+        let checksums = plans.iter().map(MigrationPlan::checksum).collect();
+        Migrator {
+            migrations: plans,
+            checksums,
+        }
     }
 
     pub fn migrations(&self) -> &[MigrationPlan] {
@@ -191,12 +174,12 @@ impl Migrator {
             .map(|a| (a.version.clone(), a))
             .collect();
         let mut states: BTreeMap<String, MigrationState> = BTreeMap::new();
-        for plan in &self.migrations {
+        for (plan, checksum) in self.migrations.iter().zip(&self.checksums) {
             let state = match applied.remove(&plan.version) {
                 None => MigrationState::Pending,
                 Some(a) if a.progress.is_some() => MigrationState::Partial(a),
                 Some(a) => {
-                    let file_checksum = plan.checksum();
+                    let file_checksum = checksum.clone();
                     if a.checksum == file_checksum {
                         MigrationState::Applied(a)
                     } else {
@@ -288,6 +271,15 @@ impl Migrator {
             .await
     }
 
+    fn checksum(&self, version: &str) -> String {
+        let i = self
+            .migrations
+            .iter()
+            .position(|p| p.version == version)
+            .expect("a known migration");
+        self.checksums[i].clone()
+    }
+
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
         self.migrations.iter().find(|p| p.version == version)
     }
@@ -342,7 +334,8 @@ impl Migrator {
             return Ok(report);
         }
         for (plan, step) in todo.iter().zip(&mut report.steps) {
-            step.execution_time = Some(backend.run(plan, direction, &plan.checksum()).await?);
+            let checksum = self.checksum(&plan.version);
+            step.execution_time = Some(backend.run(plan, direction, &checksum).await?);
         }
         Ok(report)
     }

@@ -492,22 +492,9 @@ impl SqlBackend {
         let Conn::Sqlite(s) = &self.conn else {
             return Ok(Vec::new());
         };
-        // One trip to the blocking pool for every table, not four per table.
+        // One trip to the blocking pool, three queries, whatever the number of tables.
         let raw = s
-            .call(|c| {
-                let mut stmt = c.prepare(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
-                )?;
-                let listed = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let mut tables = Vec::new();
-                for (name, sql) in listed.into_iter().filter(|(n, _)| !is_internal_table(n)) {
-                    let raw = read_sqlite_table(c, &name, sql)?;
-                    tables.push((name, raw));
-                }
-                Ok(tables)
-            })
+            .call(|c| read_sqlite_tables(c, None))
             .await
             .map_err(|e| self.error(e))?;
         raw.into_iter()
@@ -536,20 +523,13 @@ impl SqlBackend {
         };
         let owned = name.to_string();
         let raw = s
-            .call(move |c| {
-                use rusqlite::OptionalExtension;
-                let sql: Option<String> = c
-                    .query_row(
-                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                        [&owned],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                sql.map(|sql| read_sqlite_table(c, &owned, sql)).transpose()
-            })
+            .call(move |c| read_sqlite_tables(c, Some(&owned)))
             .await
             .map_err(|e| self.error(e))?;
-        raw.map(|raw| self.sqlite_snapshot(name, raw)).transpose()
+        raw.into_iter()
+            .next()
+            .map(|(_, raw)| self.sqlite_snapshot(name, raw))
+            .transpose()
     }
 
     #[cfg(feature = "sqlite")]
@@ -744,57 +724,83 @@ struct RawSqliteTable {
 }
 
 #[cfg(feature = "sqlite")]
-/// The SQLite table `name`, whose `CREATE TABLE` text is `sql`.
-fn read_sqlite_table(
+/// Every SQLite table (or only `only`) with its columns and `CREATE INDEX` indexes, in three
+/// queries whatever the number of tables (the pragma table-valued functions joined to
+/// `sqlite_master`), internal tables left out.
+#[cfg(feature = "sqlite")]
+fn read_sqlite_tables(
     c: &rusqlite::Connection,
-    name: &str,
-    sql: String,
-) -> rusqlite::Result<RawSqliteTable> {
-    let mut stmt = c.prepare(
-        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
-    )?;
-    let columns = stmt
-        .query_map([name], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, i64>(2)? != 0,
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = c.prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1)")?;
-    let listed = stmt
-        .query_map([name], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)? == 1,
-                r.get::<_, String>(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut indexes = Vec::new();
-    for (index, unique, origin) in listed {
-        // Only indexes made by CREATE INDEX: not the primary key's, not UNIQUE constraints'.
-        if origin != "c" {
-            continue;
+    only: Option<&str>,
+) -> rusqlite::Result<Vec<(String, RawSqliteTable)>> {
+    let filter = "m.type = 'table' AND (?1 IS NULL OR m.name = ?1)";
+    let mut tables: std::collections::BTreeMap<String, RawSqliteTable> =
+        std::collections::BTreeMap::new();
+    let mut stmt = c.prepare(&format!(
+        "SELECT m.name, m.sql FROM sqlite_master m WHERE {filter}"
+    ))?;
+    for row in stmt.query_map([only], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (name, sql) = row?;
+        if !is_internal_table(&name) {
+            tables.insert(
+                name,
+                RawSqliteTable {
+                    sql,
+                    columns: Vec::new(),
+                    indexes: Vec::new(),
+                },
+            );
         }
-        let mut stmt = c.prepare(
-            "SELECT name, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
-        )?;
-        let keys = stmt
-            .query_map([&index], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? == 1))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        indexes.push((index, unique, keys));
     }
-    Ok(RawSqliteTable {
-        sql,
-        columns,
-        indexes,
-    })
+    let mut stmt = c.prepare(&format!(
+        "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk \
+         FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE {filter} ORDER BY m.name, p.cid"
+    ))?;
+    let rows = stmt.query_map([only], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            (
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)? != 0,
+                r.get(4)?,
+                r.get(5)?,
+            ),
+        ))
+    })?;
+    for row in rows {
+        let (table, column) = row?;
+        if let Some(t) = tables.get_mut(&table) {
+            t.columns.push(column);
+        }
+    }
+    // Only indexes made by CREATE INDEX (origin 'c'): not the primary key's, not UNIQUE constraints'.
+    let mut stmt = c.prepare(&format!(
+        "SELECT m.name, il.name, il.\"unique\", ii.name, ii.\"desc\" \
+         FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_xinfo(il.name) ii \
+         WHERE {filter} AND il.origin = 'c' AND ii.key = 1 ORDER BY m.name, il.name, ii.seqno"
+    ))?;
+    let rows = stmt.query_map([only], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)? == 1,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)? == 1,
+        ))
+    })?;
+    for row in rows {
+        let (table, index, unique, column, desc) = row?;
+        let Some(t) = tables.get_mut(&table) else {
+            continue;
+        };
+        match t.indexes.last_mut() {
+            Some((name, _, keys)) if *name == index => keys.push((column, desc)),
+            _ => t.indexes.push((index, unique, vec![(column, desc)])),
+        }
+    }
+    Ok(tables.into_iter().collect())
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
