@@ -464,3 +464,69 @@ fn help_documents_the_exit_codes() {
         "{out}"
     );
 }
+
+/// `generate` on a terminal (a pseudo-terminal from util-linux's `script`), answering its
+/// questions from `answers`. Returns what the terminal showed.
+fn on_terminal(dir: &Path, args: &str, answers: &str) -> String {
+    let toasty = assert_cmd::cargo::cargo_bin("toasty");
+    let out = std::process::Command::new("script")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(["-qec", &format!("{} {args}", toasty.display()), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(answers.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("util-linux `script` runs");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn on_a_terminal_generate_asks_about_renames_and_data_loss() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    export(
+        toasty::models!(v1::User),
+        Dialect::Sqlite,
+        &w.join("v1.json"),
+    );
+    run(toasty()
+        .current_dir(w)
+        .args(["migrate:generate", "-m", "create", "--schema", "v1.json"]));
+    let mut renamed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("v1.json")).unwrap()).unwrap();
+    renamed["tables"][0]["columns"][3]["name"] = "about".into(); // bio -> about
+    std::fs::write(
+        w.join("v2.json"),
+        serde_json::to_string_pretty(&renamed).unwrap(),
+    )
+    .unwrap();
+    let files = || std::fs::read_dir(w.join("migrations")).unwrap().count();
+    let before = files();
+
+    // "no" to the rename, then "no" to writing a migration that drops a column: nothing written.
+    let shown = on_terminal(w, "migrate:generate -m reshape --schema v2.json", "n\nn\n");
+    assert!(
+        shown.contains("Was users.bio renamed to about (text)?"),
+        "{shown}"
+    );
+    assert!(shown.contains("can lose data. Write it anyway?"), "{shown}");
+    assert!(
+        shown.contains("refusing operations that can lose data"),
+        "{shown}"
+    );
+    assert_eq!(files(), before);
+
+    // "yes" to the rename: a rename, nothing destructive, written.
+    let shown = on_terminal(w, "migrate:generate -m reshape --schema v2.json", "y\n");
+    assert!(
+        shown.contains("~ rename column users.bio -> about"),
+        "{shown}"
+    );
+    assert!(shown.contains("Wrote"), "{shown}");
+    assert_eq!(files(), before + 1);
+}
