@@ -250,6 +250,20 @@ impl SchemaSnapshot {
 }
 
 impl TableSnapshot {
+    /// A table whose primary key is its first column.
+    pub fn keyed_by_first_column(
+        name: impl Into<String>,
+        columns: Vec<ColumnDef>,
+        indexes: Vec<IndexDef>,
+    ) -> Self {
+        TableSnapshot {
+            name: name.into(),
+            primary_key: vec![IndexColumn::new(columns[0].name.clone())],
+            columns,
+            indexes,
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -281,6 +295,18 @@ impl TableDef {
 }
 
 impl ColumnDef {
+    /// A NOT NULL column without default or auto-increment; set the other fields with
+    /// `ColumnDef { nullable: true, ..ColumnDef::new(..) }`.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
+        ColumnDef {
+            name: name.into(),
+            ty,
+            nullable: false,
+            default: None,
+            auto_increment: false,
+        }
+    }
+
     /// Checks the type, and that the default and auto-increment fit it.
     pub fn validate(&self) -> Result<(), String> {
         self.ty
@@ -306,6 +332,28 @@ impl ColumnDef {
             ));
         }
         Ok(())
+    }
+}
+
+impl IndexDef {
+    /// An index on `columns`, each compared by equality.
+    pub fn new(name: impl Into<String>, columns: &[&str], unique: bool) -> Self {
+        IndexDef {
+            name: name.into(),
+            columns: columns.iter().map(|c| IndexColumn::new(*c)).collect(),
+            unique,
+        }
+    }
+}
+
+impl IndexColumn {
+    /// A key column compared by equality, partitioning (the only kind SQL has).
+    pub fn new(column: impl Into<String>) -> Self {
+        IndexColumn {
+            column: column.into(),
+            op: IndexOp::Eq,
+            scope: IndexScope::Partition,
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 
 mod common;
 
-use common::*;
 use proptest::prelude::*;
 use toasty_migrate::*;
 
@@ -61,7 +60,7 @@ fn table_strategy(name: &'static str) -> impl Strategy<Value = TableSnapshot> {
             (Just(id_type), Just(columns), indexes)
         })
         .prop_map(move |(id_type, columns, indexes)| {
-            let mut all = vec![column("id", id_type)];
+            let mut all = vec![ColumnDef::new("id", id_type)];
             all.extend(columns);
             let indexes = indexes
                 .into_iter()
@@ -69,11 +68,11 @@ fn table_strategy(name: &'static str) -> impl Strategy<Value = TableSnapshot> {
                 .map(|(i, (cols, unique))| IndexDef {
                     // Names are unique across the schema, as Toasty's are.
                     name: format!("index_{name}_{i}"),
-                    columns: cols.iter().map(|c| key(c)).collect(),
+                    columns: cols.iter().map(IndexColumn::new).collect(),
                     unique,
                 })
                 .collect();
-            table(name, all, indexes)
+            TableSnapshot::keyed_by_first_column(name, all, indexes)
         })
 }
 
@@ -162,7 +161,7 @@ fn modifications_classify_by_data_loss() {
     };
     let c = |ty: ColumnType, nullable: bool| ColumnDef {
         nullable,
-        ..column("c", ty)
+        ..ColumnDef::new("c", ty)
     };
     assert!(
         !change(
@@ -203,41 +202,41 @@ fn modifications_classify_by_data_loss() {
 #[test]
 fn changes_come_out_in_an_executable_order() {
     let old = SchemaSnapshot::new(vec![
-        table(
+        TableSnapshot::keyed_by_first_column(
             "users",
             vec![
-                column("id", ColumnType::Integer(8)),
-                column("email", ColumnType::Text),
-                column("name", ColumnType::Text),
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("email", ColumnType::Text),
+                ColumnDef::new("name", ColumnType::Text),
             ],
-            vec![index("index_users_by_email", &["email"], false)],
+            vec![IndexDef::new("index_users_by_email", &["email"], false)],
         ),
-        table(
+        TableSnapshot::keyed_by_first_column(
             "legacy",
             vec![
-                column("id", ColumnType::Integer(8)),
-                column("x", ColumnType::Text),
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("x", ColumnType::Text),
             ],
-            vec![index("index_legacy_by_x", &["x"], false)],
+            vec![IndexDef::new("index_legacy_by_x", &["x"], false)],
         ),
     ]);
     let new = SchemaSnapshot::new(vec![
-        table(
+        TableSnapshot::keyed_by_first_column(
             "users",
             vec![
-                column("id", ColumnType::Integer(8)),
-                column("name", ColumnType::VarChar(100)),
-                column("age", ColumnType::Integer(4)),
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("name", ColumnType::VarChar(100)),
+                ColumnDef::new("age", ColumnType::Integer(4)),
             ],
-            vec![index("index_users_by_age", &["age"], false)],
+            vec![IndexDef::new("index_users_by_age", &["age"], false)],
         ),
-        table(
+        TableSnapshot::keyed_by_first_column(
             "posts",
             vec![
-                column("id", ColumnType::Uuid),
-                column("title", ColumnType::Text),
+                ColumnDef::new("id", ColumnType::Uuid),
+                ColumnDef::new("title", ColumnType::Text),
             ],
-            vec![index("index_posts_by_title", &["title"], false)],
+            vec![IndexDef::new("index_posts_by_title", &["title"], false)],
         ),
     ]);
     let diff = detect_changes(&old, &new).unwrap();
@@ -257,19 +256,19 @@ fn changes_come_out_in_an_executable_order() {
 
 #[test]
 fn bad_rename_hints_and_key_changes_are_errors() {
-    let old = SchemaSnapshot::new(vec![table(
+    let old = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "users",
         vec![
-            column("id", ColumnType::Integer(8)),
-            column("mail", ColumnType::Text),
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("mail", ColumnType::Text),
         ],
         vec![],
     )]);
-    let new = SchemaSnapshot::new(vec![table(
+    let new = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "users",
         vec![
-            column("id", ColumnType::Integer(8)),
-            column("email", ColumnType::Text),
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("email", ColumnType::Text),
         ],
         vec![],
     )]);
@@ -309,25 +308,25 @@ fn bad_rename_hints_and_key_changes_are_errors() {
     );
 
     let mut new_key = new.clone();
-    new_key.tables[0].primary_key = vec![key("email")];
+    new_key.tables[0].primary_key = vec![IndexColumn::new("email")];
     let err = detect_changes(&old, &new_key).unwrap_err().to_string();
     assert!(err.contains("primary key of table \"users\""), "{err}");
 
-    let swapped_old = SchemaSnapshot::new(vec![table(
+    let swapped_old = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "t",
         vec![
-            column("id", ColumnType::Integer(8)),
-            column("a", ColumnType::Text),
-            column("b", ColumnType::Integer(4)),
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("a", ColumnType::Text),
+            ColumnDef::new("b", ColumnType::Integer(4)),
         ],
         vec![],
     )]);
-    let swapped_new = SchemaSnapshot::new(vec![table(
+    let swapped_new = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "t",
         vec![
-            column("id", ColumnType::Integer(8)),
-            column("b", ColumnType::Text),
-            column("a", ColumnType::Integer(4)),
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("b", ColumnType::Text),
+            ColumnDef::new("a", ColumnType::Integer(4)),
         ],
         vec![],
     )]);

@@ -8,20 +8,20 @@ use std::path::Path;
 use toasty_migrate::*;
 
 fn users_v1() -> SchemaSnapshot {
-    SchemaSnapshot::new(vec![table(
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "users",
         vec![
             ColumnDef {
                 auto_increment: true,
-                ..column("id", ColumnType::Integer(8))
+                ..ColumnDef::new("id", ColumnType::Integer(8))
             },
-            column("mail", ColumnType::VarChar(255)),
+            ColumnDef::new("mail", ColumnType::VarChar(255)),
             ColumnDef {
                 nullable: true,
-                ..column("age", ColumnType::Integer(4))
+                ..ColumnDef::new("age", ColumnType::Integer(4))
             },
         ],
-        vec![index("index_users_by_mail", &["mail"], true)],
+        vec![IndexDef::new("index_users_by_mail", &["mail"], true)],
     )])
 }
 
@@ -33,11 +33,11 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
         f(&mut s.tables[0]);
         s
     };
-    let posts = table(
+    let posts = TableSnapshot::keyed_by_first_column(
         "posts",
         vec![
-            column("id", ColumnType::Uuid),
-            column("title", ColumnType::Text),
+            ColumnDef::new("id", ColumnType::Uuid),
+            ColumnDef::new("title", ColumnType::Text),
         ],
         vec![],
     );
@@ -58,7 +58,7 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
             with(&|t| {
                 t.columns.push(ColumnDef {
                     default: Some(DefaultValue::Text("".into())),
-                    ..column("email", ColumnType::Text)
+                    ..ColumnDef::new("email", ColumnType::Text)
                 })
             }),
             DiffOptions::default(),
@@ -86,7 +86,10 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
         (
             "create_index",
             v1.clone(),
-            with(&|t| t.indexes.push(index("index_users_by_age", &["age"], false))),
+            with(&|t| {
+                t.indexes
+                    .push(IndexDef::new("index_users_by_age", &["age"], false))
+            }),
             DiffOptions::default(),
         ),
         (

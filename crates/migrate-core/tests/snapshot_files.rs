@@ -9,13 +9,13 @@ use toasty_migrate::*;
 fn sample() -> SchemaSnapshot {
     SchemaSnapshot::new(vec![
         every_type_table(),
-        table(
+        TableSnapshot::keyed_by_first_column(
             "users",
             vec![
-                column("id", ColumnType::Integer(8)),
-                column("email", ColumnType::Text),
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("email", ColumnType::Text),
             ],
-            vec![index("index_users_by_email", &["email"], true)],
+            vec![IndexDef::new("index_users_by_email", &["email"], true)],
         ),
     ])
 }
@@ -107,7 +107,7 @@ fn impossible_schemas_are_refused_with_their_path() {
         invalid(|s| {
             let i = s.tables[1].indexes[0].clone();
             s.tables[0].indexes.push(IndexDef {
-                columns: vec![key("id")],
+                columns: vec![IndexColumn::new("id")],
                 ..i
             })
         }),

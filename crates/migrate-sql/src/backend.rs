@@ -713,14 +713,18 @@ impl SqlBackend {
     }
 }
 
+/// (name, unique, [(column, descending)]) of a SQLite index.
+#[cfg(feature = "sqlite")]
+type RawSqliteIndex = (String, bool, Vec<(String, bool)>);
+
 /// A SQLite table as its pragmas give it.
 #[cfg(feature = "sqlite")]
 struct RawSqliteTable {
     sql: String,
     /// (name, declared type, NOT NULL, default expression, position in the primary key or 0)
     columns: Vec<(String, String, bool, Option<String>, i64)>,
-    /// (name, unique, [(column, descending)]) of the indexes `CREATE INDEX` made.
-    indexes: Vec<(String, bool, Vec<(String, bool)>)>,
+    /// The indexes `CREATE INDEX` made.
+    indexes: Vec<RawSqliteIndex>,
 }
 
 #[cfg(feature = "sqlite")]

@@ -10,24 +10,24 @@ use toasty_migrate_sql::introspect::stored_snapshot;
 use toasty_migrate_sql::{Dialect, SqlBackend};
 
 fn v1() -> SchemaSnapshot {
-    SchemaSnapshot::new(vec![table(
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "users",
         vec![
             ColumnDef {
                 auto_increment: true,
-                ..column("id", ColumnType::Integer(8))
+                ..ColumnDef::new("id", ColumnType::Integer(8))
             },
-            column("name", ColumnType::VarChar(100)),
+            ColumnDef::new("name", ColumnType::VarChar(100)),
             ColumnDef {
                 nullable: true,
-                ..column("mail", ColumnType::VarChar(255))
+                ..ColumnDef::new("mail", ColumnType::VarChar(255))
             },
             ColumnDef {
                 default: Some(DefaultValue::Integer(0)),
-                ..column("score", ColumnType::Integer(4))
+                ..ColumnDef::new("score", ColumnType::Integer(4))
             },
         ],
-        vec![index("index_users_by_name", &["name"], false)],
+        vec![IndexDef::new("index_users_by_name", &["name"], false)],
     )])
 }
 
@@ -40,20 +40,24 @@ fn with(f: impl FnOnce(&mut TableSnapshot)) -> SchemaSnapshot {
 /// (label, new schema, rename hints, rows survive down as well as up)
 fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
     let mut with_posts = v1();
-    with_posts.tables.push(table(
+    with_posts.tables.push(TableSnapshot::keyed_by_first_column(
         "posts",
         vec![
             ColumnDef {
                 auto_increment: true,
-                ..column("id", ColumnType::Integer(8))
+                ..ColumnDef::new("id", ColumnType::Integer(8))
             },
-            column("title", ColumnType::Text),
+            ColumnDef::new("title", ColumnType::Text),
             ColumnDef {
                 nullable: true,
-                ..column("flag", ColumnType::Boolean)
+                ..ColumnDef::new("flag", ColumnType::Boolean)
             },
         ],
-        vec![index("index_posts_by_title_flag", &["title", "flag"], true)],
+        vec![IndexDef::new(
+            "index_posts_by_title_flag",
+            &["title", "flag"],
+            true,
+        )],
     ));
     with_posts.canonicalize();
     vec![
@@ -63,14 +67,17 @@ fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
             with(|t| {
                 t.columns.push(ColumnDef {
                     nullable: true,
-                    ..column("bio", ColumnType::Text)
+                    ..ColumnDef::new("bio", ColumnType::Text)
                 })
             }),
             vec![],
         ),
         (
             "add_not_null_column_without_default",
-            with(|t| t.columns.push(column("age", ColumnType::Integer(4)))),
+            with(|t| {
+                t.columns
+                    .push(ColumnDef::new("age", ColumnType::Integer(4)))
+            }),
             vec![],
         ),
         (
@@ -78,7 +85,7 @@ fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
             with(|t| {
                 t.columns.push(ColumnDef {
                     default: Some(DefaultValue::Text("it's \"x\"".into())),
-                    ..column("motto", ColumnType::VarChar(50))
+                    ..ColumnDef::new("motto", ColumnType::VarChar(50))
                 })
             }),
             vec![],
@@ -113,8 +120,11 @@ fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
         (
             "create_index",
             with(|t| {
-                t.indexes
-                    .push(index("index_users_by_mail_score", &["mail", "score"], true))
+                t.indexes.push(IndexDef::new(
+                    "index_users_by_mail_score",
+                    &["mail", "score"],
+                    true,
+                ))
             }),
             vec![],
         ),

@@ -61,15 +61,19 @@ fn every_type(dialect: Dialect) -> Vec<ColumnType> {
 fn schema(types: &[ColumnType]) -> SchemaSnapshot {
     let mut columns = vec![ColumnDef {
         auto_increment: true,
-        ..column("id", ColumnType::Integer(8))
+        ..ColumnDef::new("id", ColumnType::Integer(8))
     }];
     for (i, ty) in types.iter().enumerate() {
         columns.push(ColumnDef {
             nullable: true,
-            ..column(&format!("c{i}"), ty.clone())
+            ..ColumnDef::new(format!("c{i}"), ty.clone())
         });
     }
-    SchemaSnapshot::new(vec![table("every_type", columns, vec![])])
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "every_type",
+        columns,
+        vec![],
+    )])
 }
 
 async fn every_type_round_trips(dialect: Dialect) {
@@ -163,7 +167,7 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
     for (dialect, ty) in cases {
         let op = Operation::AddColumn {
             table: "t".into(),
-            column: column("c", ty),
+            column: ColumnDef::new("c", ty),
         };
         messages.push(format!(
             "{dialect:?}: {}",

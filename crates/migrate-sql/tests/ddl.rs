@@ -3,25 +3,24 @@
 
 mod common;
 
-use common::*;
 use toasty_migrate::*;
 use toasty_migrate_sql::{Dialect, ddl};
 
 fn live_users() -> TableSnapshot {
-    table(
+    TableSnapshot::keyed_by_first_column(
         "users",
         vec![
             ColumnDef {
                 auto_increment: true,
-                ..column("id", ColumnType::Integer(8))
+                ..ColumnDef::new("id", ColumnType::Integer(8))
             },
             ColumnDef {
                 nullable: true,
-                ..column("mail", ColumnType::VarChar(255))
+                ..ColumnDef::new("mail", ColumnType::VarChar(255))
             },
-            column("score", ColumnType::Integer(4)),
+            ColumnDef::new("score", ColumnType::Integer(4)),
         ],
-        vec![index("index_users_by_mail", &["mail"], true)],
+        vec![IndexDef::new("index_users_by_mail", &["mail"], true)],
     )
 }
 
@@ -34,15 +33,15 @@ fn operations() -> Vec<Operation> {
         Operation::CreateTable(TableDef {
             name: "memberships".into(),
             columns: vec![
-                column("user_id", ColumnType::Integer(8)),
-                column("group_id", ColumnType::UnsignedInteger(4)),
+                ColumnDef::new("user_id", ColumnType::Integer(8)),
+                ColumnDef::new("group_id", ColumnType::UnsignedInteger(4)),
                 ColumnDef {
                     default: Some(DefaultValue::Bool(false)),
-                    ..column("admin", ColumnType::Boolean)
+                    ..ColumnDef::new("admin", ColumnType::Boolean)
                 },
                 ColumnDef {
                     nullable: true,
-                    ..column(
+                    ..ColumnDef::new(
                         "role",
                         ColumnType::Enum(EnumType {
                             name: Some("role".into()),
@@ -51,7 +50,7 @@ fn operations() -> Vec<Operation> {
                     )
                 },
             ],
-            primary_key: vec![key("user_id"), key("group_id")],
+            primary_key: vec![IndexColumn::new("user_id"), IndexColumn::new("group_id")],
         }),
         Operation::DropTable {
             table: "users".into(),
@@ -60,19 +59,19 @@ fn operations() -> Vec<Operation> {
             table: "users".into(),
             column: ColumnDef {
                 nullable: true,
-                ..column("bio", ColumnType::Text)
+                ..ColumnDef::new("bio", ColumnType::Text)
             },
         },
         Operation::AddColumn {
             table: "users".into(),
             column: ColumnDef {
                 default: Some(DefaultValue::Text("it's".into())),
-                ..column("motto", ColumnType::VarChar(40))
+                ..ColumnDef::new("motto", ColumnType::VarChar(40))
             },
         },
         Operation::AddColumn {
             table: "users".into(),
-            column: column("age", ColumnType::Integer(2)),
+            column: ColumnDef::new("age", ColumnType::Integer(2)),
         },
         Operation::DropColumn {
             table: "users".into(),
@@ -111,9 +110,9 @@ fn operations() -> Vec<Operation> {
                 columns: vec![
                     IndexColumn {
                         op: IndexOp::Desc,
-                        ..key("score")
+                        ..IndexColumn::new("score")
                     },
-                    key("mail"),
+                    IndexColumn::new("mail"),
                 ],
                 unique: false,
             },

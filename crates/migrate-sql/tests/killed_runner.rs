@@ -14,15 +14,15 @@ use toasty_migrate_sql::Dialect;
 
 /// A migration: create `first`, a slow statement, create `second`.
 fn slow_migration(dialect: Dialect, slow: bool) -> MigrationPlan {
-    let first = SchemaSnapshot::new(vec![table(
+    let first = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "first",
-        vec![column("id", ColumnType::Integer(8))],
+        vec![ColumnDef::new("id", ColumnType::Integer(8))],
         vec![],
     )]);
     let mut both = first.clone();
-    both.tables.push(table(
+    both.tables.push(TableSnapshot::keyed_by_first_column(
         "second",
-        vec![column("id", ColumnType::Integer(8))],
+        vec![ColumnDef::new("id", ColumnType::Integer(8))],
         vec![],
     ));
     both.canonicalize();

@@ -9,13 +9,13 @@ use toasty_migrate::*;
 use toasty_migrate_sql::{Dialect, SqlBackend};
 
 fn users() -> SchemaSnapshot {
-    SchemaSnapshot::new(vec![table(
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "users",
         vec![
-            column("id", ColumnType::Integer(8)),
-            column("email", ColumnType::VarChar(200)),
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("email", ColumnType::VarChar(200)),
         ],
-        vec![index("index_users_by_email", &["email"], true)],
+        vec![IndexDef::new("index_users_by_email", &["email"], true)],
     )])
 }
 
@@ -198,16 +198,16 @@ async fn names_with_quotes_backticks_and_sql_are_just_names() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let evil = "we\"ird`name'; DROP TABLE users; --";
-        let schema = SchemaSnapshot::new(vec![table(
+        let schema = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
             evil,
             vec![
-                column("id", ColumnType::Integer(8)),
+                ColumnDef::new("id", ColumnType::Integer(8)),
                 ColumnDef {
                     default: Some(DefaultValue::Text("'); DROP TABLE x; --\\".into())),
-                    ..column("it's \"col\"", ColumnType::VarChar(100))
+                    ..ColumnDef::new("it's \"col\"", ColumnType::VarChar(100))
                 },
             ],
-            vec![index("ix `\"'", &["it's \"col\""], true)],
+            vec![IndexDef::new("ix `\"'", &["it's \"col\""], true)],
         )]);
         let migrator = Migrator::from_plans(vec![migration(
             "20250101_000000_evil",
@@ -314,18 +314,18 @@ async fn eight_runners_at_once_apply_each_migration_once() {
                 let old = SchemaSnapshot::new(
                     (0..i)
                         .map(|j| {
-                            table(
-                                &format!("t{j}"),
-                                vec![column("id", ColumnType::Integer(8))],
+                            TableSnapshot::keyed_by_first_column(
+                                format!("t{j}"),
+                                vec![ColumnDef::new("id", ColumnType::Integer(8))],
                                 vec![],
                             )
                         })
                         .collect(),
                 );
                 let mut new = old.clone();
-                new.tables.push(table(
+                new.tables.push(TableSnapshot::keyed_by_first_column(
                     &name,
-                    vec![column("id", ColumnType::Integer(8))],
+                    vec![ColumnDef::new("id", ColumnType::Integer(8))],
                     vec![],
                 ));
                 new.canonicalize();

@@ -3,41 +3,6 @@
 
 use toasty_migrate::*;
 
-pub fn column(name: &str, ty: ColumnType) -> ColumnDef {
-    ColumnDef {
-        name: name.into(),
-        ty,
-        nullable: false,
-        default: None,
-        auto_increment: false,
-    }
-}
-
-pub fn key(column: &str) -> IndexColumn {
-    IndexColumn {
-        column: column.into(),
-        op: IndexOp::Eq,
-        scope: IndexScope::Partition,
-    }
-}
-
-pub fn index(name: &str, columns: &[&str], unique: bool) -> IndexDef {
-    IndexDef {
-        name: name.into(),
-        columns: columns.iter().map(|c| key(c)).collect(),
-        unique,
-    }
-}
-
-pub fn table(name: &str, columns: Vec<ColumnDef>, indexes: Vec<IndexDef>) -> TableSnapshot {
-    TableSnapshot {
-        name: name.into(),
-        primary_key: vec![key(&columns[0].name)],
-        columns,
-        indexes,
-    }
-}
-
 /// One of every portable type, with parameters where the type has them.
 pub fn every_type() -> Vec<ColumnType> {
     use ColumnType::*;
@@ -88,12 +53,12 @@ pub fn every_type() -> Vec<ColumnType> {
 pub fn every_type_table() -> TableSnapshot {
     let mut columns = vec![ColumnDef {
         auto_increment: true,
-        ..column("id", ColumnType::Integer(8))
+        ..ColumnDef::new("id", ColumnType::Integer(8))
     }];
     for (i, ty) in every_type().into_iter().enumerate() {
         columns.push(ColumnDef {
             nullable: i % 2 == 0,
-            ..column(&format!("c{i}"), ty)
+            ..ColumnDef::new(format!("c{i}"), ty)
         });
     }
     let defaults = [
@@ -113,13 +78,17 @@ pub fn every_type_table() -> TableSnapshot {
         };
         columns.push(ColumnDef {
             default: Some(default),
-            ..column(&format!("d{i}"), ty)
+            ..ColumnDef::new(format!("d{i}"), ty)
         });
     }
-    table(
+    TableSnapshot::keyed_by_first_column(
         "every_type",
         columns,
-        vec![index("index_every_type_by_c1_c9", &["c1", "c9"], true)],
+        vec![IndexDef::new(
+            "index_every_type_by_c1_c9",
+            &["c1", "c9"],
+            true,
+        )],
     )
 }
 

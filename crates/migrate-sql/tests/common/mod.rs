@@ -118,41 +118,6 @@ pub async fn connect(url: &str) -> SqlBackend {
 
 pub const DIALECTS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql];
 
-pub fn column(name: &str, ty: ColumnType) -> ColumnDef {
-    ColumnDef {
-        name: name.into(),
-        ty,
-        nullable: false,
-        default: None,
-        auto_increment: false,
-    }
-}
-
-pub fn key(column: &str) -> IndexColumn {
-    IndexColumn {
-        column: column.into(),
-        op: IndexOp::Eq,
-        scope: IndexScope::Partition,
-    }
-}
-
-pub fn index(name: &str, columns: &[&str], unique: bool) -> IndexDef {
-    IndexDef {
-        name: name.into(),
-        columns: columns.iter().map(|c| key(c)).collect(),
-        unique,
-    }
-}
-
-pub fn table(name: &str, columns: Vec<ColumnDef>, indexes: Vec<IndexDef>) -> TableSnapshot {
-    TableSnapshot {
-        name: name.into(),
-        primary_key: vec![key(&columns[0].name)],
-        columns,
-        indexes,
-    }
-}
-
 /// The migration from `old` to `new`, versioned `version`.
 pub fn migration(
     version: &str,
