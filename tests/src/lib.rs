@@ -1,5 +1,6 @@
-//! End-to-end tests that cross crate boundaries, and the fixtures they share. Unit and snapshot
-//! tests of one crate stay in that crate.
+//! End-to-end tests that cross crate boundaries, and the fixtures they share (the CLI's own
+//! end-to-end tests, in `crates/migrate-cli/tests`, use them too). Unit and snapshot tests of
+//! one crate stay in that crate.
 //!
 //! `fixtures/migrations` is a migrations directory exactly as the generator writes it for the
 //! quickstart's schemas; `tests/embedded.rs` compiles it into a test binary, as an application

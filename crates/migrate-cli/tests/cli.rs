@@ -468,7 +468,7 @@ fn help_documents_the_exit_codes() {
 /// `generate` on a terminal (a pseudo-terminal from util-linux's `script`), answering its
 /// questions from `answers`. Returns what the terminal showed.
 fn on_terminal(dir: &Path, args: &str, answers: &str) -> String {
-    let toasty = assert_cmd::cargo::cargo_bin("toasty");
+    let toasty = Path::new(env!("CARGO_BIN_EXE_toasty"));
     let out = std::process::Command::new("script")
         .current_dir(dir)
         .env("NO_COLOR", "1")
