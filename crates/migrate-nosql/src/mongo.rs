@@ -1,0 +1,729 @@
+//! The MongoDB backend: each operation becomes database commands (`create` with a `$jsonSchema`
+//! validator, `createIndexes`, server-side `update`s for backfills and conversions, `collMod`), run
+//! one operation at a time with progress recorded, so an interrupted migration resumes.
+//!
+//! The validator carries each column's full definition as JSON in its `description`, so
+//! introspection reads back exactly what was written.
+
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use toasty_migrate::{
+    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexDef,
+    IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef, TableSnapshot,
+};
+
+/// The collection that records applied migrations.
+pub const TRACKING_COLLECTION: &str = "_toasty_migrations";
+/// The collection holding the lease document that is the migration lock.
+pub const LOCK_COLLECTION: &str = "_toasty_migrations_lock";
+const LOCK_ID: &str = "migration-lock";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A migration backend over one MongoDB database.
+pub struct MongoBackend {
+    db: Database,
+    target: String,
+    /// Who holds the lease when we do.
+    holder: String,
+    lease: Duration,
+    lock_timeout: Duration,
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => match url[start + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+impl MongoBackend {
+    /// Connects to `mongodb://host[:port]/<database>`. A server that does not answer within
+    /// 10 s is an error, not a hang.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let target = redact(url);
+        let fail = |message: String| Error::Backend {
+            target: target.clone(),
+            message: format!("cannot connect: {message}"),
+        };
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let database = options
+            .default_database
+            .clone()
+            .ok_or_else(|| Error::Unsupported {
+                target: target.clone(),
+                message: "the URL names no database: use mongodb://host:port/<database>".into(),
+            })?;
+        options.server_selection_timeout = Some(CONNECT_TIMEOUT);
+        options.connect_timeout = Some(CONNECT_TIMEOUT);
+        let client = Client::with_options(options).map_err(|e| fail(e.to_string()))?;
+        let db = client.database(&database);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let holder = format!(
+            "{}-{}",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp_nanos()
+        );
+        Ok(MongoBackend {
+            db,
+            target,
+            holder,
+            lease: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// How long `lock` waits for another runner (default 60 s).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long the lock lasts unless renewed (default 30 s); a dead runner's lock is taken over
+    /// after it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Backend {
+            target: self.target.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The application's collections (those with a toasty-migrate validator) as a snapshot.
+    pub async fn introspect(&self) -> Result<SchemaSnapshot> {
+        let mut tables = Vec::new();
+        for name in self.collection_names().await? {
+            tables.extend(self.table(&name).await?);
+        }
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    async fn collection_names(&self) -> Result<Vec<String>> {
+        let names = self
+            .db
+            .list_collection_names()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(names
+            .into_iter()
+            .filter(|n| {
+                n != TRACKING_COLLECTION && n != LOCK_COLLECTION && !n.starts_with("system.")
+            })
+            .collect())
+    }
+
+    /// One collection read back: columns from its validator, indexes from `listIndexes`.
+    async fn table(&self, name: &str) -> Result<Option<TableSnapshot>> {
+        let reply = self
+            .db
+            .run_command(doc! { "listCollections": 1, "filter": { "name": name } })
+            .await
+            .map_err(|e| self.error(e))?;
+        let info = reply
+            .get_document("cursor")
+            .ok()
+            .and_then(|c| c.get_array("firstBatch").ok())
+            .and_then(|batch| batch.first())
+            .and_then(Bson::as_document);
+        let Some(schema) = info
+            .and_then(|i| i.get_document("options").ok())
+            .and_then(|o| o.get_document("validator").ok())
+            .and_then(|v| v.get_document("$jsonSchema").ok())
+        else {
+            return Ok(None);
+        };
+        let table_meta: TableMeta = match schema
+            .get_str("description")
+            .ok()
+            .and_then(|d| serde_json::from_str(d).ok())
+        {
+            Some(meta) => meta,
+            None => return Ok(None),
+        };
+        let mut columns = Vec::new();
+        if let Ok(properties) = schema.get_document("properties") {
+            for (field, property) in properties {
+                let column: ColumnDef = property
+                    .as_document()
+                    .and_then(|p| p.get_str("description").ok())
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .ok_or_else(|| {
+                        self.error(format!(
+                            "collection {name}: field {field} has no column description"
+                        ))
+                    })?;
+                columns.push(column);
+            }
+        }
+        let reply = self
+            .db
+            .run_command(doc! { "listIndexes": name })
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut indexes = Vec::new();
+        let batch = reply
+            .get_document("cursor")
+            .and_then(|c| c.get_array("firstBatch"))
+            .map_err(|e| self.error(e))?;
+        for index in batch.iter().filter_map(Bson::as_document) {
+            let index_name = index.get_str("name").unwrap_or_default();
+            if index_name == "_id_" || index_name == primary_key_index(name) {
+                continue;
+            }
+            let keys = index.get_document("key").map_err(|e| self.error(e))?;
+            indexes.push(IndexDef {
+                name: index_name.to_string(),
+                columns: keys
+                    .iter()
+                    .map(|(column, direction)| toasty_migrate::IndexColumn {
+                        op: if direction.as_i32() == Some(-1) || direction.as_i64() == Some(-1) {
+                            IndexOp::Desc
+                        } else {
+                            IndexOp::Eq
+                        },
+                        ..toasty_migrate::IndexColumn::new(column.clone())
+                    })
+                    .collect(),
+                unique: index.get_bool("unique").unwrap_or(false),
+            });
+        }
+        Ok(Some(TableSnapshot {
+            name: name.to_string(),
+            columns,
+            primary_key: table_meta.primary_key,
+            indexes,
+        }))
+    }
+
+    async fn run_command(&self, command: Document) -> Result<()> {
+        // Re-running a half-done operation after an interruption meets what it already did.
+        const ALREADY_DONE: [i32; 3] = [
+            48, // NamespaceExists: the collection was created
+            26, // NamespaceNotFound: the collection was dropped
+            27, // IndexNotFound: the index was dropped
+        ];
+        match self.db.run_command(command.clone()).await {
+            Ok(_) => Ok(()),
+            Err(e) => match *e.kind {
+                mongodb::error::ErrorKind::Command(ref c) if ALREADY_DONE.contains(&c.code) => {
+                    Ok(())
+                }
+                _ => Err(self.error(format!("{e}\n  in: {}", render(&command)))),
+            },
+        }
+    }
+
+    fn tracking(&self) -> mongodb::Collection<Document> {
+        self.db.collection(TRACKING_COLLECTION)
+    }
+
+    /// Takes the lease, or renews it if we hold it; `false` if another runner holds a live one.
+    async fn take_lease(&self) -> Result<bool> {
+        let locks = self.db.collection::<Document>(LOCK_COLLECTION);
+        let now = OffsetDateTime::now_utc();
+        let expires = mongodb::bson::DateTime::from_millis(
+            ((now + self.lease).unix_timestamp_nanos() / 1_000_000) as i64,
+        );
+        let now =
+            mongodb::bson::DateTime::from_millis((now.unix_timestamp_nanos() / 1_000_000) as i64);
+        // Ours, or expired: take it over in one conditional write.
+        let taken = locks
+            .update_one(
+                doc! { "_id": LOCK_ID, "$or": [ { "holder": &self.holder }, { "expires_at": { "$lt": now } } ] },
+                doc! { "$set": { "holder": &self.holder, "expires_at": expires } },
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+        if taken.matched_count == 1 {
+            return Ok(true);
+        }
+        // Nobody's: the unique `_id` lets exactly one runner create it.
+        match locks
+            .insert_one(doc! { "_id": LOCK_ID, "holder": &self.holder, "expires_at": expires })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    async fn record(
+        &self,
+        plan: &MigrationPlan,
+        checksum: &str,
+        elapsed: Duration,
+        done: usize,
+        total: usize,
+        ops_checksum: &str,
+    ) -> Result<()> {
+        let now = mongodb::bson::DateTime::now();
+        self.tracking()
+            .replace_one(
+                doc! { "_id": &plan.version },
+                doc! {
+                    "_id": &plan.version,
+                    "name": plan.name(),
+                    "checksum": checksum,
+                    "applied_at": now,
+                    "execution_ms": elapsed.as_millis() as i64,
+                    "statements_done": done as i64,
+                    "statements_total": total as i64,
+                    "statements_checksum": ops_checksum,
+                },
+            )
+            .upsert(true)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+/// Whether a write failed on a duplicate key (E11000).
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    match *e.kind {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(ref w)) => {
+            w.code == 11000
+        }
+        mongodb::error::ErrorKind::Command(ref c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+/// The unique index that stands for a collection's primary key.
+fn primary_key_index(table: &str) -> String {
+    format!("{table}_pkey")
+}
+
+/// Table-level facts the validator's `description` keeps.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TableMeta {
+    primary_key: Vec<toasty_migrate::IndexColumn>,
+}
+
+/// A command as extended JSON, for dry runs and messages.
+pub fn render(command: &Document) -> String {
+    Bson::Document(command.clone())
+        .into_relaxed_extjson()
+        .to_string()
+}
+
+fn bson_type(ty: &ColumnType) -> &'static str {
+    use ColumnType::*;
+    match ty {
+        Boolean => "bool",
+        Integer(1..=4) | UnsignedInteger(1..=2) => "int",
+        Integer(_) | UnsignedInteger(_) => "long",
+        Float(_) => "double",
+        Numeric(_) => "decimal",
+        Blob | Binary(_) => "binData",
+        Timestamp(_) | DateTime(_) | Date => "date",
+        List(_) => "array",
+        Document { .. } | Json | Jsonb => "object",
+        Text | VarChar(_) | Uuid | Time(_) | Cidr | Inet | MacAddr | MacAddr8 | Enum(_)
+        | Custom(_) => "string",
+    }
+}
+
+fn to_bson(value: &DefaultValue, ty: &ColumnType) -> Bson {
+    match (value, bson_type(ty)) {
+        (DefaultValue::Bool(b), _) => Bson::Boolean(*b),
+        (DefaultValue::Integer(i), "int") => Bson::Int32(*i as i32),
+        (DefaultValue::Integer(i), "double") => Bson::Double(*i as f64),
+        (DefaultValue::Integer(i), _) => Bson::Int64(*i),
+        (DefaultValue::Float(f), _) => Bson::Double(*f),
+        (DefaultValue::Text(s), _) => Bson::String(s.clone()),
+    }
+}
+
+/// The type's zero, for documents that lack a NOT NULL field being added.
+fn zero(ty: &ColumnType) -> Bson {
+    match bson_type(ty) {
+        "bool" => Bson::Boolean(false),
+        "int" => Bson::Int32(0),
+        "long" => Bson::Int64(0),
+        "double" => Bson::Double(0.0),
+        "decimal" => Bson::Decimal128("0".parse().expect("0 is a decimal")),
+        "binData" => Bson::Binary(mongodb::bson::Binary {
+            subtype: mongodb::bson::spec::BinarySubtype::Generic,
+            bytes: Vec::new(),
+        }),
+        "date" => Bson::DateTime(mongodb::bson::DateTime::from_millis(0)),
+        "array" => Bson::Array(Vec::new()),
+        "object" => Bson::Document(Document::new()),
+        _ => match ty {
+            ColumnType::Enum(e) => Bson::String(e.variants[0].clone()),
+            _ => Bson::String(String::new()),
+        },
+    }
+}
+
+/// The value a document gets for a column it lacks: its default, or its zero if it is NOT NULL.
+fn fill(column: &ColumnDef) -> Option<Bson> {
+    match &column.default {
+        Some(d) => Some(to_bson(d, &column.ty)),
+        None if !column.nullable => Some(zero(&column.ty)),
+        None => None,
+    }
+}
+
+/// The `$jsonSchema` validator for a table: types, NOT NULL as `required`, and each column's
+/// definition in its `description`.
+pub fn validator(table: &TableDef) -> Document {
+    let mut properties = Document::new();
+    let mut required = Vec::new();
+    for column in &table.columns {
+        let ty = bson_type(&column.ty);
+        let mut property = if column.nullable {
+            doc! { "bsonType": [ty, "null"] }
+        } else {
+            required.push(Bson::String(column.name.clone()));
+            doc! { "bsonType": ty }
+        };
+        if let ColumnType::VarChar(n) = column.ty {
+            property.insert("maxLength", n as i64);
+        }
+        property.insert(
+            "description",
+            serde_json::to_string(column).expect("a column serializes"),
+        );
+        properties.insert(column.name.clone(), property);
+    }
+    let meta = TableMeta {
+        primary_key: table.primary_key.clone(),
+    };
+    let mut schema = doc! {
+        "bsonType": "object",
+        "description": serde_json::to_string(&meta).expect("keys serialize"),
+        "properties": properties,
+    };
+    if !required.is_empty() {
+        schema.insert("required", required);
+    }
+    doc! { "$jsonSchema": schema }
+}
+
+fn index_keys(columns: &[toasty_migrate::IndexColumn]) -> Document {
+    columns
+        .iter()
+        .map(|c| {
+            (
+                c.column.clone(),
+                Bson::Int32(if c.op == IndexOp::Desc { -1 } else { 1 }),
+            )
+        })
+        .collect()
+}
+
+fn update_many(table: &str, filter: Document, update: impl Into<Bson>) -> Document {
+    doc! { "update": table, "updates": [ { "q": filter, "u": update.into(), "multi": true } ] }
+}
+
+/// The commands for one operation; `live` is its table as it is now (the validator of an
+/// existing collection is rewritten from it).
+pub fn commands(
+    op: &Operation,
+    live: Option<&TableSnapshot>,
+) -> std::result::Result<Vec<Document>, String> {
+    let live_def = |table: &str| {
+        live.map(TableSnapshot::def).ok_or_else(|| {
+            format!("collection {table:?} does not exist (or has no toasty-migrate validator)")
+        })
+    };
+    let collmod = |def: &TableDef| doc! { "collMod": &def.name, "validator": validator(def), "validationLevel": "strict" };
+    Ok(match op {
+        Operation::CreateTable(def) => vec![
+            doc! { "create": &def.name, "validator": validator(def) },
+            doc! { "createIndexes": &def.name, "indexes": [ { "key": index_keys(&def.primary_key), "name": primary_key_index(&def.name), "unique": true } ] },
+        ],
+        Operation::DropTable { table } => vec![doc! { "drop": table }],
+        Operation::AddColumn { table, column } => {
+            let mut def = live_def(table)?;
+            def.columns.push(column.clone());
+            let mut out = Vec::new();
+            // Backfill first: those writes still meet the old validator.
+            if let Some(value) = fill(column) {
+                out.push(update_many(
+                    table,
+                    doc! { &column.name: { "$exists": false } },
+                    doc! { "$set": { &column.name: value } },
+                ));
+            }
+            out.push(collmod(&def));
+            out
+        }
+        Operation::DropColumn { table, column } => {
+            let mut def = live_def(table)?;
+            def.columns.retain(|c| &c.name != column);
+            // Validator first: the `$unset` writes must meet the one without the column.
+            vec![
+                collmod(&def),
+                update_many(
+                    table,
+                    doc! { column: { "$exists": true } },
+                    doc! { "$unset": { column: "" } },
+                ),
+            ]
+        }
+        Operation::ModifyColumn { table, from, to } => {
+            let mut def = live_def(table)?;
+            let mut loose = def.clone();
+            loose.columns.retain(|c| c.name != from.name);
+            let mut out = vec![collmod(&loose)];
+            if from.name != to.name {
+                out.push(update_many(
+                    table,
+                    doc! { &from.name: { "$exists": true } },
+                    doc! { "$rename": { &from.name: &to.name } },
+                ));
+            }
+            if bson_type(&from.ty) != bson_type(&to.ty) {
+                let field = format!("${}", to.name);
+                let convert = doc! { "$convert": { "input": &field, "to": bson_type(&to.ty), "onError": &field, "onNull": Bson::Null } };
+                out.push(update_many(
+                    table,
+                    doc! { &to.name: { "$exists": true } },
+                    vec![Bson::Document(doc! { "$set": { &to.name: convert } })],
+                ));
+            }
+            if let (true, false, Some(value)) = (from.nullable, to.nullable, fill(to)) {
+                out.push(update_many(
+                    table,
+                    doc! { &to.name: Bson::Null },
+                    doc! { "$set": { &to.name: value } },
+                ));
+            }
+            if let Some(c) = def.columns.iter_mut().find(|c| c.name == from.name) {
+                *c = to.clone();
+            }
+            for key in def.primary_key.iter_mut().filter(|k| k.column == from.name) {
+                key.column = to.name.clone();
+            }
+            out.push(collmod(&def));
+            out
+        }
+        Operation::CreateIndex { table, index } => vec![doc! {
+            "createIndexes": table,
+            "indexes": [ { "key": index_keys(&index.columns), "name": &index.name, "unique": index.unique } ],
+        }],
+        Operation::DropIndex { table, index } => {
+            vec![doc! { "dropIndexes": table, "index": index }]
+        }
+        Operation::Raw { statement } => {
+            let json: serde_json::Value = serde_json::from_str(statement)
+                .map_err(|e| format!("a raw MongoDB command must be a JSON document: {e}"))?;
+            match Bson::try_from(json).map_err(|e| e.to_string())? {
+                Bson::Document(d) => vec![d],
+                _ => return Err("a raw MongoDB command must be a JSON document".into()),
+            }
+        }
+    })
+}
+
+/// Hash of the operations done so far, to notice a partly applied migration that has changed.
+fn ops_checksum(ops: &[Operation]) -> String {
+    let bytes = serde_json::to_vec(ops).expect("operations serialize");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Backend for MongoBackend {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ensure_tracking(&mut self) -> Result<()> {
+        // Collections are created by their first write.
+        Ok(())
+    }
+
+    async fn lock(&mut self) -> Result<()> {
+        let start = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            if self.take_lease().await? {
+                return Ok(());
+            }
+            if start.elapsed() >= self.lock_timeout {
+                return Err(Error::LockTimeout {
+                    target: self.target.clone(),
+                    waited_secs: start.elapsed().as_secs(),
+                });
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        self.db
+            .collection::<Document>(LOCK_COLLECTION)
+            .delete_one(doc! { "_id": LOCK_ID, "holder": &self.holder })
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
+        use futures_util::TryStreamExt;
+        let rows: Vec<Document> = self
+            .tracking()
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(|e| self.error(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let done = row.get_i64("statements_done").unwrap_or(0) as u32;
+                let total = row.get_i64("statements_total").unwrap_or(0) as u32;
+                let at = row
+                    .get_datetime("applied_at")
+                    .map(|d| d.timestamp_millis())
+                    .unwrap_or(0);
+                AppliedMigration {
+                    version: row.get_str("_id").unwrap_or_default().to_string(),
+                    name: row.get_str("name").unwrap_or_default().to_string(),
+                    checksum: row.get_str("checksum").unwrap_or_default().to_string(),
+                    applied_at: OffsetDateTime::from_unix_timestamp_nanos(at as i128 * 1_000_000)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    execution_time: Duration::from_millis(
+                        row.get_i64("execution_ms").unwrap_or(0).max(0) as u64,
+                    ),
+                    progress: (done < total).then_some((done, total)),
+                }
+            })
+            .collect())
+    }
+
+    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
+        let mut schema = self.introspect().await?;
+        let mut out = Vec::new();
+        for ops in migrations {
+            let mut rendered = Vec::new();
+            for op in *ops {
+                let live = op.table().and_then(|t| schema.table(t)).cloned();
+                let cmds = commands(op, live.as_ref()).map_err(|m| Error::Unsupported {
+                    target: self.target.clone(),
+                    message: m,
+                })?;
+                rendered.extend(cmds.iter().map(render));
+                let _ = schema.apply(op);
+            }
+            out.push(rendered);
+        }
+        Ok(out)
+    }
+
+    /// Operation by operation, recording progress after each: MongoDB has no transaction for
+    /// collection changes, so an interrupted migration resumes at the first operation not done
+    /// (each one's commands are safe to run again), refusing if those done have changed.
+    async fn run(
+        &mut self,
+        plan: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        let ops = plan.operations(direction);
+        let mut done = 0;
+        if direction == Direction::Up {
+            let existing = self
+                .tracking()
+                .find_one(doc! { "_id": &plan.version })
+                .await
+                .map_err(|e| self.error(e))?;
+            if let Some(row) = existing {
+                let already = row.get_i64("statements_done").unwrap_or(0) as usize;
+                let recorded = row.get_str("statements_checksum").unwrap_or_default();
+                if already > ops.len() || ops_checksum(&ops[..already]) != recorded {
+                    return Err(Error::Migration {
+                        version: plan.version.clone(),
+                        message: format!(
+                            "{already} of its operations were applied before it was interrupted, and they have changed \
+                             since; restore the file as it was to resume"
+                        ),
+                    });
+                }
+                done = already;
+            } else {
+                self.record(
+                    plan,
+                    checksum,
+                    Duration::ZERO,
+                    0,
+                    ops.len(),
+                    &ops_checksum(&[]),
+                )
+                .await?;
+            }
+        }
+        while done < ops.len() {
+            let op = &ops[done];
+            // Renewed before each operation, so a long run keeps its lock.
+            self.take_lease().await?;
+            let live = match op.table() {
+                Some(table) => self.table(table).await?,
+                None => None,
+            };
+            let cmds = commands(op, live.as_ref()).map_err(|m| Error::Unsupported {
+                target: self.target.clone(),
+                message: m,
+            })?;
+            for cmd in cmds {
+                self.run_command(cmd).await?;
+            }
+            done += 1;
+            if direction == Direction::Up {
+                self.record(
+                    plan,
+                    checksum,
+                    start.elapsed(),
+                    done,
+                    ops.len(),
+                    &ops_checksum(&ops[..done]),
+                )
+                .await?;
+            }
+        }
+        match direction {
+            Direction::Up => {
+                self.record(
+                    plan,
+                    checksum,
+                    start.elapsed(),
+                    ops.len(),
+                    ops.len(),
+                    &ops_checksum(ops),
+                )
+                .await?
+            }
+            Direction::Down => {
+                self.tracking()
+                    .delete_one(doc! { "_id": &plan.version })
+                    .await
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        Ok(start.elapsed())
+    }
+}
