@@ -4,6 +4,7 @@
 //! generator, `migrate:up|down|status` over its `Migrator` driving a `toasty-migrate-sql` backend.
 //! This crate decides only what is printed and which exit code a failure gets.
 
+mod backend;
 mod generate;
 mod output;
 mod run;
@@ -48,7 +49,7 @@ enum Command {
 /// Where the migrations are and which database to use.
 #[derive(Args, Clone)]
 pub struct Target {
-    /// Database URL: sqlite:<path>, sqlite::memory:, postgres://..., mysql://...
+    /// Database URL: sqlite:<path>, sqlite::memory:, postgres://..., mysql://..., mongodb://host/db
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
     /// The migrations directory.

@@ -1,12 +1,12 @@
 //! `toasty migrate:up` and `toasty migrate:down`.
 
 use crate::Target;
+use crate::backend::AnyBackend;
 use crate::output::{BOLD, DIM, GREEN, YELLOW};
 use anstream::println;
 use anyhow::{Context, Result};
 use clap::Args;
 use toasty_migrate::{Direction, Migrator, Operation, RunOptions, RunReport};
-use toasty_migrate_sql::SqlBackend;
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -36,7 +36,7 @@ pub struct DownArgs {
 }
 
 /// The migrations of `--dir` and a connection to `--url`.
-pub async fn open(target: &Target) -> Result<(Migrator, SqlBackend)> {
+pub async fn open(target: &Target) -> Result<(Migrator, AnyBackend)> {
     if !target.dir.is_dir() {
         anyhow::bail!(
             "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
@@ -44,7 +44,7 @@ pub async fn open(target: &Target) -> Result<(Migrator, SqlBackend)> {
         );
     }
     let migrator = Migrator::from_dir(&target.dir)?;
-    let backend = SqlBackend::connect(&target.url)
+    let backend = AnyBackend::connect(&target.url)
         .await
         .with_context(|| "connecting to the database".to_string())?;
     Ok((migrator, backend))

@@ -2,6 +2,7 @@
 //! applied migrations say it should be.
 
 use crate::Target;
+use crate::backend::AnyBackend;
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
 use crate::run::open;
 use anstream::println;
@@ -9,8 +10,6 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 use toasty_migrate::{MigrationState, MigrationStatus, Migrator, SchemaSnapshot, detect_changes};
-use toasty_migrate_sql::SqlBackend;
-use toasty_migrate_sql::introspect::stored_snapshot;
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -45,7 +44,7 @@ enum Drift {
 async fn drift(
     migrator: &Migrator,
     statuses: &[MigrationStatus],
-    backend: &mut SqlBackend,
+    backend: &mut AnyBackend,
 ) -> Result<Drift> {
     let mut expected = SchemaSnapshot::default();
     for status in statuses {
@@ -81,7 +80,7 @@ async fn drift(
         }
     }
     let live = backend.introspect().await?;
-    let expected = stored_snapshot(backend.dialect(), &expected);
+    let expected = backend.stored(&expected);
     if live.is_equivalent(&expected) {
         return Ok(Drift::InSync);
     }

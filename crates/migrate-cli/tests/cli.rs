@@ -530,3 +530,58 @@ fn on_a_terminal_generate_asks_about_renames_and_data_loss() {
     assert!(shown.contains("Wrote"), "{shown}");
     assert_eq!(files(), before + 1);
 }
+
+#[cfg(feature = "mongodb")]
+#[test]
+fn mongodb_through_the_cli() {
+    let url = format!("mongodb://127.0.0.1:27017/tm_cli_{}", std::process::id());
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrate-core/examples/schemas");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    let v1 = schemas.join("v1.json");
+    let v2 = schemas.join("v2.json");
+    run(cli(&["migrate:generate", "-m", "create"])
+        .arg("--schema")
+        .arg(&v1));
+    run(cli(&[
+        "migrate:generate",
+        "-m",
+        "reshape",
+        "--rename",
+        "users.mail=email",
+    ])
+    .arg("--schema")
+    .arg(&v2));
+    let dry = run(&mut cli(&["migrate:up", "--dry-run", "--url", &url]));
+    assert!(dry.contains(r#"{"create":"users""#), "{dry}");
+    run(&mut cli(&["migrate:up", "--url", &url]));
+    let status = run(&mut cli(&["migrate:status", "--url", &url]));
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("applied")).count(),
+        2,
+        "{status}"
+    );
+    assert!(
+        status.contains("the database matches the applied migrations"),
+        "{status}"
+    );
+    run(&mut cli(&["migrate:down", "--url", &url]));
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&mut cli(&["migrate:status", "--url", &url, "--json"]))).unwrap();
+    let states: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied", "pending"]);
+    assert_eq!(json["schema"]["state"], "in_sync");
+    let (code, err) = fails(&mut cli(&["migrate:up", "--url", "dynamodb://us-east-1"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("DynamoDB backend is not built yet"), "{err}");
+}

@@ -11,4 +11,7 @@
 mod mongo;
 
 #[cfg(feature = "mongodb")]
-pub use mongo::{LOCK_COLLECTION, MongoBackend, TRACKING_COLLECTION, commands, render, validator};
+pub use mongo::{
+    LOCK_COLLECTION, MongoBackend, TRACKING_COLLECTION, commands, render, stored_snapshot,
+    validator,
+};

@@ -315,6 +315,26 @@ struct TableMeta {
     primary_key: Vec<toasty_migrate::IndexColumn>,
 }
 
+/// `snapshot` as MongoDB keeps it: index columns keep their direction, not DynamoDB's
+/// partition/sort scope. Introspection of what `snapshot` built equals this.
+pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+    let mut stored = snapshot.clone();
+    for index in stored.tables.iter_mut().flat_map(|t| t.indexes.iter_mut()) {
+        for key in &mut index.columns {
+            let op = if key.op == IndexOp::Desc {
+                IndexOp::Desc
+            } else {
+                IndexOp::Eq
+            };
+            *key = toasty_migrate::IndexColumn {
+                op,
+                ..toasty_migrate::IndexColumn::new(key.column.clone())
+            };
+        }
+    }
+    stored
+}
+
 /// A command as extended JSON, for dry runs and messages.
 pub fn render(command: &Document) -> String {
     Bson::Document(command.clone())

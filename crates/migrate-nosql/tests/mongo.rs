@@ -90,22 +90,8 @@ fn with(f: impl FnOnce(&mut TableSnapshot)) -> SchemaSnapshot {
     s
 }
 
-/// What MongoDB keeps of index columns: their direction, not DynamoDB's partition/sort scope.
 fn stored(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
-    let mut s = snapshot.clone();
-    for t in &mut s.tables {
-        for c in t.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
-            *c = IndexColumn {
-                op: if c.op == IndexOp::Desc {
-                    IndexOp::Desc
-                } else {
-                    IndexOp::Eq
-                },
-                ..IndexColumn::new(c.column.clone())
-            };
-        }
-    }
-    s
+    toasty_migrate_nosql::stored_snapshot(snapshot)
 }
 
 async fn assert_schema(backend: &MongoBackend, expected: &SchemaSnapshot, what: &str) {

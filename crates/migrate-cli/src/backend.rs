@@ -1,0 +1,112 @@
+//! Which backend a `--url` names, behind the CLI's Cargo features.
+
+use anyhow::Result;
+use std::time::Duration;
+use toasty_migrate::{
+    AppliedMigration, Backend, Direction, Error, MigrationPlan, Operation, SchemaSnapshot,
+};
+use toasty_migrate_sql::SqlBackend;
+
+/// A connected backend of any kind this build has.
+pub enum AnyBackend {
+    Sql(SqlBackend),
+    #[cfg(feature = "mongodb")]
+    Mongo(toasty_migrate_nosql::MongoBackend),
+}
+
+impl AnyBackend {
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            #[cfg(feature = "mongodb")]
+            "mongodb" | "mongodb+srv" => Ok(AnyBackend::Mongo(
+                toasty_migrate_nosql::MongoBackend::connect(url).await?,
+            )),
+            #[cfg(not(feature = "mongodb"))]
+            "mongodb" | "mongodb+srv" => Err(Error::Unsupported {
+                target: toasty_migrate_sql::redact(url),
+                message: "this build has no MongoDB backend; enable the Cargo feature `mongodb` \
+                          (cargo install toasty-migrate-cli --features mongodb)"
+                    .into(),
+            }),
+            "dynamodb" => Err(Error::Unsupported {
+                target: toasty_migrate_sql::redact(url),
+                message: "the DynamoDB backend is not built yet".into(),
+            }),
+            _ => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
+        }
+    }
+
+    /// The application's tables as they are in the database.
+    pub async fn introspect(&mut self) -> Result<SchemaSnapshot, Error> {
+        match self {
+            AnyBackend::Sql(b) => b.introspect().await,
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo(b) => b.introspect().await,
+        }
+    }
+
+    /// `snapshot` as this database keeps it, to compare with `introspect`.
+    pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        match self {
+            AnyBackend::Sql(b) => {
+                toasty_migrate_sql::introspect::stored_snapshot(b.dialect(), snapshot)
+            }
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo(_) => toasty_migrate_nosql::stored_snapshot(snapshot),
+        }
+    }
+}
+
+/// Forwards each call to the backend inside.
+macro_rules! each {
+    ($self:ident, $b:ident => $call:expr) => {
+        match $self {
+            AnyBackend::Sql($b) => $call,
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo($b) => $call,
+        }
+    };
+}
+
+impl Backend for AnyBackend {
+    fn target(&self) -> String {
+        each!(self, b => b.target())
+    }
+
+    async fn ensure_tracking(&mut self) -> toasty_migrate::Result<()> {
+        each!(self, b => b.ensure_tracking().await)
+    }
+
+    async fn lock(&mut self) -> toasty_migrate::Result<()> {
+        each!(self, b => b.lock().await)
+    }
+
+    async fn unlock(&mut self) -> toasty_migrate::Result<()> {
+        each!(self, b => b.unlock().await)
+    }
+
+    async fn applied(&mut self) -> toasty_migrate::Result<Vec<AppliedMigration>> {
+        each!(self, b => b.applied().await)
+    }
+
+    async fn statements(
+        &mut self,
+        migrations: &[&[Operation]],
+    ) -> toasty_migrate::Result<Vec<Vec<String>>> {
+        each!(self, b => b.statements(migrations).await)
+    }
+
+    async fn run(
+        &mut self,
+        migration: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> toasty_migrate::Result<Duration> {
+        each!(self, b => b.run(migration, direction, checksum).await)
+    }
+}
