@@ -585,3 +585,109 @@ fn mongodb_through_the_cli() {
     assert_eq!(code, 2);
     assert!(err.contains("DynamoDB backend is not built yet"), "{err}");
 }
+
+/// A runner killed (SIGKILL) in the middle of a backfill over 10,000 documents, then run again:
+/// every document ends right and the migration is recorded once.
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread")]
+async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
+    use mongodb::bson::doc;
+    let url = format!("mongodb://127.0.0.1:27017/tm_kill_{}", std::process::id());
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let table = |extra: Vec<toasty_migrate::ColumnDef>| {
+        let mut columns = vec![toasty_migrate::ColumnDef::new(
+            "id",
+            toasty_migrate::ColumnType::Integer(8),
+        )];
+        columns.extend(extra);
+        SchemaSnapshot::new(vec![toasty_migrate::TableSnapshot::keyed_by_first_column(
+            "items",
+            columns,
+            vec![],
+        )])
+    };
+    save_snapshot(&table(vec![]), w.join("v1.json")).unwrap();
+    let motto = toasty_migrate::ColumnDef {
+        default: Some(toasty_migrate::DefaultValue::Text("hello".into())),
+        ..toasty_migrate::ColumnDef::new("motto", toasty_migrate::ColumnType::Text)
+    };
+    save_snapshot(&table(vec![motto]), w.join("v2.json")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_toasty"));
+        cmd.current_dir(w).env("NO_COLOR", "1").args(args);
+        cmd
+    };
+    assert!(
+        cli(&["migrate:generate", "-m", "items", "--schema", "v1.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        cli(&["migrate:up", "--url", &url])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let client = mongodb::Client::with_uri_str(&url).await.unwrap();
+    let items = client
+        .default_database()
+        .unwrap()
+        .collection::<mongodb::bson::Document>("items");
+    let docs: Vec<_> = (0..10_000_i64).map(|i| doc! { "id": i }).collect();
+    items.insert_many(docs).await.unwrap();
+    assert!(
+        cli(&["migrate:generate", "-m", "add motto", "--schema", "v2.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+
+    let mut runner = cli(&["migrate:up", "--url", &url])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the backfill has begun (the first documents have the field), then SIGKILL.
+    let started = std::time::Instant::now();
+    while items
+        .count_documents(doc! { "motto": "hello" })
+        .await
+        .unwrap()
+        == 0
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+
+    // The dead runner's lease (30 s by default) blocks for a while, then the next run finishes.
+    let out = cli(&["migrate:up", "--url", &url]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(items.count_documents(doc! {}).await.unwrap(), 10_000);
+    assert_eq!(
+        items
+            .count_documents(doc! { "motto": "hello" })
+            .await
+            .unwrap(),
+        10_000,
+        "every item backfilled"
+    );
+    let tracked = client
+        .default_database()
+        .unwrap()
+        .collection::<mongodb::bson::Document>("_toasty_migrations");
+    assert_eq!(
+        tracked.count_documents(doc! {}).await.unwrap(),
+        2,
+        "each migration recorded once"
+    );
+}
