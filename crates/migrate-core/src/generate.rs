@@ -77,12 +77,7 @@ impl MigrationGenerator {
             now = last.assume_utc() + time::Duration::SECOND;
         }
         let stamp = now.format(STAMP).expect("a UTC time always formats");
-        Ok(MigrationPlan {
-            version: format!("{stamp}_{slug}"),
-            up: diff.up_operations(),
-            down: diff.down_operations(),
-            transactional: true,
-        })
+        Ok(MigrationPlan::from_diff(format!("{stamp}_{slug}"), diff))
     }
 
     /// Writes `<dir>/<version>.rs`, regenerates `<dir>/mod.rs` and updates `<dir>/.schema.json`

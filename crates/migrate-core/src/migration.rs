@@ -122,6 +122,17 @@ pub enum Direction {
 }
 
 impl MigrationPlan {
+    /// The migration that applies `diff` (`up`) and reverts it (`down`: each change undone,
+    /// newest first), in a transaction.
+    pub fn from_diff(version: impl Into<String>, diff: &crate::SchemaDiff) -> Self {
+        MigrationPlan {
+            version: version.into(),
+            up: diff.up_operations(),
+            down: diff.down_operations(),
+            transactional: true,
+        }
+    }
+
     /// Describes a compiled migration by running its `up` and `down` against recording contexts.
     pub fn describe(migration: &dyn Migration) -> Result<Self> {
         let version = migration.version().to_string();

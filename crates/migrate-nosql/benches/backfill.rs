@@ -21,12 +21,16 @@ fn median(mut times: Vec<Duration>) -> Duration {
 fn items(extra: Option<ColumnDef>) -> SchemaSnapshot {
     let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
     columns.extend(extra);
-    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column("items", columns, vec![])])
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "items",
+        columns,
+        vec![],
+    )])
 }
 
 fn plan(version: &str, old: &SchemaSnapshot, new: &SchemaSnapshot) -> MigrationPlan {
     let diff = detect_changes(old, new).unwrap();
-    MigrationPlan { version: version.into(), up: diff.up_operations(), down: diff.down_operations(), transactional: true }
+    MigrationPlan::from_diff(version, &diff)
 }
 
 #[tokio::main]
@@ -34,39 +38,83 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let base = std::env::var("TOASTY_BENCH_MONGODB_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into());
-    let motto = ColumnDef { default: Some(DefaultValue::Text("hello".into())), ..ColumnDef::new("motto", ColumnType::Text) };
+    let base = std::env::var("TOASTY_BENCH_MONGODB_URL")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into());
+    let motto = ColumnDef {
+        default: Some(DefaultValue::Text("hello".into())),
+        ..ColumnDef::new("motto", ColumnType::Text)
+    };
     let (v1, v2) = (items(None), items(Some(motto)));
-    let (mut add_ours, mut drop_ours, mut add_bare, mut drop_bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut add_ours, mut drop_ours, mut add_bare, mut drop_bare) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
         let url = format!("{base}/bench_backfill_{}_{run}", std::process::id());
         let mut backend = MongoBackend::connect(&url).await.unwrap();
-        let migrator = Migrator::from_plans(vec![plan("20250101_000000_items", &SchemaSnapshot::default(), &v1), plan("20250102_000000_motto", &v1, &v2)]);
-        migrator.up(&mut backend, &RunOptions { count: Some(1), ..RunOptions::default() }).await.unwrap();
+        let migrator = Migrator::from_plans(vec![
+            plan("20250101_000000_items", &SchemaSnapshot::default(), &v1),
+            plan("20250102_000000_motto", &v1, &v2),
+        ]);
+        migrator
+            .up(
+                &mut backend,
+                &RunOptions {
+                    count: Some(1),
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .unwrap();
         let client = mongodb::Client::with_uri_str(&url).await.unwrap();
         let db = client.default_database().unwrap();
         let collection = db.collection::<Document>("items");
         for chunk in (0..DOCUMENTS).collect::<Vec<_>>().chunks(10_000) {
-            collection.insert_many(chunk.iter().map(|i| doc! { "id": i })).await.unwrap();
+            collection
+                .insert_many(chunk.iter().map(|i| doc! { "id": i }))
+                .await
+                .unwrap();
         }
 
         let start = Instant::now();
-        migrator.up(&mut backend, &RunOptions::default()).await.unwrap();
+        migrator
+            .up(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
         add_ours.push(start.elapsed());
         let start = Instant::now();
-        migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
         drop_ours.push(start.elapsed());
-        assert_eq!(collection.count_documents(doc! { "motto": { "$exists": true } }).await.unwrap(), 0);
+        assert_eq!(
+            collection
+                .count_documents(doc! { "motto": { "$exists": true } })
+                .await
+                .unwrap(),
+            0
+        );
 
         let start = Instant::now();
-        collection.update_many(doc! { "motto": { "$exists": false } }, doc! { "$set": { "motto": "hello" } }).await.unwrap();
+        collection
+            .update_many(
+                doc! { "motto": { "$exists": false } },
+                doc! { "$set": { "motto": "hello" } },
+            )
+            .await
+            .unwrap();
         add_bare.push(start.elapsed());
         let start = Instant::now();
-        collection.update_many(doc! {}, doc! { "$unset": { "motto": "" } }).await.unwrap();
+        collection
+            .update_many(doc! {}, doc! { "$unset": { "motto": "" } })
+            .await
+            .unwrap();
         drop_bare.push(start.elapsed());
         db.drop().await.unwrap();
     }
-    for (what, ours, bare) in [("add field with default", add_ours, add_bare), ("drop field", drop_ours, drop_bare)] {
+    for (what, ours, bare) in [
+        ("add field with default", add_ours, add_bare),
+        ("drop field", drop_ours, drop_bare),
+    ] {
         let (ours, bare) = (median(ours), median(bare));
         println!(
             "MongoDB {what:<22} on {DOCUMENTS} documents: migrator {:>8.0} ms, bare updateMany {:>8.0} ms, ratio {:.2}x",

@@ -60,12 +60,7 @@ fn migration(
         renames: renames.iter().map(|r| r.parse().unwrap()).collect(),
     };
     let diff = detect_changes_with(old, new, &options).unwrap();
-    MigrationPlan {
-        version: version.into(),
-        up: diff.up_operations(),
-        down: diff.down_operations(),
-        transactional: true,
-    }
+    MigrationPlan::from_diff(version, &diff)
 }
 
 fn v1() -> SchemaSnapshot {
