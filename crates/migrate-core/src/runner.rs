@@ -26,36 +26,38 @@ pub struct AppliedMigration {
 /// What a database must offer the migrator. Each method is one round of I/O; the migrator decides
 /// everything else. Implementations must keep the migration and its tracking row together: on a
 /// transactional backend both commit or neither does.
-#[allow(async_fn_in_trait)]
-pub trait Backend {
+pub trait Backend: Send {
     /// Where the backend points, for messages, without any password.
     fn target(&self) -> String;
 
     /// Creates the tracking store (`_toasty_migrations`) if it does not exist.
-    async fn ensure_tracking(&mut self) -> Result<()>;
+    fn ensure_tracking(&mut self) -> impl Future<Output = Result<()>> + Send;
 
     /// Takes the migration lock, waiting up to the backend's lock timeout for another runner. A
     /// runner that dies must not hold it forever.
-    async fn lock(&mut self) -> Result<()>;
+    fn lock(&mut self) -> impl Future<Output = Result<()>> + Send;
 
-    async fn unlock(&mut self) -> Result<()>;
+    fn unlock(&mut self) -> impl Future<Output = Result<()>> + Send;
 
     /// Every tracking row, oldest version first; none if the tracking store does not exist.
-    async fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
+    fn applied(&mut self) -> impl Future<Output = Result<Vec<AppliedMigration>>> + Send;
 
     /// The exact statements `run` would execute for each of these migrations' operations, run
     /// one after the other, for dry runs. (All at once, because a statement can depend on what
     /// an earlier migration left, as SQLite's table rebuilds do.)
-    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>>;
+    fn statements(
+        &mut self,
+        migrations: &[&[Operation]],
+    ) -> impl Future<Output = Result<Vec<Vec<String>>>> + Send;
 
     /// Applies `migration.up` and records it with `checksum`, or (for [`Direction::Down`])
     /// applies `migration.down` and deletes its record.
-    async fn run(
+    fn run(
         &mut self,
         migration: &MigrationPlan,
         direction: Direction,
         checksum: &str,
-    ) -> Result<Duration>;
+    ) -> impl Future<Output = Result<Duration>> + Send;
 }
 
 /// Where one migration stands.

@@ -540,3 +540,21 @@ async fn a_dry_run_over_several_migrations_sees_what_the_earlier_ones_build() {
     );
     assert!(backend.introspect().await.unwrap().tables.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_can_be_spawned_onto_the_runtime() {
+    // An application applying migrations from a spawned task needs the futures to be Send.
+    let db = TestDb::new(Dialect::Postgres).await;
+    let url = db.url.clone();
+    let applied = tokio::spawn(async move {
+        let mut backend = connect(&url).await;
+        Migrator::from_plans(two_migrations())
+            .up(&mut backend, &allow())
+            .await
+            .map(|r| r.steps.len())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(applied, 2);
+}
