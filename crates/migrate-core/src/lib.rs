@@ -9,7 +9,11 @@
 //!                      ├ detect_changes ─> SchemaDiff ─ MigrationGenerator ─> migrations/<version>.rs
 //! SchemaSnapshot (new) ┘                                                     (+ mod.rs, .schema.json)
 //! migrations/<version>.rs ─ parse_migration_file (or compiled: MigrationPlan::describe) ─> MigrationPlan
+//! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
+//!
+//! [`Migrator`] decides everything about applying migrations; a database backend implements the
+//! narrow [`Backend`] trait (tracking, lock, one migration at a time).
 //!
 //! ```no_run
 //! use toasty_migrate::{MigrationGenerator, detect_changes, load_snapshot};
