@@ -57,13 +57,13 @@ pub fn statements(
     match op {
         Operation::CreateTable(def) => {
             for column in &def.columns {
-                out.extend(ensure_enum_type(dialect, &column.ty)?);
+                out.extend(ensure_enum_type(dialect, &column.ty, None)?);
             }
             out.push(create_table(dialect, def, &def.name)?);
         }
         Operation::DropTable { table } => out.push(format!("DROP TABLE {}", q(table)?)),
         Operation::AddColumn { table, column } => {
-            out.extend(ensure_enum_type(dialect, &column.ty)?);
+            out.extend(ensure_enum_type(dialect, &column.ty, None)?);
             let t = q(table)?;
             if column.nullable || column.default.is_some() {
                 out.push(format!(
@@ -222,33 +222,57 @@ fn create_index(dialect: Dialect, table: &str, index: &IndexDef) -> Result<Strin
     ))
 }
 
-/// PostgreSQL names its enum types; the type is created with the first column that uses it.
-fn ensure_enum_type(dialect: Dialect, ty: &ColumnType) -> Result<Option<String>, DialectError> {
+/// PostgreSQL names its enum types: the type is created with the first column that uses it, and
+/// variants a later definition adds are added to it (`ADD VALUE IF NOT EXISTS`, appended in
+/// order). PostgreSQL cannot remove a variant, so a definition without one is refused.
+fn ensure_enum_type(
+    dialect: Dialect,
+    ty: &ColumnType,
+    previous: Option<&ColumnType>,
+) -> Result<Vec<String>, DialectError> {
     let e = match (dialect, ty) {
         (Dialect::Postgres, ColumnType::Enum(e)) => e,
-        (Dialect::Postgres, ColumnType::List(elem)) => return ensure_enum_type(dialect, elem),
-        _ => return Ok(None),
+        (Dialect::Postgres, ColumnType::List(elem)) => {
+            let previous = match previous {
+                Some(ColumnType::List(p)) => Some(p.as_ref()),
+                _ => None,
+            };
+            return ensure_enum_type(dialect, elem, previous);
+        }
+        _ => return Ok(Vec::new()),
     };
     let name = e
         .name
         .as_deref()
         .ok_or("PostgreSQL enum columns need a type name")?;
+    if let Some(ColumnType::Enum(old)) = previous
+        && old.name == e.name
+        && let Some(gone) = old.variants.iter().find(|v| !e.variants.contains(v))
+    {
+        return Err(format!(
+            "enum type {name:?}: PostgreSQL cannot remove the variant {gone:?}; use a new type name"
+        ));
+    }
     let variants: Vec<String> = e
         .variants
         .iter()
         .map(|v| dialect.string_literal(v))
         .collect();
-    let create = format!(
-        "CREATE TYPE {} AS ENUM ({})",
-        dialect.ident(name)?,
-        variants.join(", ")
-    );
+    let type_name = dialect.ident(name)?;
+    let create = format!("CREATE TYPE {type_name} AS ENUM ({})", variants.join(", "));
     if create.contains("$toasty$") {
         return Err(format!("enum type {name:?} contains the text `$toasty$`"));
     }
-    Ok(Some(format!(
+    let mut out = vec![format!(
         "DO $toasty$ BEGIN {create}; EXCEPTION WHEN duplicate_object THEN NULL; END $toasty$"
-    )))
+    )];
+    // An existing type (from an earlier column, or left by a dropped table) gets what it lacks.
+    out.extend(
+        variants
+            .iter()
+            .map(|v| format!("ALTER TYPE {type_name} ADD VALUE IF NOT EXISTS {v}")),
+    );
+    Ok(out)
 }
 
 /// Before a column becomes NOT NULL: rows holding NULL get the new default, or the type's zero.
@@ -290,8 +314,11 @@ fn postgres_modify(
         // A default of the old type may not convert; it is set again below.
         out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"));
     }
-    if old_type != new_type || from.ty != to.ty {
-        out.extend(ensure_enum_type(d, &to.ty)?);
+    if from.ty != to.ty {
+        out.extend(ensure_enum_type(d, &to.ty, Some(&from.ty))?);
+    }
+    // The same SQL type (an enum type that only gained variants) needs no conversion.
+    if old_type != new_type {
         // Through text, so that any type with a text form converts (enums, uuids, numbers).
         let using = match (&from.ty, &to.ty) {
             (ColumnType::Enum(_), _) | (_, ColumnType::Enum(_)) => format!("{c}::text::{new_type}"),

@@ -176,3 +176,62 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
     }
     insta::assert_snapshot!(messages.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_enum_types_gain_variants_and_refuse_to_lose_them() {
+    let db = TestDb::new(Dialect::Postgres).await;
+    let mut backend = db.connect().await;
+    let mood = |variants: &[&str]| {
+        ColumnType::Enum(EnumType {
+            name: Some("mood".into()),
+            variants: variants.iter().map(|v| v.to_string()).collect(),
+        })
+    };
+    let schema = |variants: &[&str]| {
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "people",
+            vec![
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("mood", mood(variants)),
+            ],
+            vec![],
+        )])
+    };
+    let (two, three) = (
+        schema(&["happy", "sad"]),
+        schema(&["happy", "sad", "it's meh"]),
+    );
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_people",
+            &SchemaSnapshot::default(),
+            &two,
+            &[],
+        ),
+        migration("20250102_000000_more_moods", &two, &three, &[]),
+    ]);
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    backend
+        .execute("INSERT INTO \"people\" (\"id\", \"mood\") VALUES (1, 'it''s meh')")
+        .await
+        .unwrap();
+    assert!(
+        backend
+            .introspect()
+            .await
+            .unwrap()
+            .is_equivalent(&stored_snapshot(Dialect::Postgres, &three))
+    );
+
+    // Going back would remove a variant, which PostgreSQL cannot do: refused before running.
+    let err = migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot remove the variant \"it's meh\""),
+        "{err}"
+    );
+    assert_eq!(backend.applied().await.unwrap().len(), 2);
+}
