@@ -391,6 +391,7 @@ impl SqlBackend {
         checksum: &str,
     ) -> Result<Duration> {
         let start = Instant::now();
+        let mut executed = 0;
         for op in plan.operations(direction) {
             let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
                 (Some(table), true) => self.live_table(table).await?,
@@ -398,15 +399,15 @@ impl SqlBackend {
             };
             let statements = ddl::statements(self.dialect, op, live.as_ref())
                 .map_err(|m| self.unsupported(m))?;
-            for sql in statements {
-                self.execute(&sql).await?;
+            for sql in &statements {
+                self.execute(sql).await?;
             }
+            executed += statements.len();
         }
         let elapsed = start.elapsed();
         match direction {
             Direction::Up => {
-                let total = plan.up.len();
-                self.record(plan, checksum, elapsed, total, total, "")
+                self.record(plan, checksum, elapsed, executed, executed, "")
                     .await?;
             }
             Direction::Down => self.forget(&plan.version).await?,
