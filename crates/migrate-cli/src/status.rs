@@ -125,10 +125,15 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
             MigrationState::Missing(_) => (RED, "applied, but its file is gone".into()),
             MigrationState::Partial(a) => {
                 let (done, total) = a.progress.unwrap_or_default();
+                let (what, resume) = if a.reverting {
+                    ("reverting", "migrate:down")
+                } else {
+                    ("applying", "migrate:up")
+                };
                 (
                     YELLOW,
                     format!(
-                        "interrupted after {done} of {total} statements; `migrate:up` resumes it"
+                        "interrupted {what}, after {done} of {total} statements; `{resume}` resumes it"
                     ),
                 )
             }

@@ -21,6 +21,9 @@ pub struct AppliedMigration {
     /// Set while a migration is part-way applied on a database whose DDL commits statement by
     /// statement (MySQL): statements done of the total. `None` once complete.
     pub progress: Option<(u32, u32)>,
+    /// With `progress`: the interrupted run was reverting the migration (`down`), and
+    /// `progress` counts its down statements.
+    pub reverting: bool,
 }
 
 /// What a database must offer the migrator. Each method is one round of I/O; the migrator decides
@@ -231,6 +234,17 @@ impl Migrator {
     ) -> Result<RunReport> {
         let states = self.states(backend.applied().await?);
         check_history(&states)?;
+        if let Some(status) = states
+            .iter()
+            .find(|s| matches!(&s.state, MigrationState::Partial(a) if a.reverting))
+        {
+            return Err(Error::Migration {
+                version: status.version.clone(),
+                message:
+                    "it was interrupted while being reverted; run down again to finish reverting it"
+                        .into(),
+            });
+        }
         let todo: Vec<&MigrationPlan> = states
             .iter()
             .filter(|s| {

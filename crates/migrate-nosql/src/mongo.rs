@@ -267,10 +267,14 @@ impl MongoBackend {
         plan: &MigrationPlan,
         checksum: &str,
         elapsed: Duration,
-        done: usize,
-        total: usize,
-        ops_checksum: &str,
+        progress: Progress<'_>,
     ) -> Result<()> {
+        let Progress {
+            done,
+            total,
+            statements_checksum: ops_checksum,
+            reverting,
+        } = progress;
         let now = mongodb::bson::DateTime::now();
         self.tracking()
             .replace_one(
@@ -284,6 +288,7 @@ impl MongoBackend {
                     "statements_done": done as i64,
                     "statements_total": total as i64,
                     "statements_checksum": ops_checksum,
+                    "reverting": reverting,
                 },
             )
             .upsert(true)
@@ -554,6 +559,15 @@ pub fn commands(
     })
 }
 
+/// How far a run got, as a tracking row records it.
+struct Progress<'a> {
+    done: usize,
+    total: usize,
+    /// Hash of the operations done.
+    statements_checksum: &'a str,
+    reverting: bool,
+}
+
 /// Hash of the operations done so far, to notice a partly applied migration that has changed.
 fn ops_checksum(ops: &[Operation]) -> String {
     let bytes = serde_json::to_vec(ops).expect("operations serialize");
@@ -615,6 +629,7 @@ impl Backend for MongoBackend {
             .into_iter()
             .map(|row| {
                 let done = row.get_i64("statements_done").unwrap_or(0) as u32;
+                let reverting = row.get_bool("reverting").unwrap_or(false);
                 let total = row.get_i64("statements_total").unwrap_or(0) as u32;
                 let at = row
                     .get_datetime("applied_at")
@@ -629,7 +644,9 @@ impl Backend for MongoBackend {
                     execution_time: Duration::from_millis(
                         row.get_i64("execution_ms").unwrap_or(0).max(0) as u64,
                     ),
-                    progress: (done < total).then_some((done, total)),
+                    // A reverting row counts down operations; it is unfinished even at 0 done.
+                    progress: (done < total || reverting).then_some((done, total)),
+                    reverting,
                 }
             })
             .collect())
@@ -665,34 +682,41 @@ impl Backend for MongoBackend {
     ) -> Result<Duration> {
         let start = Instant::now();
         let ops = plan.operations(direction);
+        let reverting = direction == Direction::Down;
         let mut done = 0;
-        if direction == Direction::Up {
-            let existing = self
-                .tracking()
-                .find_one(doc! { "_id": &plan.version })
-                .await
-                .map_err(|e| self.error(e))?;
-            if let Some(row) = existing {
+        let existing = self
+            .tracking()
+            .find_one(doc! { "_id": &plan.version })
+            .await
+            .map_err(|e| self.error(e))?;
+        // A row of this direction's unfinished run is resumed; anything else starts afresh (a
+        // complete row being reverted starts its down run).
+        match existing {
+            Some(row) if row.get_bool("reverting").unwrap_or(false) == reverting => {
                 let already = row.get_i64("statements_done").unwrap_or(0) as usize;
                 let recorded = row.get_str("statements_checksum").unwrap_or_default();
                 if already > ops.len() || ops_checksum(&ops[..already]) != recorded {
                     return Err(Error::Migration {
                         version: plan.version.clone(),
                         message: format!(
-                            "{already} of its operations were applied before it was interrupted, and they have changed \
+                            "{already} of its operations were run before it was interrupted, and they have changed \
                              since; restore the file as it was to resume"
                         ),
                     });
                 }
                 done = already;
-            } else {
+            }
+            _ => {
                 self.record(
                     plan,
                     checksum,
                     Duration::ZERO,
-                    0,
-                    ops.len(),
-                    &ops_checksum(&[]),
+                    Progress {
+                        done: 0,
+                        total: ops.len(),
+                        statements_checksum: &ops_checksum(&[]),
+                        reverting,
+                    },
                 )
                 .await?;
             }
@@ -713,36 +737,37 @@ impl Backend for MongoBackend {
                 self.run_command(cmd).await?;
             }
             done += 1;
-            if direction == Direction::Up {
-                self.record(
-                    plan,
-                    checksum,
-                    start.elapsed(),
+            self.record(
+                plan,
+                checksum,
+                start.elapsed(),
+                Progress {
                     done,
-                    ops.len(),
-                    &ops_checksum(&ops[..done]),
-                )
-                .await?;
-            }
+                    total: ops.len(),
+                    statements_checksum: &ops_checksum(&ops[..done]),
+                    reverting,
+                },
+            )
+            .await?;
         }
-        match direction {
-            Direction::Up => {
-                self.record(
-                    plan,
-                    checksum,
-                    start.elapsed(),
-                    ops.len(),
-                    ops.len(),
-                    &ops_checksum(ops),
-                )
-                .await?
-            }
-            Direction::Down => {
-                self.tracking()
-                    .delete_one(doc! { "_id": &plan.version })
-                    .await
-                    .map_err(|e| self.error(e))?;
-            }
+        if reverting {
+            self.tracking()
+                .delete_one(doc! { "_id": &plan.version })
+                .await
+                .map_err(|e| self.error(e))?;
+        } else if ops.is_empty() {
+            self.record(
+                plan,
+                checksum,
+                start.elapsed(),
+                Progress {
+                    done: 0,
+                    total: 0,
+                    statements_checksum: &ops_checksum(ops),
+                    reverting: false,
+                },
+            )
+            .await?;
         }
         Ok(start.elapsed())
     }

@@ -450,3 +450,49 @@ async fn a_server_that_is_down_is_a_clear_error() {
         .to_string();
     assert!(err.contains("names no database"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_down_resumes_where_it_stopped() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let mut plan = migration(
+        "20250101_000000_create",
+        &SchemaSnapshot::default(),
+        &v1(),
+        &[],
+    );
+    plan.down.insert(
+        1,
+        Operation::Raw {
+            statement: r#"{"nonsenseCommand": 1}"#.into(),
+        },
+    );
+    let migrator = Migrator::from_plans(vec![plan.clone()]);
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    assert!(
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .is_err()
+    );
+    let applied = backend.applied().await.unwrap();
+    assert!(applied[0].reverting, "{applied:?}");
+    assert_eq!(applied[0].progress, Some((1, 3)));
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("interrupted while being reverted"), "{err}");
+
+    let mut fixed = plan.clone();
+    fixed.down[1] = Operation::Raw {
+        statement: r#"{"ping": 1}"#.into(),
+    };
+    Migrator::from_plans(vec![fixed])
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(backend.applied().await.unwrap().is_empty());
+    assert!(backend.introspect().await.unwrap().tables.is_empty());
+}

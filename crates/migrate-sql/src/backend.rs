@@ -264,7 +264,8 @@ impl SqlBackend {
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (\n    version {version} NOT NULL PRIMARY KEY,\n    name {text} NOT NULL,\n    \
              checksum {text} NOT NULL,\n    applied_at {time} NOT NULL,\n    execution_ms BIGINT NOT NULL,\n    \
-             statements_done INTEGER NOT NULL,\n    statements_total INTEGER NOT NULL,\n    statements_checksum {text} NOT NULL\n)"
+             statements_done INTEGER NOT NULL,\n    statements_total INTEGER NOT NULL,\n    statements_checksum {text} NOT NULL,\n    \
+             reverting INTEGER NOT NULL DEFAULT 0\n)"
         )
     }
 
@@ -274,37 +275,41 @@ impl SqlBackend {
         plan: &MigrationPlan,
         checksum: &str,
         elapsed: Duration,
-        done: usize,
-        total: usize,
-        statements_checksum: &str,
+        progress: Progress<'_>,
     ) -> Result<()> {
+        let Progress {
+            done,
+            total,
+            statements_checksum,
+            reverting,
+        } = progress;
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
         let now = OffsetDateTime::now_utc();
         let ms = elapsed.as_millis() as i64;
-        let (done, total) = (done as i32, total as i32);
+        let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
         let result = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => {
-                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
                 let at = now.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
-                let values = (plan.version.clone(), plan.name().to_string(), checksum.to_string(), at, ms, done, total, statements_checksum.to_string());
-                s.call(move |c| c.execute(&sql, rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7]).map(|_| ()))
+                let values = (plan.version.clone(), plan.name().to_string(), checksum.to_string(), at, ms, done, total, statements_checksum.to_string(), reverting);
+                s.call(move |c| c.execute(&sql, rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7, values.8]).map(|_| ()))
                     .await
                     .map_err(|e| e.to_string())
             }
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
-                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
-                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum")))
-                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
+                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
+                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum).bind(reverting)
                     .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
             #[cfg(feature = "mysql")]
             Conn::Mysql(c) => {
                 let now = time::PrimitiveDateTime::new(now.date(), now.time());
-                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
-                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum)
+                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum).bind(reverting)
                     .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
         };
@@ -328,8 +333,8 @@ impl SqlBackend {
         .map_err(|e| self.error(e))
     }
 
-    /// `(statements_done, statements_checksum)` of a row, if there is one.
-    async fn progress(&mut self, version: &str) -> Result<Option<(usize, String)>> {
+    /// `(statements_done, statements_checksum, reverting)` of a row, if there is one.
+    async fn progress(&mut self, version: &str) -> Result<Option<(usize, String, bool)>> {
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
         let placeholder = if self.dialect == Dialect::Postgres {
             "$1"
@@ -337,20 +342,20 @@ impl SqlBackend {
             "?"
         };
         let sql = format!(
-            "SELECT statements_done, statements_checksum FROM {t} WHERE version = {placeholder}"
+            "SELECT statements_done, statements_checksum, reverting FROM {t} WHERE version = {placeholder}"
         );
-        let row: Option<(i32, String)> = on_conn!(&mut self.conn,
+        let row: Option<(i32, String, i32)> = on_conn!(&mut self.conn,
         c => query_as(AssertSqlSafe(sql.as_str())).bind(version).fetch_optional(&mut *c).await,
         s => {
             let owned = version.to_string();
             s.call(move |c| {
                 use rusqlite::OptionalExtension;
-                c.query_row(&sql, [owned], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                c.query_row(&sql, [owned], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
             })
             .await
         })
         .map_err(|e| self.error(e))?;
-        Ok(row.map(|(done, sum)| (done as usize, sum)))
+        Ok(row.map(|(done, sum, reverting)| (done as usize, sum, reverting != 0)))
     }
 
     /// SQLite and PostgreSQL: the operations and the tracking row in one transaction (SQLite
@@ -407,17 +412,27 @@ impl SqlBackend {
         let elapsed = start.elapsed();
         match direction {
             Direction::Up => {
-                self.record(plan, checksum, elapsed, executed, executed, "")
-                    .await?;
+                self.record(
+                    plan,
+                    checksum,
+                    elapsed,
+                    Progress {
+                        done: executed,
+                        total: executed,
+                        statements_checksum: "",
+                        reverting: false,
+                    },
+                )
+                .await?;
             }
             Direction::Down => self.forget(&plan.version).await?,
         }
         Ok(elapsed)
     }
 
-    /// MySQL commits every DDL statement on its own, so progress is recorded after each one: an
-    /// interrupted migration resumes at the first statement not done, and refuses to if the
-    /// statements already done have changed since.
+    /// MySQL commits every DDL statement on its own, so progress is recorded after each one, in
+    /// either direction: an interrupted migration resumes at the first statement not done, and
+    /// refuses to if the statements already done have changed since.
     async fn run_resumable(
         &mut self,
         plan: &MigrationPlan,
@@ -426,38 +441,40 @@ impl SqlBackend {
     ) -> Result<Duration> {
         let statements =
             self.statements_on(&mut SchemaSnapshot::default(), plan.operations(direction))?;
+        let reverting = direction == Direction::Down;
         let start = Instant::now();
-        if direction == Direction::Down {
-            for sql in &statements {
-                self.execute(sql).await?;
-            }
-            self.forget(&plan.version).await?;
-            return Ok(start.elapsed());
-        }
         let mut done = 0;
-        if let Some((already, recorded)) = self.progress(&plan.version).await? {
-            if statements_checksum(&statements[..already.min(statements.len())]) != recorded
-                || already > statements.len()
-            {
-                return Err(Error::Migration {
-                    version: plan.version.clone(),
-                    message: format!(
-                        "{already} of its statements were applied before it was interrupted, and they have changed since; \
-                         restore the file as it was to resume"
-                    ),
-                });
+        // A row of this direction's unfinished run is resumed; anything else starts afresh (a
+        // complete row being reverted starts its down run).
+        match self.progress(&plan.version).await? {
+            Some((already, recorded, was_reverting)) if was_reverting == reverting => {
+                if already > statements.len()
+                    || statements_checksum(&statements[..already]) != recorded
+                {
+                    return Err(Error::Migration {
+                        version: plan.version.clone(),
+                        message: format!(
+                            "{already} of its statements were run before it was interrupted, and they have changed since; \
+                             restore the file as it was to resume"
+                        ),
+                    });
+                }
+                done = already;
             }
-            done = already;
-        } else {
-            self.record(
-                plan,
-                checksum,
-                Duration::ZERO,
-                0,
-                statements.len(),
-                &statements_checksum(&[]),
-            )
-            .await?;
+            _ => {
+                self.record(
+                    plan,
+                    checksum,
+                    Duration::ZERO,
+                    Progress {
+                        done: 0,
+                        total: statements.len(),
+                        statements_checksum: &statements_checksum(&[]),
+                        reverting,
+                    },
+                )
+                .await?;
+            }
         }
         while done < statements.len() {
             self.execute(&statements[done]).await?;
@@ -466,22 +483,32 @@ impl SqlBackend {
                 plan,
                 checksum,
                 start.elapsed(),
-                done,
-                statements.len(),
-                &statements_checksum(&statements[..done]),
+                Progress {
+                    done,
+                    total: statements.len(),
+                    statements_checksum: &statements_checksum(&statements[..done]),
+                    reverting,
+                },
             )
             .await?;
         }
-        if statements.is_empty() {
-            self.record(
-                plan,
-                checksum,
-                start.elapsed(),
-                0,
-                0,
-                &statements_checksum(&[]),
-            )
-            .await?;
+        match direction {
+            Direction::Up if statements.is_empty() => {
+                self.record(
+                    plan,
+                    checksum,
+                    start.elapsed(),
+                    Progress {
+                        done: 0,
+                        total: 0,
+                        statements_checksum: &statements_checksum(&[]),
+                        reverting: false,
+                    },
+                )
+                .await?
+            }
+            Direction::Up => {}
+            Direction::Down => self.forget(&plan.version).await?,
         }
         Ok(start.elapsed())
     }
@@ -843,6 +870,15 @@ fn add_index_rows(
     }
 }
 
+/// How far a run got, as a tracking row records it.
+struct Progress<'a> {
+    done: usize,
+    total: usize,
+    /// Hash of the statements (operations, on MongoDB) done.
+    statements_checksum: &'a str,
+    reverting: bool,
+}
+
 /// Hash of the statements done so far, to notice a partly applied migration that has changed.
 fn statements_checksum(statements: &[String]) -> String {
     let mut hasher = Sha256::new();
@@ -951,9 +987,9 @@ impl Backend for SqlBackend {
         }
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
         let sql = format!(
-            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, statements_total FROM {t} ORDER BY version"
+            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, statements_total, reverting FROM {t} ORDER BY version"
         );
-        type Row = (String, String, String, i64, i32, i32);
+        type Row = (String, String, String, i64, i32, i32, i32);
         let rows: Vec<(Row, OffsetDateTime)> = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => s
@@ -980,6 +1016,7 @@ impl Backend for SqlBackend {
                                 r.get(4)?,
                                 r.get(5)?,
                                 r.get(6)?,
+                                r.get(7)?,
                             ),
                             at,
                         ))
@@ -996,7 +1033,15 @@ impl Backend for SqlBackend {
                     rows.iter()
                         .map(|r| {
                             (
-                                (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                                (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                ),
                                 r.get::<OffsetDateTime, _>(3),
                             )
                         })
@@ -1012,7 +1057,15 @@ impl Backend for SqlBackend {
                         .map(|r| {
                             let at: time::PrimitiveDateTime = r.get(3);
                             (
-                                (r.get(0), r.get(1), r.get(2), r.get(4), r.get(5), r.get(6)),
+                                (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                ),
                                 at.assume_utc(),
                             )
                         })
@@ -1024,13 +1077,18 @@ impl Backend for SqlBackend {
         Ok(rows
             .into_iter()
             .map(
-                |((version, name, checksum, ms, done, total), applied_at)| AppliedMigration {
-                    version,
-                    name,
-                    checksum,
-                    applied_at,
-                    execution_time: Duration::from_millis(ms.max(0) as u64),
-                    progress: (done < total).then_some((done as u32, total as u32)),
+                |((version, name, checksum, ms, done, total, reverting), applied_at)| {
+                    AppliedMigration {
+                        version,
+                        name,
+                        checksum,
+                        applied_at,
+                        execution_time: Duration::from_millis(ms.max(0) as u64),
+                        // A reverting row counts down statements; it is unfinished even at 0 done.
+                        progress: (done < total || reverting != 0)
+                            .then_some((done as u32, total as u32)),
+                        reverting: reverting != 0,
+                    }
                 },
             )
             .collect())

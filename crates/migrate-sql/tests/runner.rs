@@ -558,3 +558,52 @@ async fn a_run_can_be_spawned_onto_the_runtime() {
     .unwrap();
     assert_eq!(applied, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_resumes_an_interrupted_down_and_up_waits_for_it() {
+    let db = TestDb::new(Dialect::Mysql).await;
+    let mut backend = db.connect().await;
+    let mut plan = two_migrations().remove(0);
+    // down: DROP INDEX, then a failing statement, then DROP TABLE.
+    plan.down.insert(
+        1,
+        Operation::Raw {
+            statement: "THIS IS NOT SQL".into(),
+        },
+    );
+    let migrator = Migrator::from_plans(vec![plan.clone()]);
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    assert!(
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .is_err()
+    );
+    let applied = backend.applied().await.unwrap();
+    assert!(applied[0].reverting);
+    assert_eq!(
+        applied[0].progress,
+        Some((1, 3)),
+        "the index drop committed and was recorded"
+    );
+
+    // `up` does not mistake it for an unfinished `up`.
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("interrupted while being reverted"), "{err}");
+
+    // Fixed after the point reached: down resumes at statement 2 and completes.
+    let mut fixed = plan.clone();
+    fixed.down[1] = Operation::Raw {
+        statement: "SELECT 1".into(),
+    };
+    Migrator::from_plans(vec![fixed])
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(backend.applied().await.unwrap().is_empty());
+    assert!(backend.introspect().await.unwrap().tables.is_empty());
+}
