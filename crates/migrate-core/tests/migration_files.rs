@@ -393,3 +393,42 @@ fn opting_out_of_the_transaction_round_trips_and_counts_in_the_checksum() {
     assert_eq!(parsed, plan);
     assert_ne!(parsed.checksum(), transactional);
 }
+
+#[test]
+fn the_parse_cache_serves_unchanged_files_and_never_an_edited_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let diff = detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap();
+    let plan = generator(dir.path())
+        .generate(&diff, "create users")
+        .unwrap();
+    let path = generator(dir.path()).write_migration_file(&plan).unwrap();
+
+    let first = Migrator::from_dir(dir.path()).unwrap();
+    let cache = dir.path().join(PLAN_CACHE_DIR);
+    assert!(cache.join("plans.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(cache.join(".gitignore"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("*")
+    );
+    assert_eq!(
+        Migrator::from_dir(dir.path()).unwrap().migrations(),
+        first.migrations()
+    );
+
+    // An edit within the vocabulary is parsed again, not served from the cache.
+    let source = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(256)", 1)).unwrap();
+    let edited = Migrator::from_dir(dir.path()).unwrap();
+    assert_ne!(edited.migrations()[0], first.migrations()[0]);
+    assert_eq!(edited.migrations()[0], parse_migration_file(&path).unwrap());
+
+    // A broken cache only costs the parse.
+    std::fs::write(cache.join("plans.json"), "not json").unwrap();
+    assert_eq!(
+        Migrator::from_dir(dir.path()).unwrap().migrations(),
+        edited.migrations()
+    );
+}
