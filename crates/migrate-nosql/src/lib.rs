@@ -4,11 +4,19 @@
 //!   validator and a unique index for its primary key; columns are added, dropped and converted
 //!   with server-side updates; progress is recorded per operation, so an interrupted migration
 //!   resumes; the lock is a lease document under a unique `_id`.
-//! - DynamoDB: not built yet. Nothing here claims to migrate DynamoDB; the CLI says so for a
-//!   DynamoDB URL.
+//! - DynamoDB (feature `dynamodb`): [`DynamoBackend`], laying tables out as Toasty's DynamoDB
+//!   driver does (keys, GSIs, unique indexes as tables), with a registry table for the columns
+//!   DynamoDB does not keep, parallel-segment conditional item rewrites, a lease item lock and
+//!   per-operation progress. Converting stored values between DynamoDB types is not built yet
+//!   and says so.
 
+#[cfg(feature = "dynamodb")]
+mod dynamo;
 #[cfg(feature = "mongodb")]
 mod mongo;
+
+#[cfg(feature = "dynamodb")]
+pub use dynamo::{DynamoBackend, stored_snapshot as dynamodb_stored_snapshot};
 
 #[cfg(feature = "mongodb")]
 pub use mongo::{

@@ -1,0 +1,1074 @@
+//! The DynamoDB backend, laying tables out as Toasty 0.11's DynamoDB driver does: one table per
+//! model keyed by its primary key (HASH, and RANGE for a second key column), pay-per-request; a GSI
+//! (projection ALL) per non-unique index; a single-column unique index as a table of its own,
+//! keyed by that column, holding `{column, primary key attributes}` per item.
+//!
+//! DynamoDB keeps no schema for non-key attributes, so each table's full definition is kept in a
+//! registry table; introspection takes keys, GSIs and unique-index tables from DynamoDB itself
+//! and the other columns from the registry. Item rewrites (backfills, drops, renames) scan in
+//! parallel segments, page by page, and write each item with a condition that makes the write
+//! safe to repeat, so a killed run is finished by the next.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use toasty_migrate::{
+    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexColumn,
+    IndexDef, IndexOp, IndexScope, MigrationPlan, Operation, Result, SchemaSnapshot, TableSnapshot,
+};
+
+const TRACKING: &str = "_toasty_migrations";
+const LOCK: &str = "_toasty_migrations_lock";
+const REGISTRY: &str = "_toasty_migrations_schema";
+const SEGMENTS: i32 = 4;
+
+/// A migration backend over DynamoDB (or a local server speaking its API).
+pub struct DynamoBackend {
+    client: Client,
+    /// Prepended to every table name (the URL's `prefix`), as Toasty's `table_name_prefix`.
+    prefix: String,
+    target: String,
+    holder: String,
+    lease: Duration,
+    lock_timeout: Duration,
+    /// How long to wait for a table or index to become ACTIVE.
+    active_timeout: Duration,
+}
+
+impl DynamoBackend {
+    /// Connects to `dynamodb://<region>[?endpoint=http://host:port][&prefix=app_]`, with
+    /// credentials from the usual AWS chain (environment, profile, instance role).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let target = url.to_string();
+        let rest = url
+            .strip_prefix("dynamodb://")
+            .ok_or_else(|| Error::Unsupported {
+                target: target.clone(),
+                message: "a DynamoDB URL is dynamodb://<region>[?endpoint=...][&prefix=...]".into(),
+            })?;
+        let (region, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut endpoint = None;
+        let mut prefix = String::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("endpoint", v)) => endpoint = Some(v.to_string()),
+                Some(("prefix", v)) => prefix = v.to_string(),
+                _ => {
+                    return Err(Error::Unsupported {
+                        target,
+                        message: format!(
+                            "unknown DynamoDB URL parameter {pair:?} (endpoint, prefix)"
+                        ),
+                    });
+                }
+            }
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()));
+        if let Some(endpoint) = &endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        let client = Client::new(&config);
+        let check = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.list_tables().limit(1).send(),
+        )
+        .await;
+        match check {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(Error::Backend {
+                    target,
+                    message: format!(
+                        "cannot connect: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                    ),
+                });
+            }
+            Err(_) => {
+                return Err(Error::Backend {
+                    target,
+                    message: "cannot connect: no answer within 10 s".into(),
+                });
+            }
+        }
+        Ok(DynamoBackend {
+            client,
+            prefix,
+            target,
+            holder: format!(
+                "{}-{}",
+                std::process::id(),
+                OffsetDateTime::now_utc().unix_timestamp_nanos()
+            ),
+            lease: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(60),
+            active_timeout: Duration::from_secs(120),
+        })
+    }
+
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn name(&self, table: &str) -> String {
+        format!("{}{table}", self.prefix)
+    }
+
+    fn error(&self, e: impl std::error::Error) -> Error {
+        Error::Backend {
+            target: self.target.clone(),
+            message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+        }
+    }
+
+    fn unsupported(&self, message: String) -> Error {
+        Error::Unsupported {
+            target: self.target.clone(),
+            message,
+        }
+    }
+
+    /// Creates an internal table keyed by one string attribute, if missing.
+    async fn ensure_table(&self, table: &str, key: &str) -> Result<()> {
+        let name = self.name(table);
+        if self.describe(&name).await?.is_some() {
+            return Ok(());
+        }
+        let created = self
+            .client
+            .create_table()
+            .table_name(&name)
+            .key_schema(key_element(key, KeyType::Hash))
+            .attribute_definitions(attribute(key, ScalarAttributeType::S))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another runner created it first.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(self.error(e)),
+        }
+        self.wait_active(&name, None).await
+    }
+
+    async fn describe(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>> {
+        match self.client.describe_table().table_name(name).send().await {
+            Ok(out) => Ok(out.table),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Waits for the table (and, if named, its GSI) to be ACTIVE, up to the timeout.
+    async fn wait_active(&self, name: &str, index: Option<&str>) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if let Some(t) = self.describe(name).await? {
+                let table_active = t.table_status == Some(TableStatus::Active);
+                let index_active = match index {
+                    None => true,
+                    Some(index) => t.global_secondary_indexes().iter().any(|g| {
+                        g.index_name() == Some(index)
+                            && g.index_status() == Some(&IndexStatus::Active)
+                    }),
+                };
+                if table_active && index_active {
+                    return Ok(());
+                }
+            }
+            if start.elapsed() > self.active_timeout {
+                return Err(Error::Backend {
+                    target: self.target.clone(),
+                    message: format!(
+                        "table {name}{} did not become ACTIVE within {} s",
+                        index.map(|i| format!(" index {i}")).unwrap_or_default(),
+                        self.active_timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_deleted(&self, name: &str) -> Result<()> {
+        let start = Instant::now();
+        while self.describe(name).await?.is_some() {
+            if start.elapsed() > self.active_timeout {
+                return Err(self.unsupported(format!(
+                    "table {name} was not deleted within {} s",
+                    self.active_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// The registry: each table's definition, as the migrations left it.
+    async fn registry(&self) -> Result<SchemaSnapshot> {
+        if self.describe(&self.name(REGISTRY)).await?.is_none() {
+            return Ok(SchemaSnapshot::default());
+        }
+        let mut tables = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(self.name(REGISTRY))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+            for item in page.items() {
+                if let Some(AttributeValue::S(json)) = item.get("definition") {
+                    let table: TableSnapshot = serde_json::from_str(json)
+                        .map_err(|e| self.unsupported(format!("registry: {e}")))?;
+                    tables.push(table);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    async fn register(&self, table: &TableSnapshot) -> Result<()> {
+        let json = serde_json::to_string(table).expect("a table serializes");
+        self.client
+            .put_item()
+            .table_name(self.name(REGISTRY))
+            .item("table", AttributeValue::S(table.name.clone()))
+            .item("definition", AttributeValue::S(json))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn unregister(&self, table: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(self.name(REGISTRY))
+            .key("table", AttributeValue::S(table.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// The application's tables: keys, GSIs and unique-index tables from DynamoDB, the other
+    /// columns from the registry.
+    pub async fn introspect(&self) -> Result<SchemaSnapshot> {
+        let registry = self.registry().await?;
+        let mut tables = Vec::new();
+        for registered in &registry.tables {
+            let Some(description) = self.describe(&self.name(&registered.name)).await? else {
+                continue;
+            };
+            let keys = |schema: &[KeySchemaElement]| -> Vec<IndexColumn> {
+                schema
+                    .iter()
+                    .map(|k| IndexColumn {
+                        column: k.attribute_name().to_string(),
+                        op: IndexOp::Eq,
+                        scope: if k.key_type() == &KeyType::Range {
+                            IndexScope::Local
+                        } else {
+                            IndexScope::Partition
+                        },
+                    })
+                    .collect()
+            };
+            let mut indexes: Vec<IndexDef> = description
+                .global_secondary_indexes()
+                .iter()
+                .map(|g| IndexDef {
+                    name: g.index_name().unwrap_or_default().to_string(),
+                    columns: keys(g.key_schema()),
+                    unique: false,
+                })
+                .collect();
+            for index in registered.indexes.iter().filter(|i| i.unique) {
+                if let Some(t) = self.describe(&self.name(&index.name)).await? {
+                    indexes.push(IndexDef {
+                        name: index.name.clone(),
+                        columns: keys(t.key_schema()),
+                        unique: true,
+                    });
+                }
+            }
+            tables.push(TableSnapshot {
+                name: registered.name.clone(),
+                columns: registered.columns.clone(),
+                primary_key: keys(description.key_schema()),
+                indexes,
+            });
+        }
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    /// Every item of a table, page by page in parallel segments, each passed to `each`.
+    async fn for_each_item<F, Fut>(&self, table: &str, each: F) -> Result<()>
+    where
+        F: Fn(HashMap<String, AttributeValue>) -> Fut + Sync,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let segments = (0..SEGMENTS).map(|segment| {
+            let each = &each;
+            async move {
+                let mut start = None;
+                loop {
+                    let page = self
+                        .client
+                        .scan()
+                        .table_name(self.name(table))
+                        .segment(segment)
+                        .total_segments(SEGMENTS)
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(|e| self.error(e))?;
+                    for item in page.items.unwrap_or_default() {
+                        each(item).await?;
+                    }
+                    start = page.last_evaluated_key;
+                    if start.is_none() {
+                        return Ok::<(), Error>(());
+                    }
+                }
+            }
+        });
+        for result in futures_util::future::join_all(segments).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// One conditional update; a failed condition means it was already done.
+    async fn update(
+        &self,
+        table: &str,
+        key: HashMap<String, AttributeValue>,
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        value: Option<AttributeValue>,
+    ) -> Result<()> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.name(table))
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition);
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        if let Some(value) = value {
+            request = request.expression_attribute_values(":v", value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Applies one operation, with `live` the registry as it is now; returns it as the operation
+    /// leaves it.
+    async fn apply(&self, op: &Operation, registry: &mut SchemaSnapshot) -> Result<()> {
+        let live = op.table().and_then(|t| registry.table(t)).cloned();
+        let live_table = || {
+            live.clone().ok_or_else(|| {
+                self.unsupported(format!("`{op}`: the table is not in the registry"))
+            })
+        };
+        match op {
+            Operation::CreateTable(def) => {
+                let name = self.name(&def.name);
+                if self.describe(&name).await?.is_none() {
+                    let mut request = self
+                        .client
+                        .create_table()
+                        .table_name(&name)
+                        .billing_mode(BillingMode::PayPerRequest);
+                    for key in &def.primary_key {
+                        let column = def
+                            .columns
+                            .iter()
+                            .find(|c| c.name == key.column)
+                            .expect("validated key");
+                        request = request
+                            .key_schema(key_element(&key.column, key_type(key)))
+                            .attribute_definitions(attribute(&key.column, scalar(&column.ty)));
+                    }
+                    request.send().await.map_err(|e| self.error(e))?;
+                }
+                self.wait_active(&name, None).await?;
+            }
+            Operation::DropTable { table } => {
+                let name = self.name(table);
+                if self.describe(&name).await?.is_some() {
+                    self.client
+                        .delete_table()
+                        .table_name(&name)
+                        .send()
+                        .await
+                        .map_err(|e| self.error(e))?;
+                }
+                self.wait_deleted(&name).await?;
+            }
+            Operation::CreateIndex { table, index } => {
+                let t = live_table()?;
+                let column_type = |name: &str| {
+                    t.column(name).map(|c| scalar(&c.ty)).ok_or_else(|| {
+                        self.unsupported(format!("index {}: no column {name:?}", index.name))
+                    })
+                };
+                if index.unique {
+                    self.create_unique_index(&t, index, column_type(&index.columns[0].column)?)
+                        .await?;
+                } else {
+                    let description = self.describe(&self.name(table)).await?;
+                    let exists = description.as_ref().is_some_and(|d| {
+                        d.global_secondary_indexes()
+                            .iter()
+                            .any(|g| g.index_name() == Some(&index.name))
+                    });
+                    if !exists {
+                        let mut gsi = CreateGlobalSecondaryIndexAction::builder()
+                            .index_name(&index.name)
+                            .projection(
+                                Projection::builder()
+                                    .projection_type(ProjectionType::All)
+                                    .build(),
+                            );
+                        let mut request = self.client.update_table().table_name(self.name(table));
+                        for key in &index.columns {
+                            gsi = gsi.key_schema(key_element(&key.column, key_type(key)));
+                            request = request.attribute_definitions(attribute(
+                                &key.column,
+                                column_type(&key.column)?,
+                            ));
+                        }
+                        let gsi = gsi.build().map_err(|e| self.unsupported(e.to_string()))?;
+                        request
+                            .global_secondary_index_updates(
+                                GlobalSecondaryIndexUpdate::builder().create(gsi).build(),
+                            )
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))?;
+                    }
+                    self.wait_active(&self.name(table), Some(&index.name))
+                        .await?;
+                }
+            }
+            Operation::DropIndex { table, index } => {
+                let unique = live
+                    .as_ref()
+                    .and_then(|t| t.index(index))
+                    .is_some_and(|i| i.unique);
+                if unique {
+                    let name = self.name(index);
+                    if self.describe(&name).await?.is_some() {
+                        self.client
+                            .delete_table()
+                            .table_name(&name)
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))?;
+                    }
+                    self.wait_deleted(&name).await?;
+                } else {
+                    let exists = self.describe(&self.name(table)).await?.is_some_and(|d| {
+                        d.global_secondary_indexes()
+                            .iter()
+                            .any(|g| g.index_name() == Some(index.as_str()))
+                    });
+                    if exists {
+                        let delete = DeleteGlobalSecondaryIndexAction::builder()
+                            .index_name(index)
+                            .build()
+                            .map_err(|e| self.unsupported(e.to_string()))?;
+                        self.client
+                            .update_table()
+                            .table_name(self.name(table))
+                            .global_secondary_index_updates(
+                                GlobalSecondaryIndexUpdate::builder().delete(delete).build(),
+                            )
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))?;
+                    }
+                    self.wait_active(&self.name(table), None).await?;
+                }
+            }
+            Operation::AddColumn { table, column } => {
+                if let Some(value) = fill(column) {
+                    let t = live_table()?;
+                    self.for_each_item(table, |item| {
+                        let key = key_of(&t, &item);
+                        let value = value.clone();
+                        async move {
+                            self.update(
+                                table,
+                                key,
+                                "SET #a = :v",
+                                "attribute_not_exists(#a)",
+                                &[("#a", &column.name)],
+                                Some(value),
+                            )
+                            .await
+                        }
+                    })
+                    .await?;
+                }
+            }
+            Operation::DropColumn { table, column } => {
+                let t = live_table()?;
+                self.for_each_item(table, |item| {
+                    let key = key_of(&t, &item);
+                    async move {
+                        self.update(
+                            table,
+                            key,
+                            "REMOVE #a",
+                            "attribute_exists(#a)",
+                            &[("#a", column.as_str())],
+                            None,
+                        )
+                        .await
+                    }
+                })
+                .await?;
+            }
+            Operation::ModifyColumn { table, from, to } => {
+                let t = live_table()?;
+                if t.primary_key.iter().any(|k| k.column == from.name) {
+                    return Err(self.unsupported(format!(
+                        "`{op}`: a DynamoDB key attribute cannot be changed in place"
+                    )));
+                }
+                if from.name != to.name {
+                    self.for_each_item(table, |item| {
+                        let key = key_of(&t, &item);
+                        async move {
+                            self.update(
+                                table,
+                                key,
+                                "SET #new = #old REMOVE #old",
+                                "attribute_exists(#old)",
+                                &[("#new", &to.name), ("#old", &from.name)],
+                                None,
+                            )
+                            .await
+                        }
+                    })
+                    .await?;
+                }
+                if scalar(&from.ty) != scalar(&to.ty) {
+                    return Err(self.unsupported(format!(
+                        "`{op}`: converting stored values between DynamoDB types is not built yet"
+                    )));
+                }
+                if let (true, false, Some(value)) = (from.nullable, to.nullable, fill(to)) {
+                    self.for_each_item(table, |item| {
+                        let key = key_of(&t, &item);
+                        let value = value.clone();
+                        async move {
+                            self.update(
+                                table,
+                                key,
+                                "SET #a = :v",
+                                "attribute_not_exists(#a)",
+                                &[("#a", &to.name)],
+                                Some(value),
+                            )
+                            .await
+                        }
+                    })
+                    .await?;
+                }
+            }
+            Operation::Raw { .. } => {
+                return Err(self.unsupported("raw statements have no meaning on DynamoDB".into()));
+            }
+        }
+        // Keep the registry as the operation leaves the schema.
+        registry.apply(op)?;
+        match op {
+            Operation::DropTable { table } => self.unregister(table).await?,
+            other => {
+                if let Some(t) = other.table().and_then(|t| registry.table(t)) {
+                    self.register(t).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A unique index is a table keyed by the column, filled from the items that have it; two
+    /// items with one value are refused.
+    async fn create_unique_index(
+        &self,
+        table: &TableSnapshot,
+        index: &IndexDef,
+        ty: ScalarAttributeType,
+    ) -> Result<()> {
+        if index.columns.len() != 1 {
+            return Err(self.unsupported(format!(
+                "unique index {}: Toasty 0.11 supports only single-column unique indexes on DynamoDB",
+                index.name
+            )));
+        }
+        let column = index.columns[0].column.clone();
+        let name = self.name(&index.name);
+        if self.describe(&name).await?.is_none() {
+            self.client
+                .create_table()
+                .table_name(&name)
+                .key_schema(key_element(&column, KeyType::Hash))
+                .attribute_definitions(attribute(&column, ty))
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        self.wait_active(&name, None).await?;
+        self.for_each_item(&table.name, |item| {
+            let name = name.clone();
+            let column = column.clone();
+            async move {
+                let Some(value) = item
+                    .get(&column)
+                    .filter(|v| !matches!(v, AttributeValue::Null(_)))
+                    .cloned()
+                else {
+                    return Ok(());
+                };
+                let key = key_of(table, &item);
+                let mut entry = key.clone();
+                entry.insert(column.clone(), value.clone());
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&name)
+                    .set_item(Some(entry))
+                    .condition_expression("attribute_not_exists(#c)")
+                    .expression_attribute_names("#c", &column)
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => Ok(()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        // Ours from an interrupted run, or a duplicate.
+                        let existing = self
+                            .client
+                            .get_item()
+                            .table_name(&name)
+                            .key(&column, value.clone())
+                            .send()
+                            .await
+                            .map_err(|e| self.error(e))?;
+                        let same = existing
+                            .item()
+                            .is_some_and(|i| key.iter().all(|(k, v)| i.get(k) == Some(v)));
+                        if same {
+                            Ok(())
+                        } else {
+                            Err(self.unsupported(format!(
+                                "unique index {}: two items have {column} = {value:?}",
+                                index.name
+                            )))
+                        }
+                    }
+                    Err(e) => Err(self.error(e)),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn record(
+        &self,
+        plan: &MigrationPlan,
+        checksum: &str,
+        elapsed: Duration,
+        progress: (usize, usize, String, bool),
+    ) -> Result<()> {
+        let (done, total, ops_checksum, reverting) = progress;
+        let now = OffsetDateTime::now_utc();
+        self.client
+            .put_item()
+            .table_name(self.name(TRACKING))
+            .item("version", AttributeValue::S(plan.version.clone()))
+            .item("name", AttributeValue::S(plan.name().to_string()))
+            .item("checksum", AttributeValue::S(checksum.to_string()))
+            .item(
+                "applied_at",
+                AttributeValue::S(
+                    now.format(&time::format_description::well_known::Rfc3339)
+                        .expect("a UTC time formats"),
+                ),
+            )
+            .item(
+                "execution_ms",
+                AttributeValue::N(elapsed.as_millis().to_string()),
+            )
+            .item("statements_done", AttributeValue::N(done.to_string()))
+            .item("statements_total", AttributeValue::N(total.to_string()))
+            .item("statements_checksum", AttributeValue::S(ops_checksum))
+            .item("reverting", AttributeValue::Bool(reverting))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Takes the lease, or renews ours: one conditional write.
+    async fn take_lease(&self) -> Result<bool> {
+        let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let expires = now + self.lease.as_millis() as i128;
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.name(LOCK))
+            .item("id", AttributeValue::S("lock".into()))
+            .item("holder", AttributeValue::S(self.holder.clone()))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(id) OR holder = :me OR expires_at < :now")
+            .expression_attribute_values(":me", AttributeValue::S(self.holder.clone()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+}
+
+fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+fn attribute(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ty)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key_type(key: &IndexColumn) -> KeyType {
+    match key.scope {
+        IndexScope::Partition => KeyType::Hash,
+        IndexScope::Local => KeyType::Range,
+    }
+}
+
+/// The DynamoDB scalar type of a key attribute of this column type.
+fn scalar(ty: &ColumnType) -> ScalarAttributeType {
+    use ColumnType::*;
+    match ty {
+        Boolean | Integer(_) | UnsignedInteger(_) | Float(_) | Numeric(_) => ScalarAttributeType::N,
+        Blob | Binary(_) => ScalarAttributeType::B,
+        _ => ScalarAttributeType::S,
+    }
+}
+
+fn to_attribute(value: &DefaultValue) -> AttributeValue {
+    match value {
+        DefaultValue::Bool(b) => AttributeValue::Bool(*b),
+        DefaultValue::Integer(i) => AttributeValue::N(i.to_string()),
+        DefaultValue::Float(f) => AttributeValue::N(f.to_string()),
+        DefaultValue::Text(s) => AttributeValue::S(s.clone()),
+    }
+}
+
+/// The value an item lacking the column gets: its default, or its type's zero if NOT NULL.
+fn fill(column: &ColumnDef) -> Option<AttributeValue> {
+    match &column.default {
+        Some(d) => Some(to_attribute(d)),
+        None if !column.nullable => Some(match scalar(&column.ty) {
+            ScalarAttributeType::N => AttributeValue::N("0".into()),
+            ScalarAttributeType::B => {
+                AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(Vec::new()))
+            }
+            _ => match &column.ty {
+                ColumnType::Boolean => AttributeValue::Bool(false),
+                _ => AttributeValue::S(String::new()),
+            },
+        }),
+        None => None,
+    }
+}
+
+/// The primary key attributes of an item.
+fn key_of(
+    table: &TableSnapshot,
+    item: &HashMap<String, AttributeValue>,
+) -> HashMap<String, AttributeValue> {
+    table
+        .primary_key
+        .iter()
+        .filter_map(|k| item.get(&k.column).map(|v| (k.column.clone(), v.clone())))
+        .collect()
+}
+
+fn ops_checksum(ops: &[Operation]) -> String {
+    let bytes = serde_json::to_vec(ops).expect("operations serialize");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `snapshot` as DynamoDB keeps it: key and index columns compared by equality.
+pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+    let mut stored = snapshot.clone();
+    for table in &mut stored.tables {
+        let keys = table
+            .primary_key
+            .iter_mut()
+            .chain(table.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()));
+        for key in keys {
+            key.op = IndexOp::Eq;
+        }
+    }
+    stored
+}
+
+impl Backend for DynamoBackend {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ensure_tracking(&mut self) -> Result<()> {
+        self.ensure_table(TRACKING, "version").await?;
+        self.ensure_table(REGISTRY, "table").await
+    }
+
+    async fn lock(&mut self) -> Result<()> {
+        self.ensure_table(LOCK, "id").await?;
+        let start = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        while !self.take_lease().await? {
+            if start.elapsed() >= self.lock_timeout {
+                return Err(Error::LockTimeout {
+                    target: self.target.clone(),
+                    waited_secs: start.elapsed().as_secs(),
+                });
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+        Ok(())
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(self.name(LOCK))
+            .key("id", AttributeValue::S("lock".into()))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", AttributeValue::S(self.holder.clone()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
+        if self.describe(&self.name(TRACKING)).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(self.name(TRACKING))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+            for item in page.items() {
+                let s = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => v.clone(),
+                    _ => String::new(),
+                };
+                let n = |k: &str| match item.get(k) {
+                    Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap_or(0),
+                    _ => 0,
+                };
+                let reverting = matches!(item.get("reverting"), Some(AttributeValue::Bool(true)));
+                let (done, total) = (n("statements_done") as u32, n("statements_total") as u32);
+                rows.push(AppliedMigration {
+                    version: s("version"),
+                    name: s("name"),
+                    checksum: s("checksum"),
+                    applied_at: OffsetDateTime::parse(
+                        &s("applied_at"),
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    execution_time: Duration::from_millis(n("execution_ms")),
+                    progress: (done < total || reverting).then_some((done, total)),
+                    reverting,
+                });
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        rows.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(rows)
+    }
+
+    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
+        // DynamoDB has no statement language: a dry run lists the operations and the API calls
+        // they become.
+        Ok(migrations
+            .iter()
+            .map(|ops| ops.iter().map(|op| format!("{op}")).collect())
+            .collect())
+    }
+
+    async fn run(
+        &mut self,
+        plan: &MigrationPlan,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        let ops = plan.operations(direction);
+        let reverting = direction == Direction::Down;
+        let mut done = 0;
+        let row = self
+            .client
+            .get_item()
+            .table_name(self.name(TRACKING))
+            .key("version", AttributeValue::S(plan.version.clone()))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        let resumed = row.item().filter(
+            |i| matches!(i.get("reverting"), Some(AttributeValue::Bool(r)) if *r == reverting),
+        );
+        match resumed {
+            Some(item) => {
+                let already = match item.get("statements_done") {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                let recorded = match item.get("statements_checksum") {
+                    Some(AttributeValue::S(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                if already > ops.len() || ops_checksum(&ops[..already]) != recorded {
+                    return Err(Error::Migration {
+                        version: plan.version.clone(),
+                        message: format!(
+                            "{already} of its operations were run before it was interrupted, and they have changed since; \
+                             restore the file as it was to resume"
+                        ),
+                    });
+                }
+                done = already;
+            }
+            None => {
+                self.record(
+                    plan,
+                    checksum,
+                    Duration::ZERO,
+                    (0, ops.len(), ops_checksum(&[]), reverting),
+                )
+                .await?;
+            }
+        }
+        let mut registry = self.registry().await?;
+        while done < ops.len() {
+            // Renewed before each operation, so a long run keeps its lock.
+            self.take_lease().await?;
+            self.apply(&ops[done], &mut registry).await?;
+            done += 1;
+            self.record(
+                plan,
+                checksum,
+                start.elapsed(),
+                (done, ops.len(), ops_checksum(&ops[..done]), reverting),
+            )
+            .await?;
+        }
+        if reverting {
+            self.client
+                .delete_item()
+                .table_name(self.name(TRACKING))
+                .key("version", AttributeValue::S(plan.version.clone()))
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(start.elapsed())
+    }
+}

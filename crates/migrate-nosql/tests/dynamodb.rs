@@ -1,0 +1,427 @@
+//! The DynamoDB backend against moto's server (`./scripts/test` installs and starts it on
+//! 127.0.0.1:8000): tables, GSIs and unique-index tables laid out as Toasty's driver lays them
+//! out, item rewrites with the items' attributes checked, down back to the old schema, runners at
+//! once, the lease, resuming.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use toasty_migrate::*;
+use toasty_migrate_nosql::{DynamoBackend, dynamodb_stored_snapshot};
+
+fn endpoint() -> String {
+    std::env::var("TOASTY_TEST_DYNAMODB_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:8000".into())
+}
+
+/// A URL whose tables no other test shares.
+fn url() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    // moto takes any credentials; the AWS chain reads these.
+    // SAFETY: set before any client exists, to the same values by every test.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    format!(
+        "dynamodb://us-east-1?endpoint={}&prefix=tm{}x{}_",
+        endpoint(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn connect(url: &str) -> DynamoBackend {
+    DynamoBackend::connect(url).await.unwrap_or_else(|e| {
+        panic!("DynamoDB test server unavailable ({e}); ./scripts/test starts moto")
+    })
+}
+
+async fn client() -> aws_sdk_dynamodb::Client {
+    url();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+fn prefix(url: &str) -> String {
+    url.split("prefix=").nth(1).unwrap().to_string()
+}
+
+fn allow() -> RunOptions {
+    RunOptions {
+        allow_destructive: true,
+        ..RunOptions::default()
+    }
+}
+
+fn migration(
+    version: &str,
+    old: &SchemaSnapshot,
+    new: &SchemaSnapshot,
+    renames: &[&str],
+) -> MigrationPlan {
+    let options = DiffOptions {
+        renames: renames.iter().map(|r| r.parse().unwrap()).collect(),
+    };
+    MigrationPlan::from_diff(version, &detect_changes_with(old, new, &options).unwrap())
+}
+
+fn v1() -> SchemaSnapshot {
+    SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "users",
+        vec![
+            ColumnDef::new("id", ColumnType::Text),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef {
+                nullable: true,
+                ..ColumnDef::new("mail", ColumnType::Text)
+            },
+            ColumnDef::new("score", ColumnType::Integer(8)),
+        ],
+        vec![IndexDef::new("index_users_by_name", &["name"], false)],
+    )])
+}
+
+fn with(f: impl FnOnce(&mut TableSnapshot)) -> SchemaSnapshot {
+    let mut s = v1();
+    f(&mut s.tables[0]);
+    s
+}
+
+async fn items(url: &str, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = client()
+        .await
+        .scan()
+        .table_name(format!("{}{table}", prefix(url)))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}", i.get("id")));
+    items
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_change_kind_up_and_down_with_the_items() {
+    let mut with_posts = v1();
+    with_posts.tables.push(TableSnapshot {
+        primary_key: vec![
+            IndexColumn::new("user_id"),
+            IndexColumn {
+                scope: IndexScope::Local,
+                ..IndexColumn::new("id")
+            },
+        ],
+        ..TableSnapshot::keyed_by_first_column(
+            "posts",
+            vec![
+                ColumnDef::new("user_id", ColumnType::Text),
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("title", ColumnType::Text),
+            ],
+            vec![],
+        )
+    });
+    with_posts.canonicalize();
+    let cases: Vec<(&str, SchemaSnapshot, Vec<&str>)> = vec![
+        ("create_table", with_posts, vec![]),
+        (
+            "add_column_with_default",
+            with(|t| {
+                t.columns.push(ColumnDef {
+                    default: Some(DefaultValue::Text("hi".into())),
+                    ..ColumnDef::new("motto", ColumnType::Text)
+                })
+            }),
+            vec![],
+        ),
+        (
+            "add_not_null_column",
+            with(|t| {
+                t.columns
+                    .push(ColumnDef::new("age", ColumnType::Integer(8)))
+            }),
+            vec![],
+        ),
+        (
+            "drop_column",
+            with(|t| {
+                t.columns.remove(3);
+            }),
+            vec![],
+        ),
+        (
+            "rename_column",
+            with(|t| t.columns[2].name = "email".into()),
+            vec!["users.mail=email"],
+        ),
+        (
+            "make_not_null",
+            with(|t| t.columns[2].nullable = false),
+            vec![],
+        ),
+        (
+            "create_gsi",
+            with(|t| {
+                t.indexes
+                    .push(IndexDef::new("index_users_by_score", &["score"], false))
+            }),
+            vec![],
+        ),
+        (
+            "create_unique_index",
+            with(|t| {
+                t.indexes
+                    .push(IndexDef::new("index_users_by_mail", &["mail"], true))
+            }),
+            vec![],
+        ),
+        (
+            "drop_gsi",
+            with(|t| {
+                t.indexes.clear();
+            }),
+            vec![],
+        ),
+    ];
+    for (label, new, renames) in cases {
+        let url = url();
+        let mut backend = connect(&url).await;
+        let migrator = Migrator::from_plans(vec![
+            migration(
+                "20250101_000000_create",
+                &SchemaSnapshot::default(),
+                &v1(),
+                &[],
+            ),
+            migration("20250102_000000_change", &v1(), &new, &renames),
+        ]);
+        migrator
+            .up(
+                &mut backend,
+                &RunOptions {
+                    count: Some(1),
+                    ..allow()
+                },
+            )
+            .await
+            .unwrap();
+        let users = format!("{}users", prefix(&url));
+        let c = client().await;
+        c.put_item()
+            .table_name(&users)
+            .item("id", s("1"))
+            .item("name", s("ann"))
+            .item("mail", s("ann@example.com"))
+            .item("score", AttributeValue::N("5".into()))
+            .send()
+            .await
+            .unwrap();
+        c.put_item()
+            .table_name(&users)
+            .item("id", s("2"))
+            .item("name", s("bob"))
+            .item("score", AttributeValue::N("7".into()))
+            .send()
+            .await
+            .unwrap();
+
+        migrator
+            .up(&mut backend, &allow())
+            .await
+            .unwrap_or_else(|e| panic!("{label} up: {e}"));
+        let live = backend.introspect().await.unwrap();
+        assert!(
+            live.is_equivalent(&dynamodb_stored_snapshot(&new)),
+            "{label} up: {}\nwanted {}",
+            snapshot_to_json(&live),
+            snapshot_to_json(&new)
+        );
+        let got = items(&url, "users").await;
+        match label {
+            "add_column_with_default" => assert!(
+                got.iter().all(|i| i.get("motto") == Some(&s("hi"))),
+                "{got:?}"
+            ),
+            "add_not_null_column" => assert!(
+                got.iter()
+                    .all(|i| i.get("age") == Some(&AttributeValue::N("0".into()))),
+                "{got:?}"
+            ),
+            "drop_column" => assert!(got.iter().all(|i| !i.contains_key("score")), "{got:?}"),
+            "rename_column" => {
+                assert_eq!(got[0].get("email"), Some(&s("ann@example.com")), "{got:?}")
+            }
+            "make_not_null" => assert_eq!(got[1].get("mail"), Some(&s("")), "{got:?}"),
+            "create_unique_index" => {
+                let index = items(&url, "index_users_by_mail").await;
+                assert_eq!(index.len(), 1, "bob has no mail, so no entry: {index:?}");
+                assert_eq!(index[0].get("id"), Some(&s("1")));
+            }
+            _ => {}
+        }
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{label} down: {e}"));
+        let live = backend.introspect().await.unwrap();
+        assert!(
+            live.is_equivalent(&dynamodb_stored_snapshot(&v1())),
+            "{label} down: {}",
+            snapshot_to_json(&live)
+        );
+        assert_eq!(
+            items(&url, "users").await[0].get("mail"),
+            Some(&s("ann@example.com")),
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_refuses_a_unique_index() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let unique = with(|t| {
+        t.indexes
+            .push(IndexDef::new("index_users_by_name_unique", &["name"], true))
+    });
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_unique", &v1(), &unique, &[]),
+    ]);
+    migrator
+        .up(
+            &mut backend,
+            &RunOptions {
+                count: Some(1),
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
+    let users = format!("{}users", prefix(&url));
+    let c = client().await;
+    for id in ["1", "2"] {
+        c.put_item()
+            .table_name(&users)
+            .item("id", s(id))
+            .item("name", s("same"))
+            .item("score", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("two items have name"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_runners_at_once_apply_each_migration_once() {
+    let url = url();
+    let plans: Vec<MigrationPlan> = (0..3)
+        .map(|i| {
+            let table = |j: usize| {
+                TableSnapshot::keyed_by_first_column(
+                    format!("t{j}"),
+                    vec![ColumnDef::new("id", ColumnType::Text)],
+                    vec![],
+                )
+            };
+            let old = SchemaSnapshot::new((0..i).map(table).collect());
+            let new = SchemaSnapshot::new((0..=i).map(table).collect());
+            migration(&format!("2025010{}_000000_t{i}", i + 1), &old, &new, &[])
+        })
+        .collect();
+    let runners: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, plans) = (url.clone(), plans.clone());
+            tokio::spawn(async move {
+                let mut backend = connect(&url).await;
+                Migrator::from_plans(plans)
+                    .up(&mut backend, &allow())
+                    .await
+                    .map(|r| r.steps.len())
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for r in runners {
+        total += r.await.unwrap().unwrap();
+    }
+    assert_eq!(total, 3, "each migration ran in exactly one runner");
+    let mut backend = connect(&url).await;
+    assert_eq!(backend.applied().await.unwrap().len(), 3);
+    assert_eq!(backend.introspect().await.unwrap().tables.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_lease_blocks_and_a_dead_one_is_taken_over() {
+    let url = url();
+    let mut holder = connect(&url).await.with_lease(Duration::from_millis(800));
+    holder.lock().await.unwrap();
+    let migrator = Migrator::from_plans(vec![migration(
+        "20250101_000000_create",
+        &SchemaSnapshot::default(),
+        &v1(),
+        &[],
+    )]);
+    let mut waiter = connect(&url)
+        .await
+        .with_lock_timeout(Duration::from_millis(200));
+    let err = migrator.up(&mut waiter, &allow()).await.unwrap_err();
+    assert!(matches!(err, Error::LockTimeout { .. }), "{err}");
+    drop(holder);
+    let mut waiter = connect(&url)
+        .await
+        .with_lock_timeout(Duration::from_secs(5));
+    migrator.up(&mut waiter, &allow()).await.unwrap();
+    assert_eq!(waiter.applied().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsupported_paths_say_so() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let retyped = with(|t| t.columns[3].ty = ColumnType::Text);
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_retype", &v1(), &retyped, &[]),
+    ]);
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not built yet"), "{err}");
+    let err = DynamoBackend::connect("dynamodb://us-east-1?bogus=1")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown DynamoDB URL parameter"), "{err}");
+}
