@@ -12,6 +12,8 @@ pub enum AnyBackend {
     Sql(SqlBackend),
     #[cfg(feature = "mongodb")]
     Mongo(toasty_migrate_nosql::MongoBackend),
+    #[cfg(feature = "dynamodb")]
+    Dynamo(toasty_migrate_nosql::DynamoBackend),
 }
 
 impl AnyBackend {
@@ -33,9 +35,16 @@ impl AnyBackend {
                           (cargo install toasty-migrate-cli --features mongodb)"
                     .into(),
             }),
+            #[cfg(feature = "dynamodb")]
+            "dynamodb" => Ok(AnyBackend::Dynamo(
+                toasty_migrate_nosql::DynamoBackend::connect(url).await?,
+            )),
+            #[cfg(not(feature = "dynamodb"))]
             "dynamodb" => Err(Error::Unsupported {
                 target: toasty_migrate_sql::redact(url),
-                message: "the DynamoDB backend is not built yet".into(),
+                message: "this build has no DynamoDB backend; enable the Cargo feature `dynamodb` \
+                          (cargo install toasty-migrate-cli --features dynamodb)"
+                    .into(),
             }),
             _ => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
         }
@@ -47,6 +56,8 @@ impl AnyBackend {
             AnyBackend::Sql(b) => b.introspect().await,
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo(b) => b.introspect().await,
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo(b) => b.introspect().await,
         }
     }
 
@@ -58,6 +69,8 @@ impl AnyBackend {
             }
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo(_) => toasty_migrate_nosql::stored_snapshot(snapshot),
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo(_) => toasty_migrate_nosql::dynamodb_stored_snapshot(snapshot),
         }
     }
 }
@@ -69,6 +82,8 @@ macro_rules! each {
             AnyBackend::Sql($b) => $call,
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo($b) => $call,
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo($b) => $call,
         }
     };
 }

@@ -581,9 +581,94 @@ fn mongodb_through_the_cli() {
         .collect();
     assert_eq!(states, ["applied", "pending"]);
     assert_eq!(json["schema"]["state"], "in_sync");
-    let (code, err) = fails(&mut cli(&["migrate:up", "--url", "dynamodb://us-east-1"]));
-    assert_eq!(code, 2);
-    assert!(err.contains("DynamoDB backend is not built yet"), "{err}");
+}
+
+#[cfg(feature = "dynamodb")]
+#[test]
+fn dynamodb_through_the_cli() {
+    use toasty_migrate::{ColumnDef, ColumnType, DefaultValue, IndexDef, TableSnapshot};
+    let url = format!(
+        "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix=tmcli{}_",
+        std::process::id()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let users = |columns: Vec<ColumnDef>, indexes: Vec<IndexDef>| {
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users", columns, indexes,
+        )])
+    };
+    let v1 = users(
+        vec![
+            ColumnDef::new("id", ColumnType::Text),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef::new("mail", ColumnType::Text),
+        ],
+        vec![IndexDef::new("index_users_by_name", &["name"], false)],
+    );
+    let v2 = users(
+        vec![
+            ColumnDef::new("id", ColumnType::Text),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef::new("email", ColumnType::Text),
+            ColumnDef {
+                default: Some(DefaultValue::Integer(0)),
+                ..ColumnDef::new("age", ColumnType::Integer(8))
+            },
+        ],
+        vec![
+            IndexDef::new("index_users_by_name", &["name"], false),
+            IndexDef::new("index_users_by_email", &["email"], true),
+        ],
+    );
+    save_snapshot(&v1, w.join("v1.json")).unwrap();
+    save_snapshot(&v2, w.join("v2.json")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(args);
+        cmd
+    };
+    run(&mut cli(&[
+        "migrate:generate",
+        "-m",
+        "create",
+        "--schema",
+        "v1.json",
+    ]));
+    run(&mut cli(&[
+        "migrate:generate",
+        "-m",
+        "reshape",
+        "--rename",
+        "users.mail=email",
+        "--schema",
+        "v2.json",
+    ]));
+    run(&mut cli(&["migrate:up", "--url", &url]));
+    let status = run(&mut cli(&["migrate:status", "--url", &url]));
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("applied")).count(),
+        2,
+        "{status}"
+    );
+    assert!(
+        status.contains("the database matches the applied migrations"),
+        "{status}"
+    );
+    run(&mut cli(&["migrate:down", "--url", &url]));
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&mut cli(&["migrate:status", "--url", &url, "--json"]))).unwrap();
+    let states: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied", "pending"]);
+    assert_eq!(json["schema"]["state"], "in_sync");
 }
 
 /// A runner killed (SIGKILL) in the middle of a backfill over 10,000 documents, then run again:
