@@ -29,7 +29,8 @@ async fn main() {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     }
-    let endpoint = std::env::var("TOASTY_BENCH_DYNAMODB_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
+    let endpoint = std::env::var("TOASTY_BENCH_DYNAMODB_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:8000".into());
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&endpoint)
@@ -39,9 +40,16 @@ async fn main() {
     let items = |extra: Option<ColumnDef>| {
         let mut columns = vec![ColumnDef::new("id", ColumnType::Text)];
         columns.extend(extra);
-        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column("items", columns, vec![])])
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "items",
+            columns,
+            vec![],
+        )])
     };
-    let motto = ColumnDef { default: Some(DefaultValue::Text("hello".into())), ..ColumnDef::new("motto", ColumnType::Text) };
+    let motto = ColumnDef {
+        default: Some(DefaultValue::Text("hello".into())),
+        ..ColumnDef::new("motto", ColumnType::Text)
+    };
     let (v1, v2) = (items(None), items(Some(motto)));
     let (mut ours, mut sequential) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
@@ -49,33 +57,68 @@ async fn main() {
         let url = format!("dynamodb://us-east-1?endpoint={endpoint}&prefix={prefix}");
         let mut backend = DynamoBackend::connect(&url).await.unwrap();
         let migrator = Migrator::from_plans(vec![
-            MigrationPlan::from_diff("20250101_000000_items", &detect_changes(&SchemaSnapshot::default(), &v1).unwrap()),
+            MigrationPlan::from_diff(
+                "20250101_000000_items",
+                &detect_changes(&SchemaSnapshot::default(), &v1).unwrap(),
+            ),
             MigrationPlan::from_diff("20250102_000000_motto", &detect_changes(&v1, &v2).unwrap()),
         ]);
-        migrator.up(&mut backend, &RunOptions { count: Some(1), ..RunOptions::default() }).await.unwrap();
+        migrator
+            .up(
+                &mut backend,
+                &RunOptions {
+                    count: Some(1),
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .unwrap();
         let table = format!("{prefix}items");
         for chunk in (0..ITEMS).collect::<Vec<_>>().chunks(25) {
             let writes = chunk
                 .iter()
                 .map(|i| {
-                    let put = PutRequest::builder().item("id", AttributeValue::S(i.to_string())).build().unwrap();
+                    let put = PutRequest::builder()
+                        .item("id", AttributeValue::S(i.to_string()))
+                        .build()
+                        .unwrap();
                     WriteRequest::builder().put_request(put).build()
                 })
                 .collect();
-            client.batch_write_item().request_items(&table, writes).send().await.unwrap();
+            client
+                .batch_write_item()
+                .request_items(&table, writes)
+                .send()
+                .await
+                .unwrap();
         }
 
         let start = Instant::now();
-        migrator.up(&mut backend, &RunOptions::default()).await.unwrap();
-        migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+        migrator
+            .up(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
+        migrator
+            .down(&mut backend, &RunOptions::default())
+            .await
+            .unwrap();
         ours.push(start.elapsed());
 
         // The same by hand: one scan, one conditional update per item, in sequence.
         let start = Instant::now();
-        for (expression, condition) in [("SET motto = :v", "attribute_not_exists(motto)"), ("REMOVE motto", "attribute_exists(motto)")] {
+        for (expression, condition) in [
+            ("SET motto = :v", "attribute_not_exists(motto)"),
+            ("REMOVE motto", "attribute_exists(motto)"),
+        ] {
             let mut from = None;
             loop {
-                let page = client.scan().table_name(&table).set_exclusive_start_key(from).send().await.unwrap();
+                let page = client
+                    .scan()
+                    .table_name(&table)
+                    .set_exclusive_start_key(from)
+                    .send()
+                    .await
+                    .unwrap();
                 for item in page.items() {
                     let mut update = client
                         .update_item()
@@ -84,7 +127,8 @@ async fn main() {
                         .update_expression(expression)
                         .condition_expression(condition);
                     if expression.starts_with("SET") {
-                        update = update.expression_attribute_values(":v", AttributeValue::S("hello".into()));
+                        update = update
+                            .expression_attribute_values(":v", AttributeValue::S("hello".into()));
                     }
                     let _ = update.send().await;
                 }
