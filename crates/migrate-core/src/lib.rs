@@ -65,7 +65,7 @@ pub use parse::{parse_migration, parse_migration_file};
 pub use plan_cache::PLAN_CACHE_DIR;
 pub use runner::{
     AppliedMigration, Backend, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport,
-    RunStep,
+    RunStep, resume_at, steps_checksum,
 };
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,

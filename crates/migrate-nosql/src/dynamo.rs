@@ -15,7 +15,6 @@ use aws_sdk_dynamodb::types::{
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -864,12 +863,12 @@ fn key_of(
         .collect()
 }
 
+/// The hash of the operations done, as the tracking row keeps it.
 fn ops_checksum(ops: &[Operation]) -> String {
-    let bytes = serde_json::to_vec(ops).expect("operations serialize");
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    toasty_migrate::steps_checksum(
+        ops.iter()
+            .map(|op| serde_json::to_vec(op).expect("operations serialize")),
+    )
 }
 
 /// `snapshot` as DynamoDB keeps it: key and index columns compared by equality.
@@ -1025,16 +1024,10 @@ impl Backend for DynamoBackend {
                     Some(AttributeValue::S(s)) => s.clone(),
                     _ => String::new(),
                 };
-                if already > ops.len() || ops_checksum(&ops[..already]) != recorded {
-                    return Err(Error::Migration {
-                        version: plan.version.clone(),
-                        message: format!(
-                            "{already} of its operations were run before it was interrupted, and they have changed since; \
-                             restore the file as it was to resume"
-                        ),
-                    });
-                }
-                done = already;
+                done =
+                    toasty_migrate::resume_at(&plan.version, already, ops.len(), &recorded, |n| {
+                        ops_checksum(&ops[..n])
+                    })?;
             }
             None => {
                 self.record(

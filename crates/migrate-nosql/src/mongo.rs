@@ -8,7 +8,6 @@
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
-use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
@@ -568,13 +567,12 @@ struct Progress<'a> {
     reverting: bool,
 }
 
-/// Hash of the operations done so far, to notice a partly applied migration that has changed.
+/// The hash of the operations done, as the tracking row keeps it.
 fn ops_checksum(ops: &[Operation]) -> String {
-    let bytes = serde_json::to_vec(ops).expect("operations serialize");
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    toasty_migrate::steps_checksum(
+        ops.iter()
+            .map(|op| serde_json::to_vec(op).expect("operations serialize")),
+    )
 }
 
 impl Backend for MongoBackend {
@@ -695,16 +693,10 @@ impl Backend for MongoBackend {
             Some(row) if row.get_bool("reverting").unwrap_or(false) == reverting => {
                 let already = row.get_i64("statements_done").unwrap_or(0) as usize;
                 let recorded = row.get_str("statements_checksum").unwrap_or_default();
-                if already > ops.len() || ops_checksum(&ops[..already]) != recorded {
-                    return Err(Error::Migration {
-                        version: plan.version.clone(),
-                        message: format!(
-                            "{already} of its operations were run before it was interrupted, and they have changed \
-                             since; restore the file as it was to resume"
-                        ),
-                    });
-                }
-                done = already;
+                done =
+                    toasty_migrate::resume_at(&plan.version, already, ops.len(), recorded, |n| {
+                        ops_checksum(&ops[..n])
+                    })?;
             }
             _ => {
                 self.record(

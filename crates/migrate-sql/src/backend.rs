@@ -8,7 +8,6 @@ use crate::introspect::{self, is_internal_table, stored_key};
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
 use crate::url::{DatabaseUrl, redact};
-use sha2::{Digest, Sha256};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::connection::Connection;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -29,7 +28,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, Direction, Error, IndexDef, MigrationPlan, Operation, Result,
-    SchemaSnapshot, TableSnapshot,
+    SchemaSnapshot, TableSnapshot, resume_at, steps_checksum,
 };
 
 /// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
@@ -448,18 +447,9 @@ impl SqlBackend {
         // complete row being reverted starts its down run).
         match self.progress(&plan.version).await? {
             Some((already, recorded, was_reverting)) if was_reverting == reverting => {
-                if already > statements.len()
-                    || statements_checksum(&statements[..already]) != recorded
-                {
-                    return Err(Error::Migration {
-                        version: plan.version.clone(),
-                        message: format!(
-                            "{already} of its statements were run before it was interrupted, and they have changed since; \
-                             restore the file as it was to resume"
-                        ),
-                    });
-                }
-                done = already;
+                done = resume_at(&plan.version, already, statements.len(), &recorded, |n| {
+                    steps_checksum(&statements[..n])
+                })?;
             }
             _ => {
                 self.record(
@@ -469,7 +459,7 @@ impl SqlBackend {
                     Progress {
                         done: 0,
                         total: statements.len(),
-                        statements_checksum: &statements_checksum(&[]),
+                        statements_checksum: &steps_checksum(&[] as &[String]),
                         reverting,
                     },
                 )
@@ -486,7 +476,7 @@ impl SqlBackend {
                 Progress {
                     done,
                     total: statements.len(),
-                    statements_checksum: &statements_checksum(&statements[..done]),
+                    statements_checksum: &steps_checksum(&statements[..done]),
                     reverting,
                 },
             )
@@ -501,7 +491,7 @@ impl SqlBackend {
                     Progress {
                         done: 0,
                         total: 0,
-                        statements_checksum: &statements_checksum(&[]),
+                        statements_checksum: &steps_checksum(&[] as &[String]),
                         reverting: false,
                     },
                 )
@@ -877,20 +867,6 @@ struct Progress<'a> {
     /// Hash of the statements (operations, on MongoDB) done.
     statements_checksum: &'a str,
     reverting: bool,
-}
-
-/// Hash of the statements done so far, to notice a partly applied migration that has changed.
-fn statements_checksum(statements: &[String]) -> String {
-    let mut hasher = Sha256::new();
-    for s in statements {
-        hasher.update(s.as_bytes());
-        hasher.update([0]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Backend for SqlBackend {
