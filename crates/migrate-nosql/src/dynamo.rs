@@ -235,29 +235,35 @@ impl DynamoBackend {
             return Ok(SchemaSnapshot::default());
         }
         let mut tables = Vec::new();
+        for item in self.scan_internal(REGISTRY).await? {
+            if let Some(AttributeValue::S(json)) = item.get("definition") {
+                let table: TableSnapshot = serde_json::from_str(json)
+                    .map_err(|e| self.unsupported(format!("registry: {e}")))?;
+                tables.push(table);
+            }
+        }
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    /// Every item of one of our small internal tables (tracking, registry), all pages.
+    async fn scan_internal(&self, table: &str) -> Result<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let page = self
                 .client
                 .scan()
-                .table_name(self.name(REGISTRY))
+                .table_name(self.name(table))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| self.error(e))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(json)) = item.get("definition") {
-                    let table: TableSnapshot = serde_json::from_str(json)
-                        .map_err(|e| self.unsupported(format!("registry: {e}")))?;
-                    tables.push(table);
-                }
-            }
+            items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
-                break;
+                return Ok(items);
             }
         }
-        Ok(SchemaSnapshot::new(tables))
     }
 
     async fn register(&self, table: &TableSnapshot) -> Result<()> {
@@ -372,39 +378,45 @@ impl DynamoBackend {
         Ok(())
     }
 
-    /// One conditional update; a failed condition means it was already done.
-    async fn update(
+    /// Rewrites every item of `table` with one conditional `UpdateItem` each (`:v` bound to
+    /// `value`); an item whose condition fails was already done, which makes a repeated run
+    /// harmless.
+    async fn rewrite_items(
         &self,
-        table: &str,
-        key: HashMap<String, AttributeValue>,
+        table: &TableSnapshot,
         expression: &str,
         condition: &str,
         names: &[(&str, &str)],
         value: Option<AttributeValue>,
     ) -> Result<()> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(self.name(table))
-            .set_key(Some(key))
-            .update_expression(expression)
-            .condition_expression(condition);
-        for (placeholder, name) in names {
-            request = request.expression_attribute_names(*placeholder, *name);
-        }
-        if let Some(value) = value {
-            request = request.expression_attribute_values(":v", value);
-        }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
+        self.for_each_item(&table.name, |item| {
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(self.name(&table.name))
+                .set_key(Some(key_of(table, &item)))
+                .update_expression(expression)
+                .condition_expression(condition);
+            for (placeholder, name) in names {
+                request = request.expression_attribute_names(*placeholder, *name);
             }
-            Err(e) => Err(self.error(e)),
-        }
+            if let Some(value) = &value {
+                request = request.expression_attribute_values(":v", value.clone());
+            }
+            async move {
+                match request.send().await {
+                    Ok(_) => Ok(()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(self.error(e)),
+                }
+            }
+        })
+        .await
     }
 
     /// Applies one operation, with `live` the registry as it is now; returns it as the operation
@@ -537,90 +549,63 @@ impl DynamoBackend {
                     self.wait_active(&self.name(table), None).await?;
                 }
             }
-            Operation::AddColumn { table, column } => {
+            Operation::AddColumn { column, .. } => {
                 if let Some(value) = fill(column) {
-                    let t = live_table()?;
-                    self.for_each_item(table, |item| {
-                        let key = key_of(&t, &item);
-                        let value = value.clone();
-                        async move {
-                            self.update(
-                                table,
-                                key,
-                                "SET #a = :v",
-                                "attribute_not_exists(#a)",
-                                &[("#a", &column.name)],
-                                Some(value),
-                            )
-                            .await
-                        }
-                    })
+                    let set = [("#a", column.name.as_str())];
+                    self.rewrite_items(
+                        &live_table()?,
+                        "SET #a = :v",
+                        "attribute_not_exists(#a)",
+                        &set,
+                        Some(value),
+                    )
                     .await?;
                 }
             }
-            Operation::DropColumn { table, column } => {
-                let t = live_table()?;
-                self.for_each_item(table, |item| {
-                    let key = key_of(&t, &item);
-                    async move {
-                        self.update(
-                            table,
-                            key,
-                            "REMOVE #a",
-                            "attribute_exists(#a)",
-                            &[("#a", column.as_str())],
-                            None,
-                        )
-                        .await
-                    }
-                })
+            Operation::DropColumn { column, .. } => {
+                let remove = [("#a", column.as_str())];
+                self.rewrite_items(
+                    &live_table()?,
+                    "REMOVE #a",
+                    "attribute_exists(#a)",
+                    &remove,
+                    None,
+                )
                 .await?;
             }
-            Operation::ModifyColumn { table, from, to } => {
+            Operation::ModifyColumn { from, to, .. } => {
                 let t = live_table()?;
+                // Everything refused is refused before the first item is written.
                 if t.primary_key.iter().any(|k| k.column == from.name) {
                     return Err(self.unsupported(format!(
                         "`{op}`: a DynamoDB key attribute cannot be changed in place"
                     )));
-                }
-                if from.name != to.name {
-                    self.for_each_item(table, |item| {
-                        let key = key_of(&t, &item);
-                        async move {
-                            self.update(
-                                table,
-                                key,
-                                "SET #new = #old REMOVE #old",
-                                "attribute_exists(#old)",
-                                &[("#new", &to.name), ("#old", &from.name)],
-                                None,
-                            )
-                            .await
-                        }
-                    })
-                    .await?;
                 }
                 if scalar(&from.ty) != scalar(&to.ty) {
                     return Err(self.unsupported(format!(
                         "`{op}`: converting stored values between DynamoDB types is not built yet"
                     )));
                 }
+                if from.name != to.name {
+                    let rename = [("#new", to.name.as_str()), ("#old", from.name.as_str())];
+                    self.rewrite_items(
+                        &t,
+                        "SET #new = #old REMOVE #old",
+                        "attribute_exists(#old)",
+                        &rename,
+                        None,
+                    )
+                    .await?;
+                }
                 if let (true, false, Some(value)) = (from.nullable, to.nullable, fill(to)) {
-                    self.for_each_item(table, |item| {
-                        let key = key_of(&t, &item);
-                        let value = value.clone();
-                        async move {
-                            self.update(
-                                table,
-                                key,
-                                "SET #a = :v",
-                                "attribute_not_exists(#a)",
-                                &[("#a", &to.name)],
-                                Some(value),
-                            )
-                            .await
-                        }
-                    })
+                    let set = [("#a", to.name.as_str())];
+                    self.rewrite_items(
+                        &t,
+                        "SET #a = :v",
+                        "attribute_not_exists(#a)",
+                        &set,
+                        Some(value),
+                    )
                     .await?;
                 }
             }
@@ -940,45 +925,30 @@ impl Backend for DynamoBackend {
             return Ok(Vec::new());
         }
         let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(self.name(TRACKING))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| self.error(e))?;
-            for item in page.items() {
-                let s = |k: &str| match item.get(k) {
-                    Some(AttributeValue::S(v)) => v.clone(),
-                    _ => String::new(),
-                };
-                let n = |k: &str| match item.get(k) {
-                    Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap_or(0),
-                    _ => 0,
-                };
-                let reverting = matches!(item.get("reverting"), Some(AttributeValue::Bool(true)));
-                let (done, total) = (n("statements_done") as u32, n("statements_total") as u32);
-                rows.push(AppliedMigration {
-                    version: s("version"),
-                    name: s("name"),
-                    checksum: s("checksum"),
-                    applied_at: OffsetDateTime::parse(
-                        &s("applied_at"),
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                    execution_time: Duration::from_millis(n("execution_ms")),
-                    progress: (done < total || reverting).then_some((done, total)),
-                    reverting,
-                });
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        for item in self.scan_internal(TRACKING).await? {
+            let s = |k: &str| match item.get(k) {
+                Some(AttributeValue::S(v)) => v.clone(),
+                _ => String::new(),
+            };
+            let n = |k: &str| match item.get(k) {
+                Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap_or(0),
+                _ => 0,
+            };
+            let reverting = matches!(item.get("reverting"), Some(AttributeValue::Bool(true)));
+            let (done, total) = (n("statements_done") as u32, n("statements_total") as u32);
+            rows.push(AppliedMigration {
+                version: s("version"),
+                name: s("name"),
+                checksum: s("checksum"),
+                applied_at: OffsetDateTime::parse(
+                    &s("applied_at"),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                execution_time: Duration::from_millis(n("execution_ms")),
+                progress: (done < total || reverting).then_some((done, total)),
+                reverting,
+            });
         }
         rows.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(rows)
