@@ -61,6 +61,17 @@ impl AnyBackend {
         }
     }
 
+    /// A cheap digest of what `introspect` reads, where the backend has one.
+    pub async fn schema_fingerprint(&mut self) -> Result<Option<String>, Error> {
+        match self {
+            AnyBackend::Sql(b) => b.schema_fingerprint().await,
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo(_) => Ok(None),
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo(_) => Ok(None),
+        }
+    }
+
     /// `snapshot` as this database keeps it, to compare with `introspect`.
     pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
         match self {

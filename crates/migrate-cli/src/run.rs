@@ -6,6 +6,7 @@ use crate::output::{BOLD, DIM, GREEN, YELLOW};
 use anstream::println;
 use anyhow::{Context, Result};
 use clap::Args;
+use std::path::Path;
 use toasty_migrate::{Direction, Migrator, Operation, RunOptions, RunReport};
 
 #[derive(Args)]
@@ -37,17 +38,29 @@ pub struct DownArgs {
 
 /// The migrations of `--dir` and a connection to `--url`.
 pub async fn open(target: &Target) -> Result<(Migrator, AnyBackend)> {
+    open_with(target, |dir| Migrator::from_dir(dir)).await
+}
+
+/// `load(--dir)` and a connection to `--url`, at once: reading many files and waiting for a
+/// server's handshake overlap.
+pub async fn open_with<T: Send + 'static>(
+    target: &Target,
+    load: fn(&Path) -> toasty_migrate::Result<T>,
+) -> Result<(T, AnyBackend)> {
     if !target.dir.is_dir() {
         anyhow::bail!(
             "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
             target.dir.display()
         );
     }
-    let migrator = Migrator::from_dir(&target.dir)?;
-    let backend = AnyBackend::connect(&target.url)
-        .await
-        .with_context(|| "connecting to the database".to_string())?;
-    Ok((migrator, backend))
+    let dir = target.dir.clone();
+    let (loaded, backend) = tokio::join!(
+        tokio::task::spawn_blocking(move || load(&dir)),
+        AnyBackend::connect(&target.url)
+    );
+    let loaded = loaded.expect("loading migrations does not panic")?;
+    let backend = backend.with_context(|| "connecting to the database".to_string())?;
+    Ok((loaded, backend))
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {

@@ -4,12 +4,17 @@
 use crate::Target;
 use crate::backend::AnyBackend;
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
-use crate::run::open;
-use anstream::println;
+use crate::run::open_with;
+use anstream::{print, println};
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use toasty_migrate::{MigrationState, MigrationStatus, Migrator, SchemaSnapshot, detect_changes};
+use std::fmt::Write;
+use std::path::Path;
+use toasty_migrate::{
+    Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator, SchemaSnapshot,
+    detect_changes, read_cache_file, steps_checksum, write_cache_file,
+};
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -21,9 +26,9 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {
-    let (migrator, mut backend) = open(&args.target).await?;
-    let statuses = migrator.status(&mut backend).await?;
-    let drift = drift(&migrator, &statuses, &mut backend).await?;
+    let (index, mut backend) = open_with(&args.target, |dir| MigrationIndex::from_dir(dir)).await?;
+    let statuses = index.status(&mut backend).await?;
+    let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
     if args.json {
         print_json(&statuses, &drift);
     } else {
@@ -41,34 +46,55 @@ enum Drift {
     Unknown(String),
 }
 
+/// Compares the database with the schema its applied migrations build. That takes the plans and
+/// a full introspection; where the backend has a cheap schema fingerprint, an "in sync" verdict
+/// is kept in the migrations' cache directory, keyed by the database, the applied migrations'
+/// checksums and the fingerprint, and reused while all three stay the same.
 async fn drift(
-    migrator: &Migrator,
+    dir: &Path,
     statuses: &[MigrationStatus],
     backend: &mut AnyBackend,
 ) -> Result<Drift> {
-    let mut expected = SchemaSnapshot::default();
+    let mut applied = Vec::new();
     for status in statuses {
-        let applied = matches!(
-            status.state,
-            MigrationState::Applied(_) | MigrationState::Modified { .. }
-        );
-        if !applied {
-            if matches!(
-                status.state,
-                MigrationState::Missing(_) | MigrationState::Partial(_)
-            ) {
+        match &status.state {
+            MigrationState::Applied(a) => applied.push((&status.version, &a.checksum)),
+            MigrationState::Modified { file_checksum, .. } => {
+                applied.push((&status.version, file_checksum))
+            }
+            MigrationState::Pending => {}
+            MigrationState::Missing(_) | MigrationState::Partial(_) => {
                 return Ok(Drift::Unknown(format!(
                     "migration {} is {}",
                     status.version,
                     state_name(&status.state)
                 )));
             }
-            continue;
         }
+    }
+    // Databases are told apart by a hash of their (password-free) target.
+    let database = steps_checksum([backend.target()]);
+    let key = backend.schema_fingerprint().await?.map(|live| {
+        steps_checksum(
+            [live]
+                .into_iter()
+                .chain(applied.iter().map(|(v, c)| format!("{v} {c}"))),
+        )
+    });
+    if key
+        .as_deref()
+        .is_some_and(|key| verdict_cached(dir, &database, key))
+    {
+        return Ok(Drift::InSync);
+    }
+
+    let migrator = Migrator::from_dir(dir)?;
+    let mut expected = SchemaSnapshot::default();
+    for (version, _) in &applied {
         let plan = migrator
             .migrations()
             .iter()
-            .find(|p| p.version == status.version)
+            .find(|p| &p.version == *version)
             .expect("applied has a plan");
         for op in &plan.up {
             if expected.apply(op).is_err() {
@@ -82,12 +108,46 @@ async fn drift(
     let live = backend.introspect().await?;
     let expected = backend.stored(&expected);
     if live.is_equivalent(&expected) {
+        if let Some(key) = key {
+            cache_verdict(dir, &database, &key);
+        }
         return Ok(Drift::InSync);
     }
     Ok(match detect_changes(&expected, &live) {
         Ok(diff) => Drift::Differs(diff.changes.iter().map(|c| c.to_string()).collect()),
         Err(e) => Drift::Differs(vec![e.to_string()]),
     })
+}
+
+const VERDICT_FILE: &str = "in-sync.json";
+/// Databases whose last verdict is kept.
+const VERDICTS_KEPT: usize = 16;
+
+/// The recorded "in sync" verdicts: database -> key. Kept only by this version of the tool (a
+/// newer one may compare differently).
+fn verdicts(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
+    read_cache_file(dir, VERDICT_FILE)
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .filter(|v| v["toasty_migrate"] == env!("CARGO_PKG_VERSION"))
+        .and_then(|mut v| match v["in_sync"].take() {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn verdict_cached(dir: &Path, database: &str, key: &str) -> bool {
+    verdicts(dir).get(database).is_some_and(|v| v == key)
+}
+
+fn cache_verdict(dir: &Path, database: &str, key: &str) {
+    let mut verdicts = verdicts(dir);
+    if verdicts.len() >= VERDICTS_KEPT {
+        verdicts.clear();
+    }
+    verdicts.insert(database.to_string(), key.into());
+    let file = json!({"toasty_migrate": env!("CARGO_PKG_VERSION"), "in_sync": verdicts});
+    write_cache_file(dir, VERDICT_FILE, file.to_string().as_bytes());
 }
 
 fn state_name(state: &MigrationState) -> &'static str {
@@ -100,9 +160,11 @@ fn state_name(state: &MigrationState) -> &'static str {
     }
 }
 
+/// Written whole, in one write: a thousand migrations are a thousand lines.
 fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
+    let mut out = String::new();
     if statuses.is_empty() {
-        println!("No migrations.");
+        out.push_str("No migrations.\n");
     }
     for status in statuses {
         let (style, note) = match &status.state {
@@ -139,25 +201,29 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
             }
         };
         let state = state_name(&status.state);
-        println!(
+        let _ = writeln!(
+            out,
             "{style}{state:<9}{style:#} {BOLD}{}{BOLD:#} {note}",
             status.version
         );
     }
-    match drift {
-        Drift::InSync => {
-            println!("{GREEN}schema:{GREEN:#} the database matches the applied migrations")
-        }
+    let _ = match drift {
+        Drift::InSync => writeln!(
+            out,
+            "{GREEN}schema:{GREEN:#} the database matches the applied migrations"
+        ),
         Drift::Differs(changes) => {
-            println!(
+            let _ = writeln!(
+                out,
                 "{RED}schema: drift{RED:#}: the database differs from what the applied migrations build:"
             );
-            for change in changes {
-                println!("  {change}");
-            }
+            changes
+                .iter()
+                .try_for_each(|change| writeln!(out, "  {change}"))
         }
-        Drift::Unknown(why) => println!("{YELLOW}schema:{YELLOW:#} not checked: {why}"),
-    }
+        Drift::Unknown(why) => writeln!(out, "{YELLOW}schema:{YELLOW:#} not checked: {why}"),
+    };
+    print!("{out}");
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {

@@ -232,6 +232,28 @@ async fn evolve(dialect: Dialect) {
     assert_eq!(json["schema"]["state"], "in_sync");
     assert_eq!(json["migrations"].as_array().unwrap().len(), 3);
 
+    // A change made outside the migrations is drift, though "in sync" was just cached.
+    let mut sql = toasty_migrate_sql::SqlBackend::connect(url).await.unwrap();
+    sql.execute("ALTER TABLE users ADD COLUMN stray INTEGER")
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run(status().arg("--json"))).unwrap();
+    assert_eq!(json["schema"]["state"], "drift", "{json}");
+    let changes = json["schema"]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{json}");
+    assert!(
+        changes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("add column users.stray"),
+        "{json}"
+    );
+    sql.execute("ALTER TABLE users DROP COLUMN stray")
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run(status().arg("--json"))).unwrap();
+    assert_eq!(json["schema"]["state"], "in_sync", "{json}");
+
     // Down one: v3 is pending again, the database is v2's.
     let out = run(toasty()
         .args(["migrate:down", "--url", url, "--dir"])

@@ -62,10 +62,10 @@ pub use migration::{
 };
 pub use operation::Operation;
 pub use parse::{parse_migration, parse_migration_file};
-pub use plan_cache::PLAN_CACHE_DIR;
+pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
 pub use runner::{
-    AppliedMigration, Backend, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport,
-    RunStep, resume_at, steps_checksum,
+    AppliedMigration, Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator,
+    RunOptions, RunReport, RunStep, resume_at, steps_checksum,
 };
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,

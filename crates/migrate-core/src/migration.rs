@@ -185,7 +185,7 @@ impl MigrationPlan {
         })
         .expect("operations always serialize");
         let digest = Sha256::digest(&bytes);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        to_hex(&digest)
     }
 }
 
@@ -223,4 +223,15 @@ pub fn is_version(s: &str) -> bool {
         && b[16..]
             .iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Lowercase hexadecimal, as checksums are written.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        hex.push(DIGITS[usize::from(b >> 4)] as char);
+        hex.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    hex
 }

@@ -72,11 +72,7 @@ pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> Str
         hasher.update(step.as_ref());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::migration::to_hex(&hasher.finalize())
 }
 
 /// Where an interrupted migration resumes: at step `already`, if the first `already` of its
@@ -151,58 +147,29 @@ pub struct RunStep {
     pub execution_time: Option<Duration>,
 }
 
-/// The migrations of one project, oldest first.
-#[derive(Debug, Clone)]
-pub struct Migrator {
-    migrations: Vec<MigrationPlan>,
-    /// `migrations[i].checksum()`, computed once (or read from the parse cache).
+/// Each migration's version and checksum, oldest first: all that [`MigrationIndex::status`]
+/// needs, and cheap to load from a directory (see [`crate::PLAN_CACHE_DIR`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MigrationIndex {
+    versions: Vec<String>,
     checksums: Vec<String>,
 }
 
-impl Migrator {
-    /// The migrations of a directory, parsed from their files (or taken from the parse cache,
-    /// see [`crate::PLAN_CACHE_DIR`], when a file's bytes are unchanged).
+impl MigrationIndex {
+    /// The versions and checksums of a directory's migrations, read from the index cache where
+    /// `stat` says a file is unchanged, otherwise from the file.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        if !dir.is_dir() {
-            return Err(Error::io(
-                dir,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "migrations directory not found",
-                ),
-            ));
-        }
-        let versions = crate::generate::list_versions(dir)?;
-        let (migrations, checksums) = crate::plan_cache::load_plans(dir, &versions)?
-            .into_iter()
-            .unzip();
-        Ok(Migrator {
-            migrations,
+        let versions = list_migration_dir(dir)?;
+        let checksums = crate::plan_cache::load_checksums(dir, &versions)?;
+        Ok(MigrationIndex {
+            versions,
             checksums,
         })
     }
 
-    /// Compiled migrations (the generated `migrations::migrations()`), for embedding.
-    pub fn from_migrations(migrations: &[Box<dyn Migration>]) -> Result<Self> {
-        let plans = migrations
-            .iter()
-            .map(|m| MigrationPlan::describe(m.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from_plans(plans))
-    }
-
-    pub fn from_plans(mut plans: Vec<MigrationPlan>) -> Self {
-        plans.sort_by(|a, b| a.version.cmp(&b.version));
-        let checksums = plans.iter().map(MigrationPlan::checksum).collect();
-        Migrator {
-            migrations: plans,
-            checksums,
-        }
-    }
-
-    pub fn migrations(&self) -> &[MigrationPlan] {
-        &self.migrations
+    pub fn versions(&self) -> &[String] {
+        &self.versions
     }
 
     /// Every known migration and every tracking row, by version.
@@ -217,23 +184,17 @@ impl Migrator {
             .map(|a| (a.version.clone(), a))
             .collect();
         let mut states: BTreeMap<String, MigrationState> = BTreeMap::new();
-        for (plan, checksum) in self.migrations.iter().zip(&self.checksums) {
-            let state = match applied.remove(&plan.version) {
+        for (version, checksum) in self.versions.iter().zip(&self.checksums) {
+            let state = match applied.remove(version) {
                 None => MigrationState::Pending,
                 Some(a) if a.progress.is_some() => MigrationState::Partial(a),
-                Some(a) => {
-                    let file_checksum = checksum.clone();
-                    if a.checksum == file_checksum {
-                        MigrationState::Applied(a)
-                    } else {
-                        MigrationState::Modified {
-                            applied: a,
-                            file_checksum,
-                        }
-                    }
-                }
+                Some(a) if a.checksum == *checksum => MigrationState::Applied(a),
+                Some(a) => MigrationState::Modified {
+                    applied: a,
+                    file_checksum: checksum.clone(),
+                },
             };
-            states.insert(plan.version.clone(), state);
+            states.insert(version.clone(), state);
         }
         for (version, a) in applied {
             states.insert(version, MigrationState::Missing(a));
@@ -242,6 +203,89 @@ impl Migrator {
             .into_iter()
             .map(|(version, state)| MigrationStatus { version, state })
             .collect()
+    }
+
+    fn checksum(&self, version: &str) -> String {
+        let i = self
+            .versions
+            .iter()
+            .position(|v| v == version)
+            .expect("a known migration");
+        self.checksums[i].clone()
+    }
+}
+
+/// The migration versions in `dir`, which must exist.
+fn list_migration_dir(dir: &Path) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "migrations directory not found",
+            ),
+        ));
+    }
+    crate::generate::list_versions(dir)
+}
+
+/// The migrations of one project, oldest first.
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    index: MigrationIndex,
+    /// The plan of each of `index.versions`.
+    migrations: Vec<MigrationPlan>,
+}
+
+impl Migrator {
+    /// The migrations of a directory, parsed from their files (or taken from the parse cache,
+    /// see [`crate::PLAN_CACHE_DIR`], when a file's bytes are unchanged).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let versions = list_migration_dir(dir)?;
+        let (migrations, checksums) = crate::plan_cache::load_plans(dir, &versions)?
+            .into_iter()
+            .unzip();
+        Ok(Migrator {
+            index: MigrationIndex {
+                versions,
+                checksums,
+            },
+            migrations,
+        })
+    }
+
+    /// Compiled migrations (the generated `migrations::migrations()`), for embedding.
+    pub fn from_migrations(migrations: &[Box<dyn Migration>]) -> Result<Self> {
+        let plans = migrations
+            .iter()
+            .map(|m| MigrationPlan::describe(m.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_plans(plans))
+    }
+
+    pub fn from_plans(mut plans: Vec<MigrationPlan>) -> Self {
+        plans.sort_by(|a, b| a.version.cmp(&b.version));
+        Migrator {
+            index: MigrationIndex {
+                versions: plans.iter().map(|p| p.version.clone()).collect(),
+                checksums: plans.iter().map(MigrationPlan::checksum).collect(),
+            },
+            migrations: plans,
+        }
+    }
+
+    pub fn migrations(&self) -> &[MigrationPlan] {
+        &self.migrations
+    }
+
+    pub fn index(&self) -> &MigrationIndex {
+        &self.index
+    }
+
+    /// Every known migration and every tracking row, by version.
+    pub async fn status(&self, backend: &mut impl Backend) -> Result<Vec<MigrationStatus>> {
+        self.index.status(backend).await
     }
 
     /// Applies pending migrations, oldest first, under the lock.
@@ -270,7 +314,7 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.states(backend.applied().await?);
+        let states = self.index.states(backend.applied().await?);
         check_history(&states)?;
         if let Some(status) = states
             .iter()
@@ -302,7 +346,7 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.states(backend.applied().await?);
+        let states = self.index.states(backend.applied().await?);
         check_history(&states)?;
         let todo: Vec<&MigrationPlan> = states
             .iter()
@@ -323,15 +367,6 @@ impl Migrator {
         };
         self.execute(backend, &todo, Direction::Down, &options)
             .await
-    }
-
-    fn checksum(&self, version: &str) -> String {
-        let i = self
-            .migrations
-            .iter()
-            .position(|p| p.version == version)
-            .expect("a known migration");
-        self.checksums[i].clone()
     }
 
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
@@ -388,7 +423,7 @@ impl Migrator {
             return Ok(report);
         }
         for (plan, step) in todo.iter().zip(&mut report.steps) {
-            let checksum = self.checksum(&plan.version);
+            let checksum = self.index.checksum(&plan.version);
             step.execution_time = Some(backend.run(plan, direction, &checksum).await?);
         }
         Ok(report)

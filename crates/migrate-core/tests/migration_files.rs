@@ -432,3 +432,55 @@ fn the_parse_cache_serves_unchanged_files_and_never_an_edited_one() {
         edited.migrations()
     );
 }
+
+#[test]
+fn the_index_serves_unchanged_files_and_sees_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let diff = detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap();
+    let plan = generator(dir.path())
+        .generate(&diff, "create users")
+        .unwrap();
+    let path = generator(dir.path()).write_migration_file(&plan).unwrap();
+    let index_file = dir.path().join(PLAN_CACHE_DIR).join("index.json");
+
+    // A file written within the last second is not trusted to its `stat` yet (a second write
+    // in the same clock tick could leave it unchanged): read every time, never indexed.
+    let fresh = MigrationIndex::from_dir(dir.path()).unwrap();
+    assert_eq!(fresh.versions(), std::slice::from_ref(&plan.version));
+    assert_eq!(
+        Migrator::from_dir(dir.path()).unwrap().index(),
+        &fresh,
+        "the index and the parsed files agree"
+    );
+    assert!(
+        !std::fs::read_to_string(&index_file)
+            .unwrap()
+            .contains(".rs")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(MigrationIndex::from_dir(dir.path()).unwrap(), fresh);
+    assert!(
+        std::fs::read_to_string(&index_file)
+            .unwrap()
+            .contains(".rs")
+    );
+
+    // An edit of the same length with the modification time set back is still seen: the
+    // change time moves on every write.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let source = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(256)", 1)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let edited = MigrationIndex::from_dir(dir.path()).unwrap();
+    assert_ne!(edited, fresh);
+    assert_eq!(Migrator::from_dir(dir.path()).unwrap().index(), &edited);
+
+    // A broken index only costs reading the files.
+    std::fs::write(&index_file, "not json").unwrap();
+    assert_eq!(MigrationIndex::from_dir(dir.path()).unwrap(), edited);
+}

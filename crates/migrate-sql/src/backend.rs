@@ -214,6 +214,57 @@ impl SqlBackend {
         Ok(SchemaSnapshot::new(tables))
     }
 
+    /// A digest of everything [`introspect`](Self::introspect) reads, taken in one cheap query:
+    /// equal digests mean an unchanged schema, so a comparison made against one can be reused
+    /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
+    pub async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
+        // SQLite keeps each table's and index's full definition as its CREATE statement.
+        const SQLITE: &str = "SELECT type || char(31) || name || char(31) || COALESCE(sql, '') \
+             FROM sqlite_master ORDER BY type, name";
+        // The catalog rows introspection reads, by oid, so that a table dropped and created
+        // again differs too; `adbin` is a default's stored form.
+        const POSTGRES: &str = "SELECT md5(concat_ws('|', current_schema(), \
+             (SELECT string_agg(concat_ws(',', c.oid, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod, \
+               a.attnotnull, a.attidentity, d.adbin::text), ';' ORDER BY c.oid, a.attnum) \
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+              WHERE n.nspname = current_schema() AND c.relkind = 'r'), \
+             (SELECT string_agg(concat_ws(',', ix.indexrelid, ic.relname, ix.indrelid, ix.indisunique, \
+               ix.indisprimary, ix.indkey::text, ix.indoption::text), ';' ORDER BY ix.indexrelid) \
+              FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid \
+              JOIN pg_namespace n ON n.oid = ic.relnamespace WHERE n.nspname = current_schema()), \
+             (SELECT string_agg(concat_ws(',', t.oid, t.typname, e.enumlabel), ';' ORDER BY t.oid, e.enumsortorder) \
+              FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+              JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema())))";
+        let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => s
+                .call(|c| {
+                    use sha2::{Digest, Sha256};
+                    let mut stmt = c.prepare(SQLITE)?;
+                    let mut rows = stmt.query([])?;
+                    let mut hasher = Sha256::new();
+                    while let Some(row) = rows.next()? {
+                        hasher.update(row.get_ref(0)?.as_bytes().unwrap_or_default());
+                        hasher.update([30]);
+                    }
+                    Ok(Some(format!("{:x}", hasher.finalize())))
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => query_scalar::<_, String>(POSTGRES)
+                .fetch_one(&mut *c)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => Ok(None),
+        };
+        result.map_err(|e| self.error(e))
+    }
+
     /// The statements for `operations`, computing SQLite rebuilds against `schema` as each
     /// operation leaves it.
     fn statements_on(
@@ -240,7 +291,8 @@ impl SqlBackend {
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
             }
             Dialect::Postgres => {
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = $1"
             }
             Dialect::Mysql => {
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
