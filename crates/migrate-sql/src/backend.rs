@@ -147,15 +147,7 @@ impl SqlBackend {
         match dialect {
             // Every UTC timestamp we write and read is UTC on the server too.
             Dialect::Mysql => backend.execute("SET time_zone = '+00:00'").await?,
-            // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
-            // connection within a second and ends the session, releasing its advisory lock,
-            // instead of holding it until the statement finishes. Older servers lack the setting.
-            Dialect::Postgres => {
-                let _ = backend
-                    .execute("SET client_connection_check_interval = '1s'")
-                    .await;
-            }
-            Dialect::Sqlite => {}
+            Dialect::Postgres | Dialect::Sqlite => {}
         }
         Ok(backend)
     }
@@ -965,6 +957,13 @@ impl Backend for SqlBackend {
             // Polled with backoff, so a waiting runner gives up at the timeout.
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
+                // A runner killed during a long statement: PostgreSQL 14+ then notices the
+                // closed connection within a second and ends the session, releasing the lock,
+                // instead of holding it until the statement finishes. Older servers lack the
+                // setting, and are left as they are.
+                let _ = raw_sql("SET client_connection_check_interval = '1s'")
+                    .execute(&mut *c)
+                    .await;
                 let mut backoff = Duration::from_millis(10);
                 loop {
                     let locked: bool = query_scalar(

@@ -607,3 +607,56 @@ async fn mysql_resumes_an_interrupted_down_and_up_waits_for_it() {
     assert!(backend.applied().await.unwrap().is_empty());
     assert!(backend.introspect().await.unwrap().tables.is_empty());
 }
+
+/// `migrate:status` reuses an "in sync" verdict while the fingerprint holds, so every change to
+/// what introspection reads must move it, and data must not.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let Some(mut last) = backend.schema_fingerprint().await.unwrap() else {
+            assert_eq!(db.dialect, Dialect::Mysql, "only MySQL has no fingerprint");
+            return;
+        };
+        let (t, a, b, index) = (
+            q(db.dialect, "t"),
+            q(db.dialect, "a"),
+            q(db.dialect, "b"),
+            q(db.dialect, "t_a"),
+        );
+        let mut changes = vec![
+            format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, {a} INTEGER)"),
+            format!("ALTER TABLE {t} ADD COLUMN {b} INTEGER"),
+            format!("CREATE INDEX {index} ON {t} ({a})"),
+            format!("DROP INDEX {index}"),
+            format!("CREATE UNIQUE INDEX {index} ON {t} ({a})"),
+            format!(
+                "ALTER TABLE {t} RENAME COLUMN {b} TO {}",
+                q(db.dialect, "c")
+            ),
+        ];
+        if db.dialect == Dialect::Postgres {
+            changes.extend([
+                format!("ALTER TABLE {t} ALTER COLUMN {a} SET NOT NULL"),
+                format!("ALTER TABLE {t} ALTER COLUMN {a} SET DEFAULT 1"),
+                format!("ALTER TABLE {t} ALTER COLUMN {a} SET DEFAULT 2"),
+                format!("ALTER TABLE {t} ALTER COLUMN {a} TYPE BIGINT"),
+                "CREATE TYPE mood AS ENUM ('happy')".to_string(),
+                "ALTER TYPE mood ADD VALUE 'sad'".to_string(),
+            ]);
+        }
+        for sql in &changes {
+            backend.execute(sql).await.unwrap();
+            let now = backend.schema_fingerprint().await.unwrap().unwrap();
+            assert_ne!(now, last, "{:?}: {sql}", db.dialect);
+            last = now;
+        }
+        backend
+            .execute(&format!("INSERT INTO {t} (id, {a}) VALUES (1, 1)"))
+            .await
+            .unwrap();
+        let now = backend.schema_fingerprint().await.unwrap().unwrap();
+        assert_eq!(now, last, "{:?}: a row is not a schema change", db.dialect);
+    })
+    .await;
+}
