@@ -128,6 +128,26 @@ impl DynamoBackend {
         format!("{}{table}", self.prefix)
     }
 
+    /// An index's name in DynamoDB (a GSI's name, or a unique index's table), by Toasty's
+    /// rule: a name Toasty generated (`index_<table>_by_<columns>`) is generated again from the
+    /// prefixed table name; a name the application chose is kept as it is.
+    fn index_name(&self, table: &str, index: &str) -> String {
+        match index.strip_prefix(&format!("index_{table}_by_")) {
+            Some(columns) if !self.prefix.is_empty() => {
+                format!("index_{}_by_{columns}", self.name(table))
+            }
+            _ => index.to_string(),
+        }
+    }
+
+    /// The inverse of [`index_name`](Self::index_name), for introspection.
+    fn logical_index_name(&self, table: &str, physical: &str) -> String {
+        match physical.strip_prefix(&format!("index_{}_by_", self.name(table))) {
+            Some(columns) if !self.prefix.is_empty() => format!("index_{table}_by_{columns}"),
+            _ => physical.to_string(),
+        }
+    }
+
     fn error(&self, e: impl std::error::Error) -> Error {
         Error::Backend {
             target: self.target.clone(),
@@ -317,13 +337,15 @@ impl DynamoBackend {
                 .global_secondary_indexes()
                 .iter()
                 .map(|g| IndexDef {
-                    name: g.index_name().unwrap_or_default().to_string(),
+                    name: self
+                        .logical_index_name(&registered.name, g.index_name().unwrap_or_default()),
                     columns: keys(g.key_schema()),
                     unique: false,
                 })
                 .collect();
             for index in registered.indexes.iter().filter(|i| i.unique) {
-                if let Some(t) = self.describe(&self.name(&index.name)).await? {
+                let physical = self.index_name(&registered.name, &index.name);
+                if let Some(t) = self.describe(&physical).await? {
                     indexes.push(IndexDef {
                         name: index.name.clone(),
                         columns: keys(t.key_schema()),
@@ -474,28 +496,39 @@ impl DynamoBackend {
                     self.create_unique_index(&t, index, column_type(&index.columns[0].column)?)
                         .await?;
                 } else {
+                    let gsi_name = self.index_name(table, &index.name);
                     let description = self.describe(&self.name(table)).await?;
                     let exists = description.as_ref().is_some_and(|d| {
                         d.global_secondary_indexes()
                             .iter()
-                            .any(|g| g.index_name() == Some(&index.name))
+                            .any(|g| g.index_name() == Some(&gsi_name))
                     });
                     if !exists {
                         let mut gsi = CreateGlobalSecondaryIndexAction::builder()
-                            .index_name(&index.name)
+                            .index_name(&gsi_name)
                             .projection(
                                 Projection::builder()
                                     .projection_type(ProjectionType::All)
                                     .build(),
                             );
-                        let mut request = self.client.update_table().table_name(self.name(table));
+                        // The table's attribute definitions stay as they are, with the new
+                        // index's keys added: the request gives the whole set (moto replaces
+                        // the set with the request's).
+                        let mut definitions: Vec<AttributeDefinition> = description
+                            .as_ref()
+                            .map(|d| d.attribute_definitions().to_vec())
+                            .unwrap_or_default();
                         for key in &index.columns {
                             gsi = gsi.key_schema(key_element(&key.column, key_type(key)));
-                            request = request.attribute_definitions(attribute(
-                                &key.column,
-                                column_type(&key.column)?,
-                            ));
+                            if !definitions.iter().any(|d| d.attribute_name() == key.column) {
+                                definitions.push(attribute(&key.column, column_type(&key.column)?));
+                            }
                         }
+                        let request = self
+                            .client
+                            .update_table()
+                            .table_name(self.name(table))
+                            .set_attribute_definitions(Some(definitions));
                         let gsi = gsi.build().map_err(|e| self.unsupported(e.to_string()))?;
                         request
                             .global_secondary_index_updates(
@@ -505,8 +538,7 @@ impl DynamoBackend {
                             .await
                             .map_err(|e| self.error(e))?;
                     }
-                    self.wait_active(&self.name(table), Some(&index.name))
-                        .await?;
+                    self.wait_active(&self.name(table), Some(&gsi_name)).await?;
                 }
             }
             Operation::DropIndex { table, index } => {
@@ -514,8 +546,9 @@ impl DynamoBackend {
                     .as_ref()
                     .and_then(|t| t.index(index))
                     .is_some_and(|i| i.unique);
+                let physical = self.index_name(table, index);
                 if unique {
-                    let name = self.name(index);
+                    let name = physical;
                     if self.describe(&name).await?.is_some() {
                         self.client
                             .delete_table()
@@ -529,11 +562,11 @@ impl DynamoBackend {
                     let exists = self.describe(&self.name(table)).await?.is_some_and(|d| {
                         d.global_secondary_indexes()
                             .iter()
-                            .any(|g| g.index_name() == Some(index.as_str()))
+                            .any(|g| g.index_name() == Some(physical.as_str()))
                     });
                     if exists {
                         let delete = DeleteGlobalSecondaryIndexAction::builder()
-                            .index_name(index)
+                            .index_name(&physical)
                             .build()
                             .map_err(|e| self.unsupported(e.to_string()))?;
                         self.client
@@ -641,7 +674,7 @@ impl DynamoBackend {
             )));
         }
         let column = index.columns[0].column.clone();
-        let name = self.name(&index.name);
+        let name = self.index_name(&table.name, &index.name);
         if self.describe(&name).await?.is_none() {
             self.client
                 .create_table()
