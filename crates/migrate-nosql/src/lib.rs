@@ -6,9 +6,9 @@
 //!   resumes; the lock is a lease document under a unique `_id`.
 //! - DynamoDB (feature `dynamodb`): [`DynamoBackend`], laying tables out as Toasty's DynamoDB
 //!   driver does (keys, GSIs, unique indexes as tables), with a registry table for the columns
-//!   DynamoDB does not keep, parallel-segment conditional item rewrites, a lease item lock and
-//!   per-operation progress. Converting stored values between DynamoDB types is not built yet
-//!   and says so.
+//!   DynamoDB does not keep, parallel-segment conditional item rewrites (backfills, drops,
+//!   renames, stored values converted between types), a lease item lock and per-operation
+//!   progress.
 
 #[cfg(feature = "dynamodb")]
 mod dynamo;

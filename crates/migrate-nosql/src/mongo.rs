@@ -261,6 +261,24 @@ impl MongoBackend {
         }
     }
 
+    /// Puts a tracking row back as it was before a run started: `None` deletes it.
+    async fn restore_row(&self, version: &str, row: Option<Document>) -> Result<()> {
+        match row {
+            Some(row) => self
+                .tracking()
+                .replace_one(doc! { "_id": version }, row)
+                .upsert(true)
+                .await
+                .map(|_| ()),
+            None => self
+                .tracking()
+                .delete_one(doc! { "_id": version })
+                .await
+                .map(|_| ()),
+        }
+        .map_err(|e| self.error(e))
+    }
+
     async fn record(
         &self,
         plan: &MigrationPlan,
@@ -689,7 +707,7 @@ impl Backend for MongoBackend {
             .map_err(|e| self.error(e))?;
         // A row of this direction's unfinished run is resumed; anything else starts afresh (a
         // complete row being reverted starts its down run).
-        match existing {
+        match &existing {
             Some(row) if row.get_bool("reverting").unwrap_or(false) == reverting => {
                 let already = row.get_i64("statements_done").unwrap_or(0) as usize;
                 let recorded = row.get_str("statements_checksum").unwrap_or_default();
@@ -713,6 +731,7 @@ impl Backend for MongoBackend {
                 .await?;
             }
         }
+        let fresh = done == 0;
         while done < ops.len() {
             let op = &ops[done];
             // Renewed before each operation, so a long run keeps its lock.
@@ -721,10 +740,19 @@ impl Backend for MongoBackend {
                 Some(table) => self.table(table).await?,
                 None => None,
             };
-            let cmds = commands(op, live.as_ref()).map_err(|m| Error::Unsupported {
-                target: self.target.clone(),
-                message: m,
-            })?;
+            let cmds = match commands(op, live.as_ref()) {
+                Ok(cmds) => cmds,
+                Err(message) => {
+                    // Refused before anything was written: the row goes back to what it was.
+                    if fresh && done == 0 {
+                        self.restore_row(&plan.version, existing).await?;
+                    }
+                    return Err(Error::Unsupported {
+                        target: self.target.clone(),
+                        message,
+                    });
+                }
+            };
             for cmd in cmds {
                 self.run_command(cmd).await?;
             }

@@ -176,6 +176,19 @@ async fn every_change_kind_up_and_down_with_the_items() {
             vec![],
         ),
         (
+            "convert_number_to_text",
+            with(|t| t.columns[3].ty = ColumnType::Text),
+            vec![],
+        ),
+        (
+            "rename_and_convert",
+            with(|t| {
+                t.columns[3].name = "points".into();
+                t.columns[3].ty = ColumnType::Float(8);
+            }),
+            vec!["users.score=points"],
+        ),
+        (
             "create_gsi",
             with(|t| {
                 t.indexes
@@ -240,6 +253,16 @@ async fn every_change_kind_up_and_down_with_the_items() {
             .send()
             .await
             .unwrap();
+        // As Toasty writes a None: an explicit NULL.
+        c.put_item()
+            .table_name(&users)
+            .item("id", s("3"))
+            .item("name", s("cy"))
+            .item("mail", AttributeValue::Null(true))
+            .item("score", AttributeValue::N("9".into()))
+            .send()
+            .await
+            .unwrap();
 
         migrator
             .up(&mut backend, &allow())
@@ -267,7 +290,20 @@ async fn every_change_kind_up_and_down_with_the_items() {
             "rename_column" => {
                 assert_eq!(got[0].get("email"), Some(&s("ann@example.com")), "{got:?}")
             }
-            "make_not_null" => assert_eq!(got[1].get("mail"), Some(&s("")), "{got:?}"),
+            "make_not_null" => {
+                assert_eq!(got[1].get("mail"), Some(&s("")), "absent: {got:?}");
+                assert_eq!(got[2].get("mail"), Some(&s("")), "NULL: {got:?}");
+            }
+            "convert_number_to_text" => {
+                let scores: Vec<_> = got.iter().map(|i| i.get("score")).collect();
+                assert_eq!(scores, [Some(&s("5")), Some(&s("7")), Some(&s("9"))]);
+            }
+            "rename_and_convert" => {
+                let points: Vec<_> = got.iter().map(|i| i.get("points")).collect();
+                let n = |v: &str| AttributeValue::N(v.into());
+                assert_eq!(points, [Some(&n("5")), Some(&n("7")), Some(&n("9"))]);
+                assert!(got.iter().all(|i| !i.contains_key("score")), "{got:?}");
+            }
             "create_unique_index" => {
                 // Named as Toasty names it for the prefixed table.
                 let index = physical_items(&format!("index_{}users_by_mail", prefix(&url))).await;
@@ -286,11 +322,15 @@ async fn every_change_kind_up_and_down_with_the_items() {
             "{label} down: {}",
             snapshot_to_json(&live)
         );
-        assert_eq!(
-            items(&url, "users").await[0].get("mail"),
-            Some(&s("ann@example.com")),
-            "{label}"
-        );
+        let back = items(&url, "users").await;
+        assert_eq!(back[0].get("mail"), Some(&s("ann@example.com")), "{label}");
+        if label.contains("convert") {
+            assert_eq!(
+                back[2].get("score"),
+                Some(&AttributeValue::N("9".into())),
+                "{label}: down converts back"
+            );
+        }
     }
 }
 
@@ -408,22 +448,66 @@ async fn a_live_lease_blocks_and_a_dead_one_is_taken_over() {
 async fn unsupported_paths_say_so() {
     let url = url();
     let mut backend = connect(&url).await;
-    let retyped = with(|t| t.columns[3].ty = ColumnType::Text);
-    let migrator = Migrator::from_plans(vec![
-        migration(
-            "20250101_000000_create",
-            &SchemaSnapshot::default(),
-            &v1(),
-            &[],
-        ),
-        migration("20250102_000000_retype", &v1(), &retyped, &[]),
-    ]);
-    let err = migrator
+    let create = migration(
+        "20250101_000000_create",
+        &SchemaSnapshot::default(),
+        &v1(),
+        &[],
+    );
+    Migrator::from_plans(vec![create.clone()])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap();
+    for (id, mail) in [("1", "7"), ("2", "ann@example.com")] {
+        client()
+            .await
+            .put_item()
+            .table_name(format!("{}users", prefix(&url)))
+            .item("id", s(id))
+            .item("name", s("n"))
+            .item("mail", s(mail))
+            .item("score", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = items(&url, "users").await;
+
+    // A value with no form in the new type: refused, naming the item, before any is written.
+    let retyped = with(|t| t.columns[2].ty = ColumnType::Integer(8));
+    let retype = migration("20250102_000000_retype", &v1(), &retyped, &[]);
+    let refused = Migrator::from_plans(vec![create.clone(), retype]);
+    let err = refused
         .up(&mut backend, &allow())
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("not built yet"), "{err}");
+    let states = refused.status(&mut backend).await.unwrap();
+    assert_eq!(
+        states[1].state,
+        MigrationState::Pending,
+        "refused before anything was written: not recorded"
+    );
+    assert!(
+        err.contains(r#"the item with id = "2" holds S("ann@example.com"): "ann@example.com" is not an integer; no item was changed"#),
+        "{err}"
+    );
+    assert_eq!(items(&url, "users").await, before, "no item was changed");
+
+    // An index key's type is fixed by DynamoDB.
+    let retyped = with(|t| t.columns[1].ty = ColumnType::Integer(8));
+    let retype = migration("20250102_000000_retype_key", &v1(), &retyped, &[]);
+    let err = Migrator::from_plans(vec![create, retype])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the column is a key of index index_users_by_name"),
+        "{err}"
+    );
+    assert_eq!(items(&url, "users").await, before);
+
     let err = DynamoBackend::connect("dynamodb://us-east-1?bogus=1")
         .await
         .err()

@@ -9,6 +9,10 @@
 //! parallel segments, page by page, and write each item with a condition that makes the write
 //! safe to repeat, so a killed run is finished by the next.
 
+mod convert;
+
+use convert::Stored;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
@@ -27,6 +31,9 @@ const TRACKING: &str = "_toasty_migrations";
 const LOCK: &str = "_toasty_migrations_lock";
 const REGISTRY: &str = "_toasty_migrations_schema";
 const SEGMENTS: i32 = 4;
+
+/// An item, or a set of expression values: attribute name to value.
+type Item = HashMap<String, AttributeValue>;
 
 /// A migration backend over DynamoDB (or a local server speaking its API).
 pub struct DynamoBackend {
@@ -400,18 +407,20 @@ impl DynamoBackend {
         Ok(())
     }
 
-    /// Rewrites every item of `table` with one conditional `UpdateItem` each (`:v` bound to
-    /// `value`); an item whose condition fails was already done, which makes a repeated run
-    /// harmless.
+    /// Rewrites every item of `table` with one conditional `UpdateItem` each: `values` gives an
+    /// item's expression values, or `None` for an item that needs no write (already done by an
+    /// earlier run). A write whose condition fails was already done too, which makes a repeated
+    /// run harmless.
     async fn rewrite_items(
         &self,
         table: &TableSnapshot,
         expression: &str,
         condition: &str,
         names: &[(&str, &str)],
-        value: Option<AttributeValue>,
+        values: impl Fn(&Item) -> Result<Option<Item>> + Sync,
     ) -> Result<()> {
         self.for_each_item(&table.name, |item| {
+            let values = values(&item);
             let mut request = self
                 .client
                 .update_item()
@@ -422,10 +431,13 @@ impl DynamoBackend {
             for (placeholder, name) in names {
                 request = request.expression_attribute_names(*placeholder, *name);
             }
-            if let Some(value) = &value {
-                request = request.expression_attribute_values(":v", value.clone());
-            }
             async move {
+                let Some(values) = values? else {
+                    return Ok(());
+                };
+                if !values.is_empty() {
+                    request = request.set_expression_attribute_values(Some(values));
+                }
                 match request.send().await {
                     Ok(_) => Ok(()),
                     Err(e)
@@ -439,6 +451,103 @@ impl DynamoBackend {
             }
         })
         .await
+    }
+
+    /// Gives every item without a value for `column` (absent, or NULL) `value`.
+    async fn fill_items(
+        &self,
+        table: &TableSnapshot,
+        column: &str,
+        value: AttributeValue,
+    ) -> Result<()> {
+        self.rewrite_items(
+            table,
+            "SET #a = :v",
+            "attribute_not_exists(#a) OR attribute_type(#a, :null)",
+            &[("#a", column)],
+            |item| {
+                Ok(match item.get(column) {
+                    Some(v) if !matches!(v, AttributeValue::Null(_)) => None,
+                    _ => Some(HashMap::from([
+                        (":v".to_string(), value.clone()),
+                        (":null".to_string(), AttributeValue::S("NULL".into())),
+                    ])),
+                })
+            },
+        )
+        .await
+    }
+
+    /// Converts (`from.ty` to `to.ty`) and renames (`from.name` to `to.name`) a column's stored
+    /// values. A value that cannot be converted is refused by a first pass, before any item is
+    /// written; an item an earlier run did is left alone.
+    async fn modify_items(
+        &self,
+        op: &Operation,
+        table: &TableSnapshot,
+        from: &ColumnDef,
+        to: &ColumnDef,
+    ) -> Result<()> {
+        let retype = from.ty != to.ty;
+        let renamed = from.name != to.name;
+        // The value to convert: under the old name, or the new one where a run renamed it.
+        let current = |item: &Item| -> Option<AttributeValue> {
+            item.get(&from.name).or_else(|| item.get(&to.name)).cloned()
+        };
+        let converted = |item: &Item| -> Result<Option<AttributeValue>> {
+            let Some(value) = current(item) else {
+                return Ok(None);
+            };
+            convert::convert(&value, &to.ty).map_err(|why| {
+                self.unsupported(format!(
+                    "`{op}`: the item with {} holds {value:?}: {why}; no item was changed",
+                    describe_key(table, item)
+                ))
+            })
+        };
+        if retype {
+            self.for_each_item(&table.name, |item| {
+                let checked = converted(&item).map(|_| ());
+                async move { checked }
+            })
+            .await?;
+        }
+        if renamed {
+            let names = [("#new", to.name.as_str()), ("#old", from.name.as_str())];
+            self.rewrite_items(
+                table,
+                "SET #new = :v REMOVE #old",
+                "attribute_exists(#old)",
+                &names,
+                |item| {
+                    let Some(old) = item.get(&from.name) else {
+                        return Ok(None);
+                    };
+                    let value = converted(item)?.unwrap_or_else(|| old.clone());
+                    Ok(Some(HashMap::from([(":v".to_string(), value)])))
+                },
+            )
+            .await
+        } else if retype {
+            self.rewrite_items(
+                table,
+                "SET #a = :v",
+                "#a = :old",
+                &[("#a", to.name.as_str())],
+                |item| {
+                    let (Some(old), Some(new)) = (current(item), converted(item)?) else {
+                        return Ok(None);
+                    };
+                    Ok(Some(HashMap::from([
+                        (":v".to_string(), new),
+                        (":old".to_string(), old),
+                    ])))
+                },
+            )
+            .await
+        } else {
+            Ok(())
+        }
     }
 
     /// Applies one operation, with `live` the registry as it is now; returns it as the operation
@@ -584,25 +693,16 @@ impl DynamoBackend {
             }
             Operation::AddColumn { column, .. } => {
                 if let Some(value) = fill(column) {
-                    let set = [("#a", column.name.as_str())];
-                    self.rewrite_items(
-                        &live_table()?,
-                        "SET #a = :v",
-                        "attribute_not_exists(#a)",
-                        &set,
-                        Some(value),
-                    )
-                    .await?;
+                    self.fill_items(&live_table()?, &column.name, value).await?;
                 }
             }
             Operation::DropColumn { column, .. } => {
-                let remove = [("#a", column.as_str())];
                 self.rewrite_items(
                     &live_table()?,
                     "REMOVE #a",
                     "attribute_exists(#a)",
-                    &remove,
-                    None,
+                    &[("#a", column.as_str())],
+                    |item| Ok(item.contains_key(column).then(HashMap::new)),
                 )
                 .await?;
             }
@@ -614,32 +714,21 @@ impl DynamoBackend {
                         "`{op}`: a DynamoDB key attribute cannot be changed in place"
                     )));
                 }
-                if scalar(&from.ty) != scalar(&to.ty) {
+                if Stored::of(&from.ty) != Stored::of(&to.ty)
+                    && let Some(index) = t
+                        .indexes
+                        .iter()
+                        .find(|i| i.columns.iter().any(|c| c.column == from.name))
+                {
                     return Err(self.unsupported(format!(
-                        "`{op}`: converting stored values between DynamoDB types is not built yet"
+                        "`{op}`: the column is a key of index {}, and DynamoDB fixes an index key's \
+                         type; drop the index, change the column, then create the index again",
+                        index.name
                     )));
                 }
-                if from.name != to.name {
-                    let rename = [("#new", to.name.as_str()), ("#old", from.name.as_str())];
-                    self.rewrite_items(
-                        &t,
-                        "SET #new = #old REMOVE #old",
-                        "attribute_exists(#old)",
-                        &rename,
-                        None,
-                    )
-                    .await?;
-                }
+                self.modify_items(op, &t, from, to).await?;
                 if let (true, false, Some(value)) = (from.nullable, to.nullable, fill(to)) {
-                    let set = [("#a", to.name.as_str())];
-                    self.rewrite_items(
-                        &t,
-                        "SET #a = :v",
-                        "attribute_not_exists(#a)",
-                        &set,
-                        Some(value),
-                    )
-                    .await?;
+                    self.fill_items(&t, &to.name, value).await?;
                 }
             }
             Operation::Raw { .. } => {
@@ -781,6 +870,30 @@ impl DynamoBackend {
     }
 
     /// Takes the lease, or renews ours: one conditional write.
+    /// Puts a tracking row back as it was before a run started: `None` deletes it.
+    async fn restore_row(&self, version: &str, row: Option<Item>) -> Result<()> {
+        match row {
+            Some(item) => self
+                .client
+                .put_item()
+                .table_name(self.name(TRACKING))
+                .set_item(Some(item))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(e)),
+            None => self
+                .client
+                .delete_item()
+                .table_name(self.name(TRACKING))
+                .key("version", AttributeValue::S(version.to_string()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(e)),
+        }
+    }
+
     async fn take_lease(&self) -> Result<bool> {
         let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let expires = now + self.lease.as_millis() as i128;
@@ -832,13 +945,13 @@ fn key_type(key: &IndexColumn) -> KeyType {
     }
 }
 
-/// The DynamoDB scalar type of a key attribute of this column type.
+/// The DynamoDB scalar type of a key attribute of this column type: the type its values are
+/// stored as (a key cannot be BOOL; Toasty has no boolean keys).
 fn scalar(ty: &ColumnType) -> ScalarAttributeType {
-    use ColumnType::*;
-    match ty {
-        Boolean | Integer(_) | UnsignedInteger(_) | Float(_) | Numeric(_) => ScalarAttributeType::N,
-        Blob | Binary(_) => ScalarAttributeType::B,
-        _ => ScalarAttributeType::S,
+    match Stored::of(ty) {
+        Stored::Number | Stored::Bool => ScalarAttributeType::N,
+        Stored::Binary => ScalarAttributeType::B,
+        Stored::String | Stored::Other => ScalarAttributeType::S,
     }
 }
 
@@ -851,22 +964,40 @@ fn to_attribute(value: &DefaultValue) -> AttributeValue {
     }
 }
 
-/// The value an item lacking the column gets: its default, or its type's zero if NOT NULL.
+/// The value an item lacking the column gets: its default, or its type's zero if NOT NULL,
+/// stored as Toasty stores the type.
 fn fill(column: &ColumnDef) -> Option<AttributeValue> {
     match &column.default {
         Some(d) => Some(to_attribute(d)),
-        None if !column.nullable => Some(match scalar(&column.ty) {
-            ScalarAttributeType::N => AttributeValue::N("0".into()),
-            ScalarAttributeType::B => {
+        None if !column.nullable => Some(match Stored::of(&column.ty) {
+            Stored::Bool => AttributeValue::Bool(false),
+            Stored::Number => AttributeValue::N("0".into()),
+            Stored::Binary => {
                 AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(Vec::new()))
             }
-            _ => match &column.ty {
-                ColumnType::Boolean => AttributeValue::Bool(false),
-                _ => AttributeValue::S(String::new()),
+            Stored::String => AttributeValue::S(String::new()),
+            Stored::Other => match &column.ty {
+                ColumnType::List(_) => AttributeValue::L(Vec::new()),
+                _ => AttributeValue::M(HashMap::new()),
             },
         }),
         None => None,
     }
+}
+
+/// An item's key for messages: `id = "1"`, or `user_id = "1", id = "2"`.
+fn describe_key(table: &TableSnapshot, item: &Item) -> String {
+    table
+        .primary_key
+        .iter()
+        .map(|k| match item.get(&k.column) {
+            Some(AttributeValue::S(v)) => format!("{} = {v:?}", k.column),
+            Some(AttributeValue::N(v)) => format!("{} = {v}", k.column),
+            Some(other) => format!("{} = {other:?}", k.column),
+            None => format!("{} missing", k.column),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The primary key attributes of an item.
@@ -1042,11 +1173,18 @@ impl Backend for DynamoBackend {
                 .await?;
             }
         }
+        let fresh = done == 0;
         let mut registry = self.registry().await?;
         while done < ops.len() {
             // Renewed before each operation, so a long run keeps its lock.
             self.take_lease().await?;
-            self.apply(&ops[done], &mut registry).await?;
+            if let Err(e) = self.apply(&ops[done], &mut registry).await {
+                // Refused before anything was written: the row goes back to what it was.
+                if fresh && done == 0 && matches!(e, Error::Unsupported { .. }) {
+                    self.restore_row(&plan.version, row.item).await?;
+                }
+                return Err(e);
+            }
             done += 1;
             self.record(
                 plan,
