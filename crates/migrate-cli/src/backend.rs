@@ -37,7 +37,9 @@ impl AnyBackend {
             }),
             #[cfg(feature = "dynamodb")]
             "dynamodb" => Ok(AnyBackend::Dynamo(
-                toasty_migrate_nosql::DynamoBackend::connect(url).await?,
+                toasty_migrate_nosql::DynamoBackend::connect(url)
+                    .await?
+                    .with_progress(true),
             )),
             #[cfg(not(feature = "dynamodb"))]
             "dynamodb" => Err(Error::Unsupported {

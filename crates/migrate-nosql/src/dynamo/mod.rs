@@ -17,8 +17,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus, TransactWriteItem,
+    Update,
 };
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -32,8 +34,19 @@ const LOCK: &str = "_toasty_migrations_lock";
 const REGISTRY: &str = "_toasty_migrations_schema";
 const SEGMENTS: i32 = 4;
 
+/// Conditional updates sent in one `TransactWriteItems` (its limit is 100).
+const BATCH: usize = 25;
+
 /// An item, or a set of expression values: attribute name to value.
 type Item = HashMap<String, AttributeValue>;
+
+/// The update every item of a rewrite gets; the values differ per item.
+struct ItemWrite<'a> {
+    expression: &'a str,
+    condition: &'a str,
+    /// Expression attribute names: placeholder, attribute.
+    names: &'a [(&'a str, &'a str)],
+}
 
 /// A migration backend over DynamoDB (or a local server speaking its API).
 pub struct DynamoBackend {
@@ -46,6 +59,8 @@ pub struct DynamoBackend {
     lock_timeout: Duration,
     /// How long to wait for a table or index to become ACTIVE.
     active_timeout: Duration,
+    /// Show item rewrites' progress on stderr.
+    progress: bool,
 }
 
 impl DynamoBackend {
@@ -118,11 +133,19 @@ impl DynamoBackend {
             lease: Duration::from_secs(30),
             lock_timeout: Duration::from_secs(60),
             active_timeout: Duration::from_secs(120),
+            progress: false,
         })
     }
 
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Shows a progress bar on stderr while items are rewritten (nothing is drawn where stderr
+    /// is not a terminal). Off by default: a library does not draw unless asked.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
         self
     }
 
@@ -370,14 +393,17 @@ impl DynamoBackend {
         Ok(SchemaSnapshot::new(tables))
     }
 
-    /// Every item of a table, page by page in parallel segments, each passed to `each`.
-    async fn for_each_item<F, Fut>(&self, table: &str, each: F) -> Result<()>
+    /// Every item of a table, page by page in parallel segments, each page passed to `each`.
+    /// With [`with_progress`](Self::with_progress), a bar on stderr counts the items, against
+    /// DynamoDB's estimate of the table's size.
+    async fn for_each_page<F, Fut>(&self, table: &str, what: &str, each: F) -> Result<()>
     where
-        F: Fn(HashMap<String, AttributeValue>) -> Fut + Sync,
+        F: Fn(Vec<Item>) -> Fut + Sync,
         Fut: std::future::Future<Output = Result<()>>,
     {
+        let progress = self.progress_bar(table, what).await?;
         let segments = (0..SEGMENTS).map(|segment| {
-            let each = &each;
+            let (each, progress) = (&each, &progress);
             async move {
                 let mut start = None;
                 loop {
@@ -391,8 +417,15 @@ impl DynamoBackend {
                         .send()
                         .await
                         .map_err(|e| self.error(e))?;
-                    for item in page.items.unwrap_or_default() {
-                        each(item).await?;
+                    let items = page.items.unwrap_or_default();
+                    let count = items.len() as u64;
+                    each(items).await?;
+                    progress.inc(count);
+                    if progress
+                        .length()
+                        .is_some_and(|len| progress.position() > len)
+                    {
+                        progress.set_length(progress.position());
                     }
                     start = page.last_evaluated_key;
                     if start.is_none() {
@@ -401,56 +434,122 @@ impl DynamoBackend {
                 }
             }
         });
-        for result in futures_util::future::join_all(segments).await {
-            result?;
-        }
-        Ok(())
+        let results = futures_util::future::join_all(segments).await;
+        progress.finish_and_clear();
+        results.into_iter().collect()
     }
 
-    /// Rewrites every item of `table` with one conditional `UpdateItem` each: `values` gives an
-    /// item's expression values, or `None` for an item that needs no write (already done by an
-    /// earlier run). A write whose condition fails was already done too, which makes a repeated
-    /// run harmless.
+    async fn progress_bar(&self, table: &str, what: &str) -> Result<ProgressBar> {
+        if !self.progress {
+            return Ok(ProgressBar::hidden());
+        }
+        let estimate = self
+            .describe(&self.name(table))
+            .await?
+            .and_then(|d| d.item_count())
+            .unwrap_or(0);
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} items, {per_sec}, {eta} left",
+        )
+        .expect("a valid template")
+        .progress_chars("=> ");
+        Ok(ProgressBar::new(estimate.max(0) as u64)
+            .with_style(style)
+            .with_message(format!("{table}: {what}")))
+    }
+
+    /// Rewrites every item of `table` with a conditional update each, `BATCH` to a transaction:
+    /// `values` gives an item's expression values, or `None` for an item that needs no write
+    /// (done by an earlier run). A write whose condition fails was done too, which makes a
+    /// repeated run harmless.
     async fn rewrite_items(
         &self,
         table: &TableSnapshot,
-        expression: &str,
-        condition: &str,
-        names: &[(&str, &str)],
+        what: &str,
+        write: ItemWrite<'_>,
         values: impl Fn(&Item) -> Result<Option<Item>> + Sync,
     ) -> Result<()> {
-        self.for_each_item(&table.name, |item| {
-            let values = values(&item);
-            let mut request = self
-                .client
-                .update_item()
-                .table_name(self.name(&table.name))
-                .set_key(Some(key_of(table, &item)))
-                .update_expression(expression)
-                .condition_expression(condition);
-            for (placeholder, name) in names {
-                request = request.expression_attribute_names(*placeholder, *name);
-            }
-            async move {
-                let Some(values) = values? else {
-                    return Ok(());
-                };
-                if !values.is_empty() {
-                    request = request.set_expression_attribute_values(Some(values));
-                }
-                match request.send().await {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(self.error(e)),
+        let (values, write) = (&values, &write);
+        self.for_each_page(&table.name, what, |page| async move {
+            let mut writes = Vec::new();
+            for item in &page {
+                if let Some(values) = values(item)? {
+                    writes.push((key_of(table, item), values));
                 }
             }
+            for batch in writes.chunks(BATCH) {
+                self.write_batch(&table.name, write, batch).await?;
+            }
+            Ok(())
         })
         .await
+    }
+
+    /// One transaction of conditional updates; if it is cancelled (a condition failed: an item
+    /// done already, or changed under us), each update again on its own.
+    async fn write_batch(
+        &self,
+        table: &str,
+        write: &ItemWrite<'_>,
+        batch: &[(Item, Item)],
+    ) -> Result<()> {
+        let names: HashMap<String, String> = write
+            .names
+            .iter()
+            .map(|(p, n)| (p.to_string(), n.to_string()))
+            .collect();
+        let values = |v: &Item| (!v.is_empty()).then(|| v.clone());
+        if batch.len() > 1 {
+            let updates = batch
+                .iter()
+                .map(|(key, v)| {
+                    let update = Update::builder()
+                        .table_name(self.name(table))
+                        .set_key(Some(key.clone()))
+                        .update_expression(write.expression)
+                        .condition_expression(write.condition)
+                        .set_expression_attribute_names(Some(names.clone()))
+                        .set_expression_attribute_values(values(v))
+                        .build()
+                        .map_err(|e| self.unsupported(e.to_string()))?;
+                    Ok(TransactWriteItem::builder().update(update).build())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(updates))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        for (key, v) in batch {
+            let sent = self
+                .client
+                .update_item()
+                .table_name(self.name(table))
+                .set_key(Some(key.clone()))
+                .update_expression(write.expression)
+                .condition_expression(write.condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(values(v))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Gives every item without a value for `column` (absent, or NULL) `value`.
@@ -462,9 +561,12 @@ impl DynamoBackend {
     ) -> Result<()> {
         self.rewrite_items(
             table,
-            "SET #a = :v",
-            "attribute_not_exists(#a) OR attribute_type(#a, :null)",
-            &[("#a", column)],
+            &format!("fill {column}"),
+            ItemWrite {
+                expression: "SET #a = :v",
+                condition: "attribute_not_exists(#a) OR attribute_type(#a, :null)",
+                names: &[("#a", column)],
+            },
             |item| {
                 Ok(match item.get(column) {
                     Some(v) if !matches!(v, AttributeValue::Null(_)) => None,
@@ -506,8 +608,9 @@ impl DynamoBackend {
             })
         };
         if retype {
-            self.for_each_item(&table.name, |item| {
-                let checked = converted(&item).map(|_| ());
+            let what = format!("check {} as {}", from.name, to.ty);
+            self.for_each_page(&table.name, &what, |page| {
+                let checked = page.iter().try_for_each(|item| converted(item).map(|_| ()));
                 async move { checked }
             })
             .await?;
@@ -516,9 +619,12 @@ impl DynamoBackend {
             let names = [("#new", to.name.as_str()), ("#old", from.name.as_str())];
             self.rewrite_items(
                 table,
-                "SET #new = :v REMOVE #old",
-                "attribute_exists(#old)",
-                &names,
+                &format!("rename {} to {}", from.name, to.name),
+                ItemWrite {
+                    expression: "SET #new = :v REMOVE #old",
+                    condition: "attribute_exists(#old)",
+                    names: &names,
+                },
                 |item| {
                     let Some(old) = item.get(&from.name) else {
                         return Ok(None);
@@ -531,9 +637,12 @@ impl DynamoBackend {
         } else if retype {
             self.rewrite_items(
                 table,
-                "SET #a = :v",
-                "#a = :old",
-                &[("#a", to.name.as_str())],
+                &format!("convert {} to {}", to.name, to.ty),
+                ItemWrite {
+                    expression: "SET #a = :v",
+                    condition: "#a = :old",
+                    names: &[("#a", to.name.as_str())],
+                },
                 |item| {
                     let (Some(old), Some(new)) = (current(item), converted(item)?) else {
                         return Ok(None);
@@ -699,9 +808,12 @@ impl DynamoBackend {
             Operation::DropColumn { column, .. } => {
                 self.rewrite_items(
                     &live_table()?,
-                    "REMOVE #a",
-                    "attribute_exists(#a)",
-                    &[("#a", column.as_str())],
+                    &format!("remove {column}"),
+                    ItemWrite {
+                        expression: "REMOVE #a",
+                        condition: "attribute_exists(#a)",
+                        names: &[("#a", column.as_str())],
+                    },
                     |item| Ok(item.contains_key(column).then(HashMap::new)),
                 )
                 .await?;
@@ -776,61 +888,78 @@ impl DynamoBackend {
                 .map_err(|e| self.error(e))?;
         }
         self.wait_active(&name, None).await?;
-        self.for_each_item(&table.name, |item| {
-            let name = name.clone();
-            let column = column.clone();
-            async move {
-                let Some(value) = item
-                    .get(&column)
-                    .filter(|v| !matches!(v, AttributeValue::Null(_)))
-                    .cloned()
-                else {
-                    return Ok(());
-                };
-                let key = key_of(table, &item);
-                let mut entry = key.clone();
-                entry.insert(column.clone(), value.clone());
-                let put = self
+        let (name, column) = (&name, &column);
+        self.for_each_page(
+            &table.name,
+            &format!("fill index {}", index.name),
+            |page| async move {
+                for item in page {
+                    self.put_index_entry(table, index, name, column, item)
+                        .await?;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// The unique-index entry of one item, if it has a value: put only where the value has no
+    /// entry; one that is there already is ours from an interrupted run, or a duplicate.
+    async fn put_index_entry(
+        &self,
+        table: &TableSnapshot,
+        index: &IndexDef,
+        name: &str,
+        column: &str,
+        item: Item,
+    ) -> Result<()> {
+        let Some(value) = item
+            .get(column)
+            .filter(|v| !matches!(v, AttributeValue::Null(_)))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let key = key_of(table, &item);
+        let mut entry = key.clone();
+        entry.insert(column.to_string(), value.clone());
+        let put = self
+            .client
+            .put_item()
+            .table_name(name)
+            .set_item(Some(entry))
+            .condition_expression("attribute_not_exists(#c)")
+            .expression_attribute_names("#c", column)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let existing = self
                     .client
-                    .put_item()
-                    .table_name(&name)
-                    .set_item(Some(entry))
-                    .condition_expression("attribute_not_exists(#c)")
-                    .expression_attribute_names("#c", &column)
+                    .get_item()
+                    .table_name(name)
+                    .key(column, value.clone())
                     .send()
-                    .await;
-                match put {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        // Ours from an interrupted run, or a duplicate.
-                        let existing = self
-                            .client
-                            .get_item()
-                            .table_name(&name)
-                            .key(&column, value.clone())
-                            .send()
-                            .await
-                            .map_err(|e| self.error(e))?;
-                        let same = existing
-                            .item()
-                            .is_some_and(|i| key.iter().all(|(k, v)| i.get(k) == Some(v)));
-                        if same {
-                            Ok(())
-                        } else {
-                            Err(self.unsupported(format!(
-                                "unique index {}: two items have {column} = {value:?}",
-                                index.name
-                            )))
-                        }
-                    }
-                    Err(e) => Err(self.error(e)),
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let same = existing
+                    .item()
+                    .is_some_and(|i| key.iter().all(|(k, v)| i.get(k) == Some(v)));
+                if same {
+                    Ok(())
+                } else {
+                    Err(self.unsupported(format!(
+                        "unique index {}: two items have {column} = {value:?}",
+                        index.name
+                    )))
                 }
             }
-        })
-        .await
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     async fn record(
