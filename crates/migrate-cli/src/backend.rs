@@ -26,7 +26,9 @@ impl AnyBackend {
         match scheme.as_str() {
             #[cfg(feature = "mongodb")]
             "mongodb" | "mongodb+srv" => Ok(AnyBackend::Mongo(
-                toasty_migrate_nosql::MongoBackend::connect(url).await?,
+                toasty_migrate_nosql::MongoBackend::connect(url)
+                    .await?
+                    .with_progress(true),
             )),
             #[cfg(not(feature = "mongodb"))]
             "mongodb" | "mongodb+srv" => Err(Error::Unsupported {

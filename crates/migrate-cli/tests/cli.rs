@@ -772,7 +772,7 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
     runner.kill().unwrap();
     runner.wait().unwrap();
 
-    // The dead runner's lease (30 s by default) blocks for a while, then the next run finishes.
+    // The dead runner's lease (10 s by default) blocks for a while, then the next run finishes.
     let out = cli(&["migrate:up", "--url", &url]).output().unwrap();
     assert!(
         out.status.success(),
@@ -796,5 +796,141 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
         tracked.count_documents(doc! {}).await.unwrap(),
         2,
         "each migration recorded once"
+    );
+}
+
+/// A `migrate:up` SIGKILLed while it backfills 10,000 DynamoDB items, then run again: every item
+/// ends right and the migration is recorded once.
+#[cfg(feature = "dynamodb")]
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use toasty_migrate::{ColumnDef, ColumnType, DefaultValue, TableSnapshot};
+    let prefix = format!("tmkill{}_", std::process::id());
+    let url = format!("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix={prefix}");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let table = |extra: Vec<ColumnDef>| {
+        let mut columns = vec![ColumnDef::new("id", ColumnType::Text)];
+        columns.extend(extra);
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "items",
+            columns,
+            vec![],
+        )])
+    };
+    save_snapshot(&table(vec![]), w.join("v1.json")).unwrap();
+    let motto = ColumnDef {
+        default: Some(DefaultValue::Text("hello".into())),
+        ..ColumnDef::new("motto", ColumnType::Text)
+    };
+    save_snapshot(&table(vec![motto]), w.join("v2.json")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_toasty"));
+        cmd.current_dir(w)
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(args);
+        cmd
+    };
+    let succeeds = |args: &[&str]| {
+        let out = cli(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    succeeds(&["migrate:generate", "-m", "items", "--schema", "v1.json"]);
+    succeeds(&["migrate:up", "--url", &url]);
+
+    // SAFETY: set before this test's client exists, to the values every test uses.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:8000")
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let items = format!("{prefix}items");
+    for chunk in (0..10_000).collect::<Vec<_>>().chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|i| {
+                let put = PutRequest::builder()
+                    .item("id", AttributeValue::S(format!("{i:05}")))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        client
+            .batch_write_item()
+            .request_items(&items, writes)
+            .send()
+            .await
+            .unwrap();
+    }
+    let count_with_motto = || async {
+        let mut count = 0;
+        let mut from = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(&items)
+                .filter_expression("motto = :v")
+                .expression_attribute_values(":v", AttributeValue::S("hello".into()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(from)
+                .send()
+                .await
+                .unwrap();
+            count += page.count();
+            from = page.last_evaluated_key;
+            if from.is_none() {
+                return count;
+            }
+        }
+    };
+    succeeds(&["migrate:generate", "-m", "add motto", "--schema", "v2.json"]);
+
+    let mut runner = cli(&["migrate:up", "--url", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the backfill has begun (some items have the attribute), then SIGKILL.
+    let started = std::time::Instant::now();
+    let mut done_when_killed = 0;
+    while done_when_killed == 0 && started.elapsed() < std::time::Duration::from_secs(30) {
+        done_when_killed = count_with_motto().await;
+    }
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    assert!(
+        (1..10_000).contains(&done_when_killed),
+        "killed part-way: {done_when_killed} items done"
+    );
+
+    // The dead runner's lease (10 s) blocks for a while, then the next run finishes.
+    succeeds(&["migrate:up", "--url", &url]);
+    assert_eq!(count_with_motto().await, 10_000, "every item backfilled");
+    let tracked = client
+        .scan()
+        .table_name(format!("{prefix}_toasty_migrations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tracked.count(), 2, "each migration recorded once");
+    let out = cli(&["migrate:status", "--url", &url]).output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("applied")).count(),
+        2,
+        "{out}"
     );
 }

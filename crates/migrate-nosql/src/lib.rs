@@ -12,8 +12,12 @@
 
 #[cfg(feature = "dynamodb")]
 mod dynamo;
+#[cfg(any(feature = "dynamodb", feature = "mongodb"))]
+mod lease;
 #[cfg(feature = "mongodb")]
 mod mongo;
+#[cfg(any(feature = "dynamodb", feature = "mongodb"))]
+mod progress;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamo::{DynamoBackend, stored_snapshot as dynamodb_stored_snapshot};

@@ -30,6 +30,8 @@ pub struct MongoBackend {
     holder: String,
     lease: Duration,
     lock_timeout: Duration,
+    /// Show server-side updates' progress on stderr.
+    progress: bool,
 }
 
 fn redact(url: &str) -> String {
@@ -77,8 +79,9 @@ impl MongoBackend {
             db,
             target,
             holder,
-            lease: Duration::from_secs(30),
+            lease: crate::lease::DEFAULT_LEASE,
             lock_timeout: Duration::from_secs(60),
+            progress: false,
         })
     }
 
@@ -88,8 +91,16 @@ impl MongoBackend {
         self
     }
 
-    /// How long the lock lasts unless renewed (default 30 s); a dead runner's lock is taken over
-    /// after it.
+    /// Shows a progress bar on stderr while a server-side update runs, from counts of the
+    /// documents it has left (nothing is drawn where stderr is not a terminal). Off by default:
+    /// a library does not draw unless asked.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// How long the lock lasts unless renewed (default 10 s; a run renews it every third of
+    /// that): how long a dead runner's lock blocks the next runner.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -208,7 +219,46 @@ impl MongoBackend {
         }))
     }
 
+    /// Runs a command; an `update` over many documents with a progress bar that counts the
+    /// documents its filter still matches.
     async fn run_command(&self, command: Document) -> Result<()> {
+        let update = match (
+            self.progress,
+            command.get_str("update"),
+            command.get_array("updates"),
+        ) {
+            (true, Ok(collection), Ok(updates)) => updates
+                .first()
+                .and_then(|u| u.as_document())
+                .and_then(|u| u.get_document("q").ok())
+                .map(|filter| (collection.to_string(), filter.clone())),
+            _ => None,
+        };
+        let Some((collection, filter)) = update else {
+            return self.run_command_once(command).await;
+        };
+        let documents = self.db.collection::<Document>(&collection);
+        let left = || documents.count_documents(filter.clone());
+        let total = left().await.map_err(|e| self.error(e))?;
+        let bar = crate::progress::bar(true, total, "documents", format!("{collection}: update"));
+        let watch = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                // Only a display: a failed count waits for the next.
+                if let Ok(now) = left().await {
+                    bar.set_position(total.saturating_sub(now));
+                }
+            }
+        };
+        let result = tokio::select! {
+            done = self.run_command_once(command) => done,
+            never = watch => never,
+        };
+        bar.finish_and_clear();
+        result
+    }
+
+    async fn run_command_once(&self, command: Document) -> Result<()> {
         // Re-running a half-done operation after an interruption meets what it already did.
         const ALREADY_DONE: [i32; 3] = [
             48, // NamespaceExists: the collection was created
@@ -734,8 +784,6 @@ impl Backend for MongoBackend {
         let fresh = done == 0;
         while done < ops.len() {
             let op = &ops[done];
-            // Renewed before each operation, so a long run keeps its lock.
-            self.take_lease().await?;
             let live = match op.table() {
                 Some(table) => self.table(table).await?,
                 None => None,
@@ -753,9 +801,13 @@ impl Backend for MongoBackend {
                     });
                 }
             };
-            for cmd in cmds {
-                self.run_command(cmd).await?;
-            }
+            let commands = async {
+                for cmd in cmds {
+                    self.run_command(cmd).await?;
+                }
+                Ok(())
+            };
+            crate::lease::holding(&self.target, self.lease, || self.take_lease(), commands).await?;
             done += 1;
             self.record(
                 plan,

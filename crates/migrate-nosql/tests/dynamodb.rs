@@ -515,3 +515,145 @@ async fn unsupported_paths_say_so() {
         .to_string();
     assert!(err.contains("unknown DynamoDB URL parameter"), "{err}");
 }
+
+/// A rewrite that outlasts the lease many times over keeps the lock: the run renews it while the
+/// operation runs, so a second runner waits instead of taking over.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_rewrite_keeps_its_lease() {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let url = url();
+    let lease = Duration::from_secs(1);
+    let mut first = connect(&url).await.with_lease(lease);
+    let with_motto = with(|t| {
+        t.columns.push(ColumnDef {
+            default: Some(DefaultValue::Text("hi".into())),
+            ..ColumnDef::new("motto", ColumnType::Text)
+        })
+    });
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_motto", &v1(), &with_motto, &[]),
+    ]);
+    migrator
+        .up(
+            &mut first,
+            &RunOptions {
+                count: Some(1),
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
+    let c = client().await;
+    for chunk in (0..3_000).collect::<Vec<_>>().chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|i| {
+                let put = PutRequest::builder()
+                    .item("id", s(&i.to_string()))
+                    .item("name", s("n"))
+                    .item("score", AttributeValue::N("1".into()))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        c.batch_write_item()
+            .request_items(format!("{}users", prefix(&url)), writes)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let started = std::time::Instant::now();
+    let long = tokio::spawn({
+        let migrator = migrator.clone();
+        async move { migrator.up(&mut first, &allow()).await }
+    });
+    tokio::time::sleep(lease * 2).await;
+    let mut second = connect(&url)
+        .await
+        .with_lease(lease)
+        .with_lock_timeout(Duration::from_secs(120));
+    let waited = migrator.up(&mut second, &allow()).await.unwrap();
+    let long = long.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() > lease * 4,
+        "the rewrite outlasted the lease several times ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(
+        long.steps.len(),
+        1,
+        "the first runner finished its migration"
+    );
+    assert!(
+        waited.steps.is_empty(),
+        "the second waited for the lock, then had nothing to do"
+    );
+    assert!(
+        items(&url, "users")
+            .await
+            .iter()
+            .all(|i| i.get("motto") == Some(&s("hi")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_api_calls_and_changes_nothing() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let v2 = with(|t| {
+        t.columns.push(ColumnDef {
+            default: Some(DefaultValue::Integer(0)),
+            ..ColumnDef::new("age", ColumnType::Integer(8))
+        });
+        t.columns.remove(3);
+        t.columns[2] = ColumnDef::new("email", ColumnType::VarChar(200));
+        t.indexes
+            .push(IndexDef::new("index_users_by_email", &["email"], true));
+    });
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_reshape", &v1(), &v2, &["users.mail=email"]),
+    ]);
+    let report = migrator
+        .up(
+            &mut backend,
+            &RunOptions {
+                dry_run: true,
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
+    let listing: String = report
+        .steps
+        .iter()
+        .map(|step| format!("{}\n{}\n", step.version, step.statements.join("\n")))
+        .collect::<String>()
+        .replace(&prefix(&url), "<prefix>");
+    insta::assert_snapshot!(listing);
+    assert!(
+        client()
+            .await
+            .list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .iter()
+            .all(|t| !t.starts_with(&prefix(&url))),
+        "a dry run creates nothing"
+    );
+}

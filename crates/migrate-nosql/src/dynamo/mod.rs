@@ -17,10 +17,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus, TransactWriteItem,
-    Update,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -34,18 +33,75 @@ const LOCK: &str = "_toasty_migrations_lock";
 const REGISTRY: &str = "_toasty_migrations_schema";
 const SEGMENTS: i32 = 4;
 
-/// Conditional updates sent in one `TransactWriteItems` (its limit is 100).
+/// Conditional updates in flight at once per scan segment.
 const BATCH: usize = 25;
 
 /// An item, or a set of expression values: attribute name to value.
 type Item = HashMap<String, AttributeValue>;
 
-/// The update every item of a rewrite gets; the values differ per item.
-struct ItemWrite<'a> {
-    expression: &'a str,
-    condition: &'a str,
+/// The conditional update every item of a rewrite gets (the values differ per item); one
+/// definition for the run and its dry run.
+struct ItemWrite {
+    expression: &'static str,
+    condition: &'static str,
     /// Expression attribute names: placeholder, attribute.
-    names: &'a [(&'a str, &'a str)],
+    names: Vec<(&'static str, String)>,
+}
+
+impl ItemWrite {
+    /// `:v` where the attribute is absent or NULL.
+    fn fill(column: &str) -> ItemWrite {
+        ItemWrite {
+            expression: "SET #a = :v",
+            condition: "attribute_not_exists(#a) OR attribute_type(#a, :null)",
+            names: vec![("#a", column.to_string())],
+        }
+    }
+
+    fn remove(column: &str) -> ItemWrite {
+        ItemWrite {
+            expression: "REMOVE #a",
+            condition: "attribute_exists(#a)",
+            names: vec![("#a", column.to_string())],
+        }
+    }
+
+    /// The old attribute's value (`:v`, converted if the type changes) under the new name.
+    fn rename(from: &str, to: &str) -> ItemWrite {
+        ItemWrite {
+            expression: "SET #new = :v REMOVE #old",
+            condition: "attribute_exists(#old)",
+            names: vec![("#new", to.to_string()), ("#old", from.to_string())],
+        }
+    }
+
+    /// The converted value `:v` where the item still holds the value read, `:old`.
+    fn convert(column: &str) -> ItemWrite {
+        ItemWrite {
+            expression: "SET #a = :v",
+            condition: "#a = :old",
+            names: vec![("#a", column.to_string())],
+        }
+    }
+
+    /// For dry runs: the scan and the update, with the attribute names in place.
+    fn describe(&self, table: &str, values: &str) -> String {
+        let named = |text: &str| {
+            self.names
+                .iter()
+                .fold(text.to_string(), |t, (p, name)| t.replace(p, name))
+        };
+        let values = match values {
+            "" => String::new(),
+            values => format!(" ({values})"),
+        };
+        format!(
+            "Scan {table} ({SEGMENTS} segments); per item, {BATCH} at once per segment: \
+             UpdateItem {} IF {}{values}",
+            named(self.expression),
+            named(self.condition)
+        )
+    }
 }
 
 /// A migration backend over DynamoDB (or a local server speaking its API).
@@ -130,7 +186,7 @@ impl DynamoBackend {
                 std::process::id(),
                 OffsetDateTime::now_utc().unix_timestamp_nanos()
             ),
-            lease: Duration::from_secs(30),
+            lease: crate::lease::DEFAULT_LEASE,
             lock_timeout: Duration::from_secs(60),
             active_timeout: Duration::from_secs(120),
             progress: false,
@@ -149,6 +205,8 @@ impl DynamoBackend {
         self
     }
 
+    /// How long the lock lasts unless renewed (default 10 s; a run renews it every third of
+    /// that): how long a dead runner's lock blocks the next runner.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -420,13 +478,7 @@ impl DynamoBackend {
                     let items = page.items.unwrap_or_default();
                     let count = items.len() as u64;
                     each(items).await?;
-                    progress.inc(count);
-                    if progress
-                        .length()
-                        .is_some_and(|len| progress.position() > len)
-                    {
-                        progress.set_length(progress.position());
-                    }
+                    crate::progress::advance(progress, count);
                     start = page.last_evaluated_key;
                     if start.is_none() {
                         return Ok::<(), Error>(());
@@ -440,25 +492,23 @@ impl DynamoBackend {
     }
 
     async fn progress_bar(&self, table: &str, what: &str) -> Result<ProgressBar> {
-        if !self.progress {
-            return Ok(ProgressBar::hidden());
-        }
-        let estimate = self
-            .describe(&self.name(table))
-            .await?
-            .and_then(|d| d.item_count())
-            .unwrap_or(0);
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} items, {per_sec}, {eta} left",
-        )
-        .expect("a valid template")
-        .progress_chars("=> ");
-        Ok(ProgressBar::new(estimate.max(0) as u64)
-            .with_style(style)
-            .with_message(format!("{table}: {what}")))
+        let estimate = match self.progress {
+            true => self
+                .describe(&self.name(table))
+                .await?
+                .and_then(|d| d.item_count())
+                .unwrap_or(0),
+            false => 0,
+        };
+        Ok(crate::progress::bar(
+            self.progress,
+            estimate.max(0) as u64,
+            "items",
+            format!("{table}: {what}"),
+        ))
     }
 
-    /// Rewrites every item of `table` with a conditional update each, `BATCH` to a transaction:
+    /// Rewrites every item of `table` with a conditional update each, `BATCH` at a time:
     /// `values` gives an item's expression values, or `None` for an item that needs no write
     /// (done by an earlier run). A write whose condition fails was done too, which makes a
     /// repeated run harmless.
@@ -466,7 +516,7 @@ impl DynamoBackend {
         &self,
         table: &TableSnapshot,
         what: &str,
-        write: ItemWrite<'_>,
+        write: ItemWrite,
         values: impl Fn(&Item) -> Result<Option<Item>> + Sync,
     ) -> Result<()> {
         let (values, write) = (&values, &write);
@@ -485,12 +535,13 @@ impl DynamoBackend {
         .await
     }
 
-    /// One transaction of conditional updates; if it is cancelled (a condition failed: an item
-    /// done already, or changed under us), each update again on its own.
+    /// A batch of conditional updates, sent at once. (Not `BatchWriteItem`, which takes no
+    /// conditions, nor `TransactWriteItems`, which costs twice the write capacity and fails as
+    /// a whole on one condition.) A failed condition means the item was done already.
     async fn write_batch(
         &self,
         table: &str,
-        write: &ItemWrite<'_>,
+        write: &ItemWrite,
         batch: &[(Item, Item)],
     ) -> Result<()> {
         let names: HashMap<String, String> = write
@@ -498,49 +549,18 @@ impl DynamoBackend {
             .iter()
             .map(|(p, n)| (p.to_string(), n.to_string()))
             .collect();
-        let values = |v: &Item| (!v.is_empty()).then(|| v.clone());
-        if batch.len() > 1 {
-            let updates = batch
-                .iter()
-                .map(|(key, v)| {
-                    let update = Update::builder()
-                        .table_name(self.name(table))
-                        .set_key(Some(key.clone()))
-                        .update_expression(write.expression)
-                        .condition_expression(write.condition)
-                        .set_expression_attribute_names(Some(names.clone()))
-                        .set_expression_attribute_values(values(v))
-                        .build()
-                        .map_err(|e| self.unsupported(e.to_string()))?;
-                    Ok(TransactWriteItem::builder().update(update).build())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(updates))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
-                Err(e) => return Err(self.error(e)),
-            }
-        }
-        for (key, v) in batch {
-            let sent = self
-                .client
+        let updates = batch.iter().map(|(key, values)| {
+            self.client
                 .update_item()
                 .table_name(self.name(table))
                 .set_key(Some(key.clone()))
                 .update_expression(write.expression)
                 .condition_expression(write.condition)
                 .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(values(v))
+                .set_expression_attribute_values((!values.is_empty()).then(|| values.clone()))
                 .send()
-                .await;
+        });
+        for sent in futures_util::future::join_all(updates).await {
             match sent {
                 Ok(_) => {}
                 Err(e)
@@ -550,6 +570,99 @@ impl DynamoBackend {
             }
         }
         Ok(())
+    }
+
+    /// The API calls `op` becomes, for dry runs; `live` is its table as the registry has it.
+    fn api_calls(&self, op: &Operation, live: Option<&TableSnapshot>) -> Vec<String> {
+        let keys = |def: &[IndexColumn], columns: &[ColumnDef]| {
+            def.iter()
+                .map(|k| {
+                    let ty = columns
+                        .iter()
+                        .find(|c| c.name == k.column)
+                        .map_or(ScalarAttributeType::S, |c| scalar(&c.ty));
+                    format!("{} {} {}", k.column, ty, key_type(k))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let no_columns: &[ColumnDef] = &[];
+        let columns = live.map_or(no_columns, |t| &t.columns);
+        let table = |name: &str| self.name(name);
+        match op {
+            Operation::CreateTable(def) => vec![format!(
+                "CreateTable {} key ({}) PAY_PER_REQUEST; wait until ACTIVE",
+                table(&def.name),
+                keys(&def.primary_key, &def.columns)
+            )],
+            Operation::DropTable { table: t } => vec![format!("DeleteTable {}", table(t))],
+            Operation::CreateIndex { table: t, index } if index.unique => {
+                let name = self.index_name(t, &index.name);
+                vec![
+                    format!(
+                        "CreateTable {name} key ({}) PAY_PER_REQUEST; wait until ACTIVE",
+                        keys(&index.columns, columns)
+                    ),
+                    format!(
+                        "Scan {} ({SEGMENTS} segments); per item with {col}: PutItem {name} \
+                         {{{col}, key}} IF attribute_not_exists({col}), a different item's \
+                         entry refuses the index",
+                        table(t),
+                        col = index.columns.first().map_or("", |c| c.column.as_str())
+                    ),
+                ]
+            }
+            Operation::CreateIndex { table: t, index } => vec![format!(
+                "UpdateTable {}: create GSI {} key ({}) projection ALL; wait until ACTIVE",
+                table(t),
+                self.index_name(t, &index.name),
+                keys(&index.columns, columns)
+            )],
+            Operation::DropIndex { table: t, index } => {
+                let unique = live.and_then(|l| l.index(index)).is_some_and(|i| i.unique);
+                let name = self.index_name(t, index);
+                vec![match unique {
+                    true => format!("DeleteTable {name}"),
+                    false => format!("UpdateTable {}: delete GSI {name}", table(t)),
+                }]
+            }
+            Operation::AddColumn { table: t, column } => fill(column)
+                .map(|v| ItemWrite::fill(&column.name).describe(&table(t), &fill_values(&v)))
+                .into_iter()
+                .collect(),
+            Operation::DropColumn { table: t, column } => {
+                vec![ItemWrite::remove(column).describe(&table(t), "")]
+            }
+            Operation::ModifyColumn { table: t, from, to } => {
+                let mut calls = Vec::new();
+                if from.ty != to.ty {
+                    calls.push(format!(
+                        "Scan {} ({SEGMENTS} segments): every {} must convert to {}, or nothing is written",
+                        table(t),
+                        from.name,
+                        to.ty
+                    ));
+                }
+                if from.name != to.name {
+                    calls.push(
+                        ItemWrite::rename(&from.name, &to.name)
+                            .describe(&table(t), ":v = the old value, converted"),
+                    );
+                } else if from.ty != to.ty {
+                    calls.push(
+                        ItemWrite::convert(&to.name)
+                            .describe(&table(t), ":v = the value converted, :old = the value read"),
+                    );
+                }
+                if let (true, false, Some(v)) = (from.nullable, to.nullable, fill(to)) {
+                    calls.push(ItemWrite::fill(&to.name).describe(&table(t), &fill_values(&v)));
+                }
+                calls
+            }
+            Operation::Raw { .. } => {
+                vec!["(refused: raw statements have no meaning on DynamoDB)".into()]
+            }
+        }
     }
 
     /// Gives every item without a value for `column` (absent, or NULL) `value`.
@@ -562,11 +675,7 @@ impl DynamoBackend {
         self.rewrite_items(
             table,
             &format!("fill {column}"),
-            ItemWrite {
-                expression: "SET #a = :v",
-                condition: "attribute_not_exists(#a) OR attribute_type(#a, :null)",
-                names: &[("#a", column)],
-            },
+            ItemWrite::fill(column),
             |item| {
                 Ok(match item.get(column) {
                     Some(v) if !matches!(v, AttributeValue::Null(_)) => None,
@@ -616,15 +725,10 @@ impl DynamoBackend {
             .await?;
         }
         if renamed {
-            let names = [("#new", to.name.as_str()), ("#old", from.name.as_str())];
             self.rewrite_items(
                 table,
                 &format!("rename {} to {}", from.name, to.name),
-                ItemWrite {
-                    expression: "SET #new = :v REMOVE #old",
-                    condition: "attribute_exists(#old)",
-                    names: &names,
-                },
+                ItemWrite::rename(&from.name, &to.name),
                 |item| {
                     let Some(old) = item.get(&from.name) else {
                         return Ok(None);
@@ -638,11 +742,7 @@ impl DynamoBackend {
             self.rewrite_items(
                 table,
                 &format!("convert {} to {}", to.name, to.ty),
-                ItemWrite {
-                    expression: "SET #a = :v",
-                    condition: "#a = :old",
-                    names: &[("#a", to.name.as_str())],
-                },
+                ItemWrite::convert(&to.name),
                 |item| {
                     let (Some(old), Some(new)) = (current(item), converted(item)?) else {
                         return Ok(None);
@@ -809,11 +909,7 @@ impl DynamoBackend {
                 self.rewrite_items(
                     &live_table()?,
                     &format!("remove {column}"),
-                    ItemWrite {
-                        expression: "REMOVE #a",
-                        condition: "attribute_exists(#a)",
-                        names: &[("#a", column.as_str())],
-                    },
+                    ItemWrite::remove(column),
                     |item| Ok(item.contains_key(column).then(HashMap::new)),
                 )
                 .await?;
@@ -1114,6 +1210,11 @@ fn fill(column: &ColumnDef) -> Option<AttributeValue> {
     }
 }
 
+/// A fill's expression values, for dry runs.
+fn fill_values(value: &AttributeValue) -> String {
+    format!(":v = {value:?}, :null = \"NULL\"")
+}
+
 /// An item's key for messages: `id = "1"`, or `user_id = "1", id = "2"`.
 fn describe_key(table: &TableSnapshot, item: &Item) -> String {
     table
@@ -1248,12 +1349,22 @@ impl Backend for DynamoBackend {
     }
 
     async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
-        // DynamoDB has no statement language: a dry run lists the operations and the API calls
-        // they become.
-        Ok(migrations
-            .iter()
-            .map(|ops| ops.iter().map(|op| format!("{op}")).collect())
-            .collect())
+        // DynamoDB has no statement language: a dry run lists the API calls each operation
+        // becomes, against the registry as the earlier operations leave it.
+        let mut registry = self.registry().await?;
+        let mut out = Vec::new();
+        for ops in migrations {
+            let mut calls = Vec::new();
+            for op in *ops {
+                let live = op.table().and_then(|t| registry.table(t)).cloned();
+                calls.extend(self.api_calls(op, live.as_ref()));
+                // A table the registry does not know was refused at run time; later calls
+                // are described against the registry as it stands.
+                let _ = registry.apply(op);
+            }
+            out.push(calls);
+        }
+        Ok(out)
     }
 
     async fn run(
@@ -1305,9 +1416,14 @@ impl Backend for DynamoBackend {
         let fresh = done == 0;
         let mut registry = self.registry().await?;
         while done < ops.len() {
-            // Renewed before each operation, so a long run keeps its lock.
-            self.take_lease().await?;
-            if let Err(e) = self.apply(&ops[done], &mut registry).await {
+            let applied = crate::lease::holding(
+                &self.target,
+                self.lease,
+                || self.take_lease(),
+                self.apply(&ops[done], &mut registry),
+            )
+            .await;
+            if let Err(e) = applied {
                 // Refused before anything was written: the row goes back to what it was.
                 if fresh && done == 0 && matches!(e, Error::Unsupported { .. }) {
                     self.restore_row(&plan.version, row.item).await?;

@@ -1,0 +1,45 @@
+//! The lease both NoSQL backends lock with: a record naming its holder and when it expires,
+//! taken by one conditional write, taken over once expired. A run renews it every third of its
+//! length while an operation runs (an item rewrite or a server-side update can outlast any
+//! lease), so a live runner never loses it and a dead one's expires soon.
+
+use std::future::Future;
+use std::time::Duration;
+use toasty_migrate::{Error, Result};
+
+/// How long a lease lasts unrenewed: how long a dead runner's lock blocks the next runner.
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// Runs `work` while renewing the lease (`renew` returns whether we still hold it) every third
+/// of `lease`. A lease found taken by another runner (ours expired: the process stalled for
+/// longer than the lease) stops the work with an error rather than let two runners write.
+pub(crate) async fn holding<T, R, RF>(
+    target: &str,
+    lease: Duration,
+    renew: R,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T>
+where
+    R: Fn() -> RF,
+    RF: Future<Output = Result<bool>>,
+{
+    let lost = || Error::Backend {
+        target: target.to_string(),
+        message: "lost the migration lock: another runner took over the lease".into(),
+    };
+    if !renew().await? {
+        return Err(lost());
+    }
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            if !renew().await? {
+                return Err(lost());
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        failed = heartbeat => failed,
+    }
+}
