@@ -3,6 +3,7 @@
 //! run on the same server.
 //!
 //! ./scripts/services && cargo bench -p toasty-migrate-nosql --features dynamodb --bench dynamodb_backfill
+//! (TOASTY_BENCH_ITEMS=100000 TOASTY_BENCH_RUNS=1 for the size: about 20 minutes against moto)
 //!
 //! DynamoDB: moto's server on 127.0.0.1:8000 (TOASTY_BENCH_DYNAMODB_ENDPOINT).
 
@@ -11,8 +12,20 @@ use std::time::{Duration, Instant};
 use toasty_migrate::*;
 use toasty_migrate_nosql::DynamoBackend;
 
-const ITEMS: usize = 10_000;
-const RUNS: usize = 3;
+/// Items in the table: `TOASTY_BENCH_ITEMS`, default 10,000.
+fn items_count() -> usize {
+    std::env::var("TOASTY_BENCH_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+/// Runs, each on a fresh table: `TOASTY_BENCH_RUNS`, default 3.
+fn runs() -> usize {
+    std::env::var("TOASTY_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -52,7 +65,7 @@ async fn main() {
     };
     let (v1, v2) = (items(None), items(Some(motto)));
     let (mut ours, mut sequential) = (Vec::new(), Vec::new());
-    for run in 0..RUNS {
+    for run in 0..runs() {
         let prefix = format!("bench{}r{run}_", std::process::id());
         let url = format!("dynamodb://us-east-1?endpoint={endpoint}&prefix={prefix}");
         let mut backend = DynamoBackend::connect(&url).await.unwrap();
@@ -74,7 +87,7 @@ async fn main() {
             .await
             .unwrap();
         let table = format!("{prefix}items");
-        for chunk in (0..ITEMS).collect::<Vec<_>>().chunks(25) {
+        for chunk in (0..items_count()).collect::<Vec<_>>().chunks(25) {
             let writes = chunk
                 .iter()
                 .map(|i| {
@@ -142,7 +155,8 @@ async fn main() {
     }
     let (ours, sequential) = (median(ours), median(sequential));
     println!(
-        "DynamoDB add + drop an attribute on {ITEMS} items: migrator (4 segments) {:>8.0} ms, sequential loop {:>8.0} ms, ratio {:.2}x",
+        "DynamoDB add + drop an attribute on {} items: migrator (4 segments, 25 writes in flight each) {:>8.0} ms, sequential loop {:>8.0} ms, ratio {:.2}x",
+        items_count(),
         ours.as_secs_f64() * 1e3,
         sequential.as_secs_f64() * 1e3,
         ours.as_secs_f64() / sequential.as_secs_f64()

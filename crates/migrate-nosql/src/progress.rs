@@ -9,7 +9,7 @@ pub(crate) fn bar(enabled: bool, len: u64, unit: &str, message: String) -> Progr
         return ProgressBar::hidden();
     }
     let style = ProgressStyle::with_template(&format!(
-        "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left"
+        "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}} left)"
     ))
     .expect("a valid template")
     .progress_chars("=> ");
