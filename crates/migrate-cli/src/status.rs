@@ -74,7 +74,8 @@ async fn drift(
     }
     // Databases are told apart by a hash of their (password-free) target.
     let database = steps_checksum([backend.target()]);
-    let key = backend.schema_fingerprint().await?.map(|live| {
+    let fingerprint = backend.schema_fingerprint().await?;
+    let key = fingerprint.clone().map(|live| {
         steps_checksum(
             [live]
                 .into_iter()
@@ -108,7 +109,10 @@ async fn drift(
     let live = backend.introspect().await?;
     let expected = backend.stored(&expected);
     if live.is_equivalent(&expected) {
-        if let Some(key) = key {
+        // Kept only if nothing changed the schema while it was compared.
+        if let Some(key) = key
+            && backend.schema_fingerprint().await? == fingerprint
+        {
             cache_verdict(dir, &database, &key);
         }
         return Ok(Drift::InSync);

@@ -916,8 +916,11 @@ async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
         "killed part-way: {done_when_killed} items done"
     );
 
-    // The dead runner's lease (10 s) blocks for a while, then the next run finishes.
-    succeeds(&["migrate:up", "--url", &url]);
+    // The dead runner's lease (10 s) blocks for a while, then the next run finishes, showing
+    // its progress on a terminal.
+    let out = on_terminal(w, &format!("migrate:up --url '{url}'"), "");
+    assert!(out.contains("Applied"), "{out}");
+    assert!(out.contains("items: fill motto ["), "a progress bar: {out}");
     assert_eq!(count_with_motto().await, 10_000, "every item backfilled");
     let tracked = client
         .scan()
