@@ -10,6 +10,16 @@ use toasty_migrate::{Error, Result};
 /// How long a lease lasts unrenewed: how long a dead runner's lock blocks the next runner.
 pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
+/// Who holds a lease: this process, and when the backend was made (two backends in one process
+/// are two runners).
+pub(crate) fn holder_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    )
+}
+
 /// Runs `work` while renewing the lease (`renew` returns whether we still hold it) every third
 /// of `lease`. A lease found taken by another runner (ours expired: the process stalled for
 /// longer than the lease) stops the work with an error rather than let two runners write.

@@ -70,15 +70,10 @@ impl MongoBackend {
         db.run_command(doc! { "ping": 1 })
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let holder = format!(
-            "{}-{}",
-            std::process::id(),
-            OffsetDateTime::now_utc().unix_timestamp_nanos()
-        );
         Ok(MongoBackend {
             db,
             target,
-            holder,
+            holder: crate::lease::holder_id(),
             lease: crate::lease::DEFAULT_LEASE,
             lock_timeout: Duration::from_secs(60),
             progress: false,

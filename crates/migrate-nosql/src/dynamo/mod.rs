@@ -181,11 +181,7 @@ impl DynamoBackend {
             client,
             prefix,
             target,
-            holder: format!(
-                "{}-{}",
-                std::process::id(),
-                OffsetDateTime::now_utc().unix_timestamp_nanos()
-            ),
+            holder: crate::lease::holder_id(),
             lease: crate::lease::DEFAULT_LEASE,
             lock_timeout: Duration::from_secs(60),
             active_timeout: Duration::from_secs(120),
@@ -321,6 +317,19 @@ impl DynamoBackend {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Deletes a table if it is there, and waits until it is gone.
+    async fn delete_table(&self, name: &str) -> Result<()> {
+        if self.describe(name).await?.is_some() {
+            self.client
+                .delete_table()
+                .table_name(name)
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        self.wait_deleted(name).await
     }
 
     async fn wait_deleted(&self, name: &str) -> Result<()> {
@@ -791,18 +800,7 @@ impl DynamoBackend {
                 }
                 self.wait_active(&name, None).await?;
             }
-            Operation::DropTable { table } => {
-                let name = self.name(table);
-                if self.describe(&name).await?.is_some() {
-                    self.client
-                        .delete_table()
-                        .table_name(&name)
-                        .send()
-                        .await
-                        .map_err(|e| self.error(e))?;
-                }
-                self.wait_deleted(&name).await?;
-            }
+            Operation::DropTable { table } => self.delete_table(&self.name(table)).await?,
             Operation::CreateIndex { table, index } => {
                 let t = live_table()?;
                 let column_type = |name: &str| {
@@ -866,16 +864,7 @@ impl DynamoBackend {
                     .is_some_and(|i| i.unique);
                 let physical = self.index_name(table, index);
                 if unique {
-                    let name = physical;
-                    if self.describe(&name).await?.is_some() {
-                        self.client
-                            .delete_table()
-                            .table_name(&name)
-                            .send()
-                            .await
-                            .map_err(|e| self.error(e))?;
-                    }
-                    self.wait_deleted(&name).await?;
+                    self.delete_table(&physical).await?;
                 } else {
                     let exists = self.describe(&self.name(table)).await?.is_some_and(|d| {
                         d.global_secondary_indexes()
