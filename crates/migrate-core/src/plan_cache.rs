@@ -159,13 +159,12 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
         .map(|c| c.plans)
         .unwrap_or_default();
 
-    let mut files = Vec::with_capacity(versions.len());
-    for version in versions {
+    let files = on_every_core(versions, |version| {
         let path = dir.join(file_name(version));
         let source = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let hash = to_hex(&Sha256::digest(source.as_bytes()));
-        files.push((path, source, hash));
-    }
+        Ok((path, source, hash))
+    })?;
     let misses: Vec<usize> = (0..files.len())
         .filter(|&i| {
             cache
@@ -183,58 +182,69 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
         let checksum = plan.checksum();
         cache.insert(files[i].2.clone(), (plan, checksum));
     }
+    if misses.is_empty() {
+        // Nothing to write back: the plans move out of the cache. (No two files share a hash:
+        // each holds its own version.)
+        return Ok(files
+            .iter()
+            .map(|(_, _, hash)| cache.remove(hash).expect("every file's plan is cached"))
+            .collect());
+    }
     let plans: Vec<(MigrationPlan, String)> = files
         .iter()
         .map(|(_, _, hash)| cache[hash].clone())
         .collect();
-    if !misses.is_empty() {
-        // Only plans of removed files go: `load_checksums` asks for a few files at a time, and
-        // a `git checkout` may bring a file's old contents back.
-        let present = crate::generate::list_versions(dir)?;
-        cache.retain(|_, (plan, _)| present.binary_search(&plan.version).is_ok());
-        write_cache(
-            dir,
-            &cache_path,
-            &Plans {
-                toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
-                plans: cache,
-            },
-        );
-    }
+    // Only plans of removed files go: `load_checksums` asks for a few files at a time, and a
+    // `git checkout` may bring a file's old contents back.
+    let present = crate::generate::list_versions(dir)?;
+    cache.retain(|_, (plan, _)| present.binary_search(&plan.version).is_ok());
+    write_cache(
+        dir,
+        &cache_path,
+        &Plans {
+            toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
+            plans: cache,
+        },
+    );
     Ok(plans)
 }
 
 /// Parsing is most of a cold run's time with many migrations: spread it over the cores.
 fn parse_in_parallel(files: &[(&PathBuf, &String)]) -> Result<Vec<MigrationPlan>> {
-    if files.is_empty() {
+    on_every_core(files, |(path, source)| {
+        crate::parse::parse_migration(source, path)
+    })
+}
+
+/// `f` of each of `items`, in order, the items split evenly over the cores: reading, hashing
+/// and parsing a thousand files is most of what a run over them costs.
+fn on_every_core<I: Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(&I) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    if items.is_empty() {
         return Ok(Vec::new());
     }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len());
-    let chunk = files.len().div_ceil(threads);
-    let parsed: Vec<Result<Vec<MigrationPlan>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = files
+        .min(items.len());
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    let done: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = items
             .chunks(chunk)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(path, source)| crate::parse::parse_migration(source, path))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Result<Vec<_>>>()))
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().expect("parsing does not panic"))
+            .map(|w| w.join().expect("workers do not panic"))
             .collect()
     });
-    let mut plans = Vec::with_capacity(files.len());
-    for chunk in parsed {
-        plans.extend(chunk?);
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in done {
+        out.extend(chunk?);
     }
-    Ok(plans)
+    Ok(out)
 }
 
 fn read_cache<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
