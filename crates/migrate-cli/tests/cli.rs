@@ -773,6 +773,7 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
     runner.wait().unwrap();
 
     // The dead runner's lease (10 s by default) blocks for a while, then the next run finishes.
+    // (The server may have finished the killed runner's update by then: it runs server-side.)
     let out = cli(&["migrate:up", "--url", &url]).output().unwrap();
     assert!(
         out.status.success(),
@@ -796,6 +797,18 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
         tracked.count_documents(doc! {}).await.unwrap(),
         2,
         "each migration recorded once"
+    );
+
+    // Reverting unsets the field on every document, showing on a terminal how many are left.
+    let out = on_terminal(w, &format!("migrate:down --url '{url}'"), "");
+    assert!(out.contains("Reverted"), "{out}");
+    assert!(out.contains("items: update ["), "a progress bar: {out}");
+    assert_eq!(
+        items
+            .count_documents(doc! { "motto": { "$exists": true } })
+            .await
+            .unwrap(),
+        0
     );
 }
 
