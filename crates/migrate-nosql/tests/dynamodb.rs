@@ -7,6 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+mod common;
+
+use common::*;
 use toasty_migrate::*;
 use toasty_migrate_nosql::{DynamoBackend, dynamodb_stored_snapshot};
 
@@ -50,25 +53,6 @@ async fn client() -> aws_sdk_dynamodb::Client {
 
 fn prefix(url: &str) -> String {
     url.split("prefix=").nth(1).unwrap().to_string()
-}
-
-fn allow() -> RunOptions {
-    RunOptions {
-        allow_destructive: true,
-        ..RunOptions::default()
-    }
-}
-
-fn migration(
-    version: &str,
-    old: &SchemaSnapshot,
-    new: &SchemaSnapshot,
-    renames: &[&str],
-) -> MigrationPlan {
-    let options = DiffOptions {
-        renames: renames.iter().map(|r| r.parse().unwrap()).collect(),
-    };
-    MigrationPlan::from_diff(version, &detect_changes_with(old, new, &options).unwrap())
 }
 
 fn v1() -> SchemaSnapshot {

@@ -5,6 +5,9 @@
 use mongodb::bson::{Document, doc};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+mod common;
+
+use common::*;
 use toasty_migrate::*;
 use toasty_migrate_nosql::MongoBackend;
 
@@ -41,26 +44,6 @@ async fn documents(url: &str, name: &str) -> Vec<Document> {
         .try_collect()
         .await
         .unwrap()
-}
-
-fn allow() -> RunOptions {
-    RunOptions {
-        allow_destructive: true,
-        ..RunOptions::default()
-    }
-}
-
-fn migration(
-    version: &str,
-    old: &SchemaSnapshot,
-    new: &SchemaSnapshot,
-    renames: &[&str],
-) -> MigrationPlan {
-    let options = DiffOptions {
-        renames: renames.iter().map(|r| r.parse().unwrap()).collect(),
-    };
-    let diff = detect_changes_with(old, new, &options).unwrap();
-    MigrationPlan::from_diff(version, &diff)
 }
 
 fn v1() -> SchemaSnapshot {
