@@ -473,7 +473,7 @@ async fn unsupported_paths_say_so() {
         "refused before anything was written: not recorded"
     );
     assert!(
-        err.contains(r#"the item with id = "2" holds S("ann@example.com"): "ann@example.com" is not an integer; no item was changed"#),
+        err.contains(r#"the item with id = "2" holds S("ann@example.com"): "ann@example.com" is not an integer; this operation changed no item"#),
         "{err}"
     );
     assert_eq!(items(&url, "users").await, before, "no item was changed");

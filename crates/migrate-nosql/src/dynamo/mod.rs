@@ -720,7 +720,7 @@ impl DynamoBackend {
             };
             convert::convert(&value, &to.ty).map_err(|why| {
                 self.unsupported(format!(
-                    "`{op}`: the item with {} holds {value:?}: {why}; no item was changed",
+                    "`{op}`: the item with {} holds {value:?}: {why}; this operation changed no item",
                     describe_key(table, item)
                 ))
             })
