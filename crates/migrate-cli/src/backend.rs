@@ -5,10 +5,17 @@ use std::time::Duration;
 use toasty_migrate::{
     AppliedMigration, Backend, Direction, Error, MigrationPlan, Operation, SchemaSnapshot,
 };
+#[cfg(feature = "sql")]
 use toasty_migrate_sql::SqlBackend;
+
+#[cfg(not(any(feature = "sql", feature = "mongodb", feature = "dynamodb")))]
+compile_error!(
+    "the toasty CLI needs a backend: enable sqlite, postgres, mysql, mongodb or dynamodb"
+);
 
 /// A connected backend of any kind this build has.
 pub enum AnyBackend {
+    #[cfg(feature = "sql")]
     Sql(SqlBackend),
     #[cfg(feature = "mongodb")]
     Mongo(toasty_migrate_nosql::MongoBackend),
@@ -31,12 +38,9 @@ impl AnyBackend {
                     .with_progress(true),
             )),
             #[cfg(not(feature = "mongodb"))]
-            "mongodb" | "mongodb+srv" => Err(Error::Unsupported {
-                target: toasty_migrate_sql::redact(url),
-                message: "this build has no MongoDB backend; enable the Cargo feature `mongodb` \
-                          (cargo install toasty-migrate-cli --features mongodb)"
-                    .into(),
-            }),
+            "mongodb" | "mongodb+srv" => {
+                Err(toasty_migrate_sql::not_built(url, "MongoDB", "mongodb"))
+            }
             #[cfg(feature = "dynamodb")]
             "dynamodb" => Ok(AnyBackend::Dynamo(
                 toasty_migrate_nosql::DynamoBackend::connect(url)
@@ -44,19 +48,18 @@ impl AnyBackend {
                     .with_progress(true),
             )),
             #[cfg(not(feature = "dynamodb"))]
-            "dynamodb" => Err(Error::Unsupported {
-                target: toasty_migrate_sql::redact(url),
-                message: "this build has no DynamoDB backend; enable the Cargo feature `dynamodb` \
-                          (cargo install toasty-migrate-cli --features dynamodb)"
-                    .into(),
-            }),
+            "dynamodb" => Err(toasty_migrate_sql::not_built(url, "DynamoDB", "dynamodb")),
+            #[cfg(feature = "sql")]
             _ => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
+            #[cfg(not(feature = "sql"))]
+            _ => Err(toasty_migrate_sql::DatabaseUrl::parse(url)?.not_built(url)),
         }
     }
 
     /// The application's tables as they are in the database.
     pub async fn introspect(&mut self) -> Result<SchemaSnapshot, Error> {
         match self {
+            #[cfg(feature = "sql")]
             AnyBackend::Sql(b) => b.introspect().await,
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo(b) => b.introspect().await,
@@ -68,6 +71,7 @@ impl AnyBackend {
     /// A cheap digest of what `introspect` reads, where the backend has one.
     pub async fn schema_fingerprint(&mut self) -> Result<Option<String>, Error> {
         match self {
+            #[cfg(feature = "sql")]
             AnyBackend::Sql(b) => b.schema_fingerprint().await,
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo(_) => Ok(None),
@@ -79,6 +83,7 @@ impl AnyBackend {
     /// `snapshot` as this database keeps it, to compare with `introspect`.
     pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
         match self {
+            #[cfg(feature = "sql")]
             AnyBackend::Sql(b) => {
                 toasty_migrate_sql::introspect::stored_snapshot(b.dialect(), snapshot)
             }
@@ -94,6 +99,7 @@ impl AnyBackend {
 macro_rules! each {
     ($self:ident, $b:ident => $call:expr) => {
         match $self {
+            #[cfg(feature = "sql")]
             AnyBackend::Sql($b) => $call,
             #[cfg(feature = "mongodb")]
             AnyBackend::Mongo($b) => $call,

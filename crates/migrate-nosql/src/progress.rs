@@ -19,6 +19,7 @@ pub(crate) fn bar(enabled: bool, len: u64, unit: &str, message: String) -> Progr
 }
 
 /// Moves `bar` on by `n`, growing its length if the estimate was short.
+#[cfg(feature = "dynamodb")]
 pub(crate) fn advance(bar: &ProgressBar, n: u64) {
     bar.inc(n);
     if bar.length().is_some_and(|len| bar.position() > len) {

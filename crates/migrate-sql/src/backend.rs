@@ -2,6 +2,7 @@
 //! [`Backend`] over it: tracking table, lock, transactions, MySQL's statement-by-statement
 //! progress, and introspection queries.
 
+use crate::TRACKING_TABLE;
 use crate::ddl;
 use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
@@ -30,9 +31,6 @@ use toasty_migrate::{
     AppliedMigration, Backend, Direction, Error, IndexDef, MigrationPlan, Operation, Result,
     SchemaSnapshot, TableSnapshot, resume_at, steps_checksum,
 };
-
-/// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
-pub const TRACKING_TABLE: &str = "_toasty_migrations";
 
 /// How long to wait for a database to answer a connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,19 +74,10 @@ impl SqlBackend {
     /// `mysql://...`. A server that does not answer within 10 s is an error, not a hang.
     pub async fn connect(url: &str) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
-        let target = redact(url);
         if !parsed.is_built() {
-            return Err(Error::Unsupported {
-                target,
-                message: format!(
-                    "this build has no {} backend; enable the Cargo feature `{}` \
-                     (cargo install toasty-migrate-cli --features {})",
-                    parsed.name(),
-                    parsed.feature(),
-                    parsed.feature()
-                ),
-            });
+            return Err(parsed.not_built(url));
         }
+        let target = redact(url);
         let fail = |e: String| Error::Backend {
             target: target.clone(),
             message: format!("cannot connect: {e}"),
@@ -211,10 +200,12 @@ impl SqlBackend {
     /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
     pub async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
         // SQLite keeps each table's and index's full definition as its CREATE statement.
+        #[cfg(feature = "sqlite")]
         const SQLITE: &str = "SELECT type || char(31) || name || char(31) || COALESCE(sql, '') \
              FROM sqlite_master ORDER BY type, name";
         // The catalog rows introspection reads, by oid, so that a table dropped and created
         // again differs too; `adbin` is a default's stored form.
+        #[cfg(feature = "postgres")]
         const POSTGRES: &str = "SELECT md5(concat_ws('|', current_schema(), \
              (SELECT string_agg(concat_ws(',', c.oid, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod, \
                a.attnotnull, a.attidentity, d.adbin::text), ';' ORDER BY c.oid, a.attnum) \
@@ -229,7 +220,7 @@ impl SqlBackend {
              (SELECT string_agg(concat_ws(',', t.oid, t.typname, e.enumlabel), ';' ORDER BY t.oid, e.enumsortorder) \
               FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
               JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema())))";
-        let result = match &mut self.conn {
+        let result: std::result::Result<Option<String>, String> = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => s
                 .call(|c| {

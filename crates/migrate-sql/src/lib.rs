@@ -1,7 +1,7 @@
 //! SQL backends for toasty-migrate: PostgreSQL and MySQL/MariaDB over sqlx, SQLite over rusqlite
 //! (the SQLite that Toasty's own driver links, so both fit in one application). Each backend is a
 //! Cargo feature (`sqlite`, `postgres`, `mysql`, all on by default); DDL and introspection parsing
-//! are always built.
+//! are always built, [`SqlBackend`] with at least one backend.
 //!
 //! - [`dialect`]: identifier quoting, literals and type names per dialect (toasty-sql's names).
 //! - [`ddl`]: the statements for each operation, including SQLite's copy-table rebuild.
@@ -23,6 +23,9 @@
 //! # }
 //! ```
 
+// The backend needs a connection of at least one kind; without any, the crate is its DDL,
+// dialects and introspection parsing.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod backend;
 pub mod ddl;
 pub mod dialect;
@@ -31,6 +34,10 @@ pub mod introspect;
 mod sqlite;
 mod url;
 
-pub use backend::{SqlBackend, TRACKING_TABLE};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use backend::SqlBackend;
+
+/// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
+pub const TRACKING_TABLE: &str = "_toasty_migrations";
 pub use dialect::Dialect;
-pub use url::{DatabaseUrl, redact};
+pub use url::{DatabaseUrl, not_built, redact};

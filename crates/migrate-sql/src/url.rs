@@ -29,6 +29,11 @@ impl DatabaseUrl {
         }
     }
 
+    /// The error for `url` when this build left its backend out.
+    pub fn not_built(self, url: &str) -> Error {
+        not_built(url, self.name(), self.feature())
+    }
+
     /// Whether this build has the backend (its Cargo feature is on).
     pub fn is_built(self) -> bool {
         match self {
@@ -78,6 +83,18 @@ pub fn redact(url: &str) -> String {
             }
             _ => url.to_string(),
         },
+    }
+}
+
+/// The error for a URL whose backend (`name`, built by the Cargo feature `feature` of this crate
+/// and of the `toasty` CLI) this build left out.
+pub fn not_built(url: &str, name: &str, feature: &str) -> Error {
+    Error::Unsupported {
+        target: redact(url),
+        message: format!(
+            "this build has no {name} backend; enable the Cargo feature `{feature}` \
+             (cargo install toasty-migrate-cli --features {feature})"
+        ),
     }
 }
 
