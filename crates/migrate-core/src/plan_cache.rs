@@ -9,8 +9,9 @@
 //! - `index.json`: each file's version and checksum, keyed by what `stat` says of it (size,
 //!   modification and change times, inode), as git's index does. Any write to a file moves its
 //!   change time, which no program can set back; an entry is trusted only when the file's change
-//!   time was over a second before the entry was taken (git's "racy" rule), so a write in the
-//!   same clock tick as the `stat` is still seen. Where `stat` has no change time or inode (not
+//!   time was over three seconds before the entry was taken (git's "racy" rule, with room for
+//!   filesystems whose clocks tick every 2 s), so a write in the same clock tick as the `stat`
+//!   is still seen. Where `stat` has no change time or inode (not
 //!   Unix), every file is read and hashed.
 
 use crate::migration::{MigrationPlan, to_hex};
@@ -85,7 +86,7 @@ fn now_ns() -> i128 {
 }
 
 /// Trusted when the file was last changed more than this before its entry was taken.
-const RACY_NS: i128 = 1_000_000_000;
+const RACY_NS: i128 = 3_000_000_000;
 
 /// The checksums of `versions` in `dir`, in order: from the index where a file's `stat` is
 /// unchanged, otherwise from its bytes (through the plan cache).
