@@ -33,7 +33,7 @@ const LOCK: &str = "_toasty_migrations_lock";
 const REGISTRY: &str = "_toasty_migrations_schema";
 const SEGMENTS: i32 = 4;
 
-/// Conditional updates in flight at once per scan segment.
+/// Conditional writes in flight at once per scan segment.
 const BATCH: usize = 25;
 
 /// An item, or a set of expression values: attribute name to value.
@@ -978,9 +978,15 @@ impl DynamoBackend {
             &table.name,
             &format!("fill index {}", index.name),
             |page| async move {
-                for item in page {
-                    self.put_index_entry(table, index, name, column, item)
-                        .await?;
+                let mut items = page.into_iter().peekable();
+                while items.peek().is_some() {
+                    let batch = items
+                        .by_ref()
+                        .take(BATCH)
+                        .map(|item| self.put_index_entry(table, index, name, column, item));
+                    for put in futures_util::future::join_all(batch).await {
+                        put?;
+                    }
                 }
                 Ok(())
             },
