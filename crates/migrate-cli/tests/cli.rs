@@ -553,6 +553,33 @@ fn on_a_terminal_generate_asks_about_renames_and_data_loss() {
     assert_eq!(files(), before + 1);
 }
 
+/// With two migrations applied: `status` shows both applied and in sync; after `down`, the
+/// JSON status shows the second pending and the database still in sync.
+#[cfg(any(feature = "mongodb", feature = "dynamodb"))]
+fn status_then_down(cli: impl Fn(&[&str]) -> Command, url: &str) {
+    let status = run(&mut cli(&["migrate:status", "--url", url]));
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("applied")).count(),
+        2,
+        "{status}"
+    );
+    assert!(
+        status.contains("the database matches the applied migrations"),
+        "{status}"
+    );
+    run(&mut cli(&["migrate:down", "--url", url]));
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&mut cli(&["migrate:status", "--url", url, "--json"]))).unwrap();
+    let states: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied", "pending"]);
+    assert_eq!(json["schema"]["state"], "in_sync");
+}
+
 #[cfg(feature = "mongodb")]
 #[test]
 fn mongodb_through_the_cli() {
@@ -582,27 +609,7 @@ fn mongodb_through_the_cli() {
     let dry = run(&mut cli(&["migrate:up", "--dry-run", "--url", &url]));
     assert!(dry.contains(r#"{"create":"users""#), "{dry}");
     run(&mut cli(&["migrate:up", "--url", &url]));
-    let status = run(&mut cli(&["migrate:status", "--url", &url]));
-    assert_eq!(
-        status.lines().filter(|l| l.starts_with("applied")).count(),
-        2,
-        "{status}"
-    );
-    assert!(
-        status.contains("the database matches the applied migrations"),
-        "{status}"
-    );
-    run(&mut cli(&["migrate:down", "--url", &url]));
-    let json: serde_json::Value =
-        serde_json::from_str(&run(&mut cli(&["migrate:status", "--url", &url, "--json"]))).unwrap();
-    let states: Vec<&str> = json["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["applied", "pending"]);
-    assert_eq!(json["schema"]["state"], "in_sync");
+    status_then_down(cli, &url);
 }
 
 #[cfg(feature = "dynamodb")]
@@ -670,27 +677,7 @@ fn dynamodb_through_the_cli() {
         "v2.json",
     ]));
     run(&mut cli(&["migrate:up", "--url", &url]));
-    let status = run(&mut cli(&["migrate:status", "--url", &url]));
-    assert_eq!(
-        status.lines().filter(|l| l.starts_with("applied")).count(),
-        2,
-        "{status}"
-    );
-    assert!(
-        status.contains("the database matches the applied migrations"),
-        "{status}"
-    );
-    run(&mut cli(&["migrate:down", "--url", &url]));
-    let json: serde_json::Value =
-        serde_json::from_str(&run(&mut cli(&["migrate:status", "--url", &url, "--json"]))).unwrap();
-    let states: Vec<&str> = json["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["applied", "pending"]);
-    assert_eq!(json["schema"]["state"], "in_sync");
+    status_then_down(cli, &url);
 }
 
 /// A runner killed (SIGKILL) in the middle of a backfill over 10,000 documents, then run again:
