@@ -80,6 +80,18 @@ impl AnyBackend {
         }
     }
 
+    /// A token for all the server has committed, where the backend has one.
+    pub async fn commit_watermark(&mut self) -> Result<Option<String>, Error> {
+        match self {
+            #[cfg(feature = "sql")]
+            AnyBackend::Sql(b) => b.commit_watermark().await,
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo(_) => Ok(None),
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo(_) => Ok(None),
+        }
+    }
+
     /// `snapshot` as this database keeps it, to compare with `introspect`.
     pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
         match self {

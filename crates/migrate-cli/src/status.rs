@@ -8,7 +8,9 @@ use crate::run::open_with;
 use anstream::{print, println};
 use anyhow::Result;
 use clap::Args;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 use toasty_migrate::{
@@ -47,9 +49,10 @@ enum Drift {
 }
 
 /// Compares the database with the schema its applied migrations build. That takes the plans and
-/// a full introspection; where the backend has a cheap schema fingerprint, an "in sync" verdict
-/// is kept in the migrations' cache directory, keyed by the database, the applied migrations'
-/// checksums and the fingerprint, and reused while all three stay the same.
+/// a full introspection, so an "in sync" verdict is kept in the migrations' cache directory per
+/// database and reused while the applied migrations' checksums and one of two tokens stay the
+/// same: the server's commit watermark (nothing committed at all since) or the schema's
+/// fingerprint (the catalog read cheaply). Backends with neither always compare in full.
 async fn drift(
     dir: &Path,
     statuses: &[MigrationStatus],
@@ -72,20 +75,30 @@ async fn drift(
             }
         }
     }
-    // Databases are told apart by a hash of their (password-free) target.
-    let database = steps_checksum([backend.target()]);
-    let fingerprint = backend.schema_fingerprint().await?;
-    let key = fingerprint.clone().map(|live| {
+    // A token keys a verdict together with the migrations it was made against.
+    let keyed = |token: String| {
         steps_checksum(
-            [live]
+            [token]
                 .into_iter()
                 .chain(applied.iter().map(|(v, c)| format!("{v} {c}"))),
         )
-    });
-    if key
-        .as_deref()
-        .is_some_and(|key| verdict_cached(dir, &database, key))
-    {
+    };
+    // Databases are told apart by a hash of their (password-free) target.
+    let database = steps_checksum([backend.target()]);
+    let cached = Verdict::cached(dir, &database);
+    // Taken before anything else is read: a later equal watermark vouches for all read after.
+    let watermark = backend.commit_watermark().await?.map(keyed);
+    if watermark.is_some() && watermark == cached.watermark {
+        return Ok(Drift::InSync);
+    }
+    let fingerprint = backend.schema_fingerprint().await?;
+    let fingerprint_key = fingerprint.clone().map(keyed);
+    if fingerprint_key.is_some() && fingerprint_key == cached.fingerprint {
+        Verdict {
+            fingerprint: fingerprint_key,
+            watermark,
+        }
+        .keep(dir, &database);
         return Ok(Drift::InSync);
     }
 
@@ -109,12 +122,17 @@ async fn drift(
     let live = backend.introspect().await?;
     let expected = backend.stored(&expected);
     if live.is_equivalent(&expected) {
-        // Kept only if nothing changed the schema while it was compared.
-        if let Some(key) = key
-            && backend.schema_fingerprint().await? == fingerprint
-        {
-            cache_verdict(dir, &database, &key);
+        // The fingerprint vouches for the verdict only if nothing changed the schema while it
+        // was compared; the watermark, taken first, moves with any such change by itself.
+        let fingerprint = match fingerprint_key {
+            Some(key) if backend.schema_fingerprint().await? == fingerprint => Some(key),
+            _ => None,
+        };
+        Verdict {
+            fingerprint,
+            watermark,
         }
+        .keep(dir, &database);
         return Ok(Drift::InSync);
     }
     Ok(match detect_changes(&expected, &live) {
@@ -123,35 +141,60 @@ async fn drift(
     })
 }
 
+/// The tokens, each keyed with the applied migrations, under which a database was last found in
+/// sync with them.
+#[derive(Default, PartialEq, Serialize, Deserialize)]
+struct Verdict {
+    fingerprint: Option<String>,
+    watermark: Option<String>,
+}
+
+/// The kept verdicts, by database. Read only by the version of the tool that wrote them (a newer
+/// one may compare differently).
+#[derive(Serialize, Deserialize)]
+struct Verdicts {
+    toasty_migrate: String,
+    in_sync: BTreeMap<String, Verdict>,
+}
+
 const VERDICT_FILE: &str = "in-sync.json";
 /// Databases whose last verdict is kept.
 const VERDICTS_KEPT: usize = 16;
 
-/// The recorded "in sync" verdicts: database -> key. Kept only by this version of the tool (a
-/// newer one may compare differently).
-fn verdicts(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
-    read_cache_file(dir, VERDICT_FILE)
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .filter(|v| v["toasty_migrate"] == env!("CARGO_PKG_VERSION"))
-        .and_then(|mut v| match v["in_sync"].take() {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn verdict_cached(dir: &Path, database: &str, key: &str) -> bool {
-    verdicts(dir).get(database).is_some_and(|v| v == key)
-}
-
-fn cache_verdict(dir: &Path, database: &str, key: &str) {
-    let mut verdicts = verdicts(dir);
-    if verdicts.len() >= VERDICTS_KEPT {
-        verdicts.clear();
+impl Verdict {
+    fn all(dir: &Path) -> BTreeMap<String, Verdict> {
+        read_cache_file(dir, VERDICT_FILE)
+            .and_then(|bytes| serde_json::from_slice::<Verdicts>(&bytes).ok())
+            .filter(|v| v.toasty_migrate == env!("CARGO_PKG_VERSION"))
+            .map(|v| v.in_sync)
+            .unwrap_or_default()
     }
-    verdicts.insert(database.to_string(), key.into());
-    let file = json!({"toasty_migrate": env!("CARGO_PKG_VERSION"), "in_sync": verdicts});
-    write_cache_file(dir, VERDICT_FILE, file.to_string().as_bytes());
+
+    fn cached(dir: &Path, database: &str) -> Verdict {
+        Self::all(dir).remove(database).unwrap_or_default()
+    }
+
+    /// Records this verdict for `database`, unless it is already the one kept or vouches for
+    /// nothing.
+    fn keep(self, dir: &Path, database: &str) {
+        if self == Verdict::default() {
+            return;
+        }
+        let mut all = Self::all(dir);
+        if all.get(database) == Some(&self) {
+            return;
+        }
+        if all.len() >= VERDICTS_KEPT {
+            all.clear();
+        }
+        all.insert(database.to_string(), self);
+        let file = Verdicts {
+            toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
+            in_sync: all,
+        };
+        let bytes = serde_json::to_vec(&file).expect("verdicts serialize");
+        write_cache_file(dir, VERDICT_FILE, &bytes);
+    }
 }
 
 fn state_name(state: &MigrationState) -> &'static str {

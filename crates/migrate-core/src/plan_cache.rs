@@ -274,12 +274,12 @@ pub fn write_cache_file(dir: &Path, name: &str, bytes: &[u8]) {
         std::fs::create_dir_all(&cache_dir).map_err(|e| Error::io(&cache_dir, e))?;
         let ignore = cache_dir.join(".gitignore");
         if !ignore.exists() {
-            crate::fs::write_atomic(
+            crate::fs::write_cache(
                 &ignore,
                 b"# Written by toasty-migrate: a cache, not to commit.\n*\n",
             )?;
         }
-        crate::fs::write_atomic(&cache_dir.join(name), bytes)
+        crate::fs::write_cache(&cache_dir.join(name), bytes)
     };
     let _ = write();
 }

@@ -248,6 +248,30 @@ impl SqlBackend {
         result.map_err(|e| self.error(e))
     }
 
+    /// A token for everything the server has committed: if it reads the same later, nothing at
+    /// all was committed in between, so whatever was read after taking it still holds. Cheaper
+    /// than [`schema_fingerprint`](Self::schema_fingerprint) but moved by every write, so it
+    /// only saves work on a quiet database. PostgreSQL: the server's start, the database, the
+    /// schema and the transaction snapshot (every change, DDL included, commits under a
+    /// transaction id the snapshot accounts for). `None` elsewhere.
+    pub async fn commit_watermark(&mut self) -> Result<Option<String>> {
+        #[cfg(feature = "postgres")]
+        const POSTGRES: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
+             (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema(), \
+             txid_current_snapshot())";
+        let result: std::result::Result<Option<String>, String> = match &mut self.conn {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => query_scalar::<_, String>(POSTGRES)
+                .fetch_one(&mut *c)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            #[allow(unreachable_patterns)]
+            _ => Ok(None),
+        };
+        result.map_err(|e| self.error(e))
+    }
+
     /// The statements for `operations`, computing SQLite rebuilds against `schema` as each
     /// operation leaves it.
     fn statements_on(

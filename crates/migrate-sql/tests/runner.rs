@@ -660,3 +660,39 @@ async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data
     })
     .await;
 }
+
+/// `migrate:status` also reuses an "in sync" verdict while the commit watermark holds, so
+/// anything committed after it was taken must move it: by a transaction that was already running
+/// then, by a schema change, by a row.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_commit_watermark_moves_with_every_commit() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let Some(before) = backend.commit_watermark().await.unwrap() else {
+            assert_ne!(db.dialect, Dialect::Postgres, "PostgreSQL has a watermark");
+            return;
+        };
+        let t = q(db.dialect, "t");
+        let mut other = db.connect().await;
+        other.execute("BEGIN").await.unwrap();
+        other
+            .execute(&format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"))
+            .await
+            .unwrap();
+        let running = backend.commit_watermark().await.unwrap().unwrap();
+        assert_ne!(running, before, "a transaction began writing");
+        other.execute("COMMIT").await.unwrap();
+        let mut last = backend.commit_watermark().await.unwrap().unwrap();
+        assert_ne!(last, running, "the running transaction committed");
+        for sql in [
+            format!("ALTER TABLE {t} ADD COLUMN {} INTEGER", q(db.dialect, "a")),
+            format!("INSERT INTO {t} (id) VALUES (1)"),
+        ] {
+            backend.execute(&sql).await.unwrap();
+            let now = backend.commit_watermark().await.unwrap().unwrap();
+            assert_ne!(now, last, "{sql}");
+            last = now;
+        }
+    })
+    .await;
+}
