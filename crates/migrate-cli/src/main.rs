@@ -49,7 +49,7 @@ enum Command {
 /// Where the migrations are and which database to use.
 #[derive(Args, Clone)]
 pub struct Target {
-    /// Database URL: sqlite:<path>, sqlite::memory:, postgres://..., mysql://..., mongodb://host/db, dynamodb://region?endpoint=...
+    /// Database URL: sqlite:PATH, sqlite::memory:, postgres://..., mysql://..., mongodb://host/db, dynamodb://region?endpoint=...
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
     /// The migrations directory.
