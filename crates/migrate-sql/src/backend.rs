@@ -252,8 +252,8 @@ impl SqlBackend {
     /// all was committed in between, so whatever was read after taking it still holds. Cheaper
     /// than [`schema_fingerprint`](Self::schema_fingerprint) but moved by every write, so it
     /// only saves work on a quiet database. PostgreSQL: the server's start, the database, the
-    /// schema and the transaction snapshot (every change, DDL included, commits under a
-    /// transaction id the snapshot accounts for). `None` elsewhere.
+    /// schema and the transaction snapshot, whose bounds and in-progress list move whenever any
+    /// transaction ends (every change, DDL included, is made by one). `None` elsewhere.
     pub async fn commit_watermark(&mut self) -> Result<Option<String>> {
         #[cfg(feature = "postgres")]
         const POSTGRES: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
