@@ -86,7 +86,8 @@ async fn drift(
     // Databases are told apart by a hash of their (password-free) target.
     let database = steps_checksum([backend.target()]);
     let cached = Verdict::cached(dir, &database);
-    // Taken before anything else is read: a later equal watermark vouches for all read after.
+    // Taken before the schema is read: a later equal watermark vouches for all read after it.
+    // (The applied migrations were read before, but they are part of the key.)
     let watermark = backend.commit_watermark().await?.map(keyed);
     if watermark.is_some() && watermark == cached.watermark {
         return Ok(Drift::InSync);
