@@ -122,6 +122,10 @@ macro_rules! each {
 }
 
 impl Backend for AnyBackend {
+    fn check(&self, op: &Operation) -> Result<(), String> {
+        each!(self, b => b.check(op))
+    }
+
     fn target(&self) -> String {
         each!(self, b => b.target())
     }

@@ -51,14 +51,39 @@ enum Command {
 pub struct Target {
     /// Database URL: sqlite:PATH, sqlite::memory:, postgres://..., mysql://..., mongodb://host/db, dynamodb://region?endpoint=...
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub url: String,
+    url: Option<String>,
     /// The migrations directory.
     #[arg(long, default_value = "migrations")]
     pub dir: PathBuf,
 }
 
+impl Target {
+    /// `--url`, or `DATABASE_URL`.
+    pub fn url(&self) -> anyhow::Result<&str> {
+        self.url.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no database URL: pass --url (e.g. --url sqlite:app.db) or set DATABASE_URL"
+            )
+        })
+    }
+}
+
+impl Command {
+    /// The database URL the command was given, if any: its credentials are kept out of every
+    /// message.
+    fn url(&self) -> Option<String> {
+        match self {
+            Command::Generate(_) => None,
+            Command::Up(args) => args.target.url.clone(),
+            Command::Down(args) => args.target.url.clone(),
+            Command::Status(args) => args.target.url.clone(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let url = cli.command.url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,7 +99,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            output::error(&err);
+            output::error(&err, url.as_deref());
             ExitCode::from(exit_code(&err))
         }
     }

@@ -29,9 +29,20 @@ pub fn change(change: &SchemaChange) {
     );
 }
 
-pub fn error(err: &anyhow::Error) {
-    eprintln!("{RED}error:{RED:#} {err}");
+/// The error and its causes, each said once (a cause whose text the message already holds is
+/// not repeated), with the URL's credentials hidden from anything a driver quoted.
+pub fn error(err: &anyhow::Error, url: Option<&str>) {
+    let hide = |text: String| match url {
+        Some(url) => toasty_migrate::redact_in(&text, url),
+        None => text,
+    };
+    let mut said = err.to_string();
+    eprintln!("{RED}error:{RED:#} {}", hide(said.clone()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let cause = cause.to_string();
+        if !said.contains(&cause) {
+            eprintln!("  caused by: {}", hide(cause.clone()));
+        }
+        said.push_str(&cause);
     }
 }

@@ -12,7 +12,7 @@ use toasty_migrate::{Direction, Migrator, Operation, RunOptions, RunReport};
 #[derive(Args)]
 pub struct UpArgs {
     #[command(flatten)]
-    target: Target,
+    pub(crate) target: Target,
     /// Apply at most this many pending migrations.
     #[arg(long)]
     count: Option<usize>,
@@ -27,7 +27,7 @@ pub struct UpArgs {
 #[derive(Args)]
 pub struct DownArgs {
     #[command(flatten)]
-    target: Target,
+    pub(crate) target: Target,
     /// Revert this many migrations, newest first.
     #[arg(long, default_value_t = 1)]
     count: usize,
@@ -53,10 +53,11 @@ pub async fn open_with<T: Send + 'static>(
             target.dir.display()
         );
     }
+    let url = target.url()?;
     let dir = target.dir.clone();
     let (loaded, backend) = tokio::join!(
         tokio::task::spawn_blocking(move || load(&dir)),
-        AnyBackend::connect(&target.url)
+        AnyBackend::connect(url)
     );
     let loaded = loaded.expect("loading migrations does not panic")?;
     let backend = backend.with_context(|| "connecting to the database".to_string())?;

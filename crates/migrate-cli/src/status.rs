@@ -21,7 +21,7 @@ use toasty_migrate::{
 #[derive(Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    target: Target,
+    pub(crate) target: Target,
     /// Print JSON for machines.
     #[arg(long)]
     json: bool,

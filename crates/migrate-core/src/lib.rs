@@ -42,6 +42,7 @@ mod operation;
 mod parse;
 mod plan_cache;
 mod runner;
+mod redact;
 mod snapshot;
 mod types;
 
@@ -67,12 +68,13 @@ pub use runner::{
     AppliedMigration, Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator,
     RunOptions, RunReport, RunStep, resume_at, steps_checksum,
 };
+pub use redact::{redact, redact_in};
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
     SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,
     snapshot_to_json,
 };
-pub use types::{ColumnType, EnumType};
+pub use types::{ColumnType, EnumType, MAX_LIST_NESTING};
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
 pub mod prelude {

@@ -91,7 +91,8 @@ pub trait MigrationContext {
     }
 }
 
-/// A context that only records what it is told.
+/// A context that records what it is told, refusing a column definition a snapshot would refuse
+/// (so a hand-written custom type reaches no database unchecked).
 #[derive(Debug, Default)]
 pub struct RecordingContext {
     pub operations: Vec<Operation>,
@@ -99,6 +100,10 @@ pub struct RecordingContext {
 
 impl MigrationContext for RecordingContext {
     fn operation(&mut self, op: Operation) -> Result<()> {
+        op.validate().map_err(|message| Error::Apply {
+            operation: op.to_string(),
+            message,
+        })?;
         self.operations.push(op);
         Ok(())
     }

@@ -60,6 +60,24 @@ impl Operation {
 }
 
 impl Operation {
+    /// Checks every column definition the operation carries (type parameters, custom type names,
+    /// defaults): what a snapshot's loader checks, for operations that come from compiled code.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Operation::CreateTable(def) => def.columns.iter().try_for_each(ColumnDef::validate),
+            Operation::AddColumn { column, .. } => column.validate(),
+            Operation::ModifyColumn { from, to, .. } => {
+                from.validate()?;
+                to.validate()
+            }
+            Operation::DropTable { .. }
+            | Operation::DropColumn { .. }
+            | Operation::CreateIndex { .. }
+            | Operation::DropIndex { .. }
+            | Operation::Raw { .. } => Ok(()),
+        }
+    }
+
     /// True when the operation can lose data: dropping a table or a column, and a column change
     /// that narrows the type (see [`crate::ColumnType::widens_to`]) or makes a nullable column
     /// NOT NULL. Dropping an index loses no data (the index is rebuilt from the rows), so it is

@@ -11,7 +11,7 @@ use crate::snapshot::{
 };
 use crate::types::{ColumnType, EnumType};
 use crate::{Error, Result};
-use proc_macro2::Span;
+use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use std::path::{Path, PathBuf};
 use syn::punctuated::Punctuated;
@@ -21,8 +21,18 @@ use syn::{Expr, ImplItem, Item, Lit, Stmt, Token};
 /// Reads and parses the migration file at `path`.
 pub fn parse_migration_file(path: impl AsRef<Path>) -> Result<MigrationPlan> {
     let path = path.as_ref();
-    let source = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let source = crate::fs::read_text(path, |line, column| not_utf8(path, line, column))?;
     parse_migration(&source, path)
+}
+
+/// The error for a migration file with a byte that is not UTF-8 at `line`, `column`.
+pub(crate) fn not_utf8(path: &Path, line: usize, column: usize) -> Error {
+    Error::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: "not UTF-8 text (Rust source is UTF-8)".into(),
+    }
 }
 
 /// Parses migration source; `path` names it in errors, and its file stem must be the version.
@@ -38,6 +48,12 @@ struct Parser {
 }
 
 type Args = Punctuated<Expr, Token![,]>;
+
+/// How deep a migration file may nest brackets, `<..>` and runs of operators. syn recurses once
+/// per level, so a file nested thousands deep would overflow the stack of the thread reading it;
+/// the lexer and this check do not recurse. A generated file stays far below it (a list type
+/// nested [`crate::types::MAX_LIST_NESTING`] deep reaches about 45).
+pub const MAX_FILE_NESTING: usize = 64;
 
 impl Parser {
     fn error(&self, span: Span, message: impl Into<String>) -> Error {
@@ -67,7 +83,12 @@ impl Parser {
     }
 
     fn file(&self, source: &str) -> Result<MigrationPlan> {
-        let file = syn::parse_file(source)
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+        let tokens: TokenStream = source
+            .parse()
+            .map_err(|e: proc_macro2::LexError| self.error(e.span(), format!("not valid Rust: {e}")))?;
+        self.check_nesting(&tokens)?;
+        let file: syn::File = syn::parse2(tokens)
             .map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
         let stem = self
             .path
@@ -109,6 +130,70 @@ impl Parser {
                 format!("no `impl Migration for {type_name}` in the file"),
             )
         })
+    }
+
+    /// Refuses tokens nested deeper than [`MAX_FILE_NESTING`], counting brackets, unclosed `<`
+    /// and consecutive operators (`- - - 1`, `&&&&x`), each of which syn parses recursively.
+    /// Walks with its own stack, so it cannot overflow.
+    fn check_nesting(&self, tokens: &TokenStream) -> Result<()> {
+        struct Level {
+            tokens: proc_macro2::token_stream::IntoIter,
+            /// `<` not yet closed by a `>` at this level.
+            angles: usize,
+        }
+        let mut stack = vec![Level {
+            tokens: tokens.clone().into_iter(),
+            angles: 0,
+        }];
+        let mut angles = 0;
+        let mut operators = 0;
+        let mut after_joint = None;
+        while let Some(level) = stack.last_mut() {
+            let Some(token) = level.tokens.next() else {
+                angles -= level.angles;
+                stack.pop();
+                continue;
+            };
+            let mut joint = None;
+            match &token {
+                TokenTree::Punct(p) => {
+                    operators += 1;
+                    match p.as_char() {
+                        '<' => {
+                            level.angles += 1;
+                            angles += 1;
+                        }
+                        // `->` and `=>` close nothing.
+                        '>' if level.angles > 0 && !matches!(after_joint, Some('-' | '=')) => {
+                            level.angles -= 1;
+                            angles -= 1;
+                        }
+                        _ => {}
+                    }
+                    if p.spacing() == Spacing::Joint {
+                        joint = Some(p.as_char());
+                    }
+                }
+                _ => operators = 0,
+            }
+            after_joint = joint;
+            if stack.len() + angles + operators > MAX_FILE_NESTING {
+                return Err(self.error(
+                    token.span(),
+                    format!(
+                        "nested deeper than {MAX_FILE_NESTING} levels (brackets, `<..>` or operators); \
+                         no generated migration nests this deep"
+                    ),
+                ));
+            }
+            if let TokenTree::Group(group) = token {
+                stack.push(Level {
+                    tokens: group.stream().into_iter(),
+                    angles: 0,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn migration_impl(

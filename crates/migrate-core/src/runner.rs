@@ -33,6 +33,11 @@ pub trait Backend: Send {
     /// Where the backend points, for messages, without any password.
     fn target(&self) -> String;
 
+    /// Refuses an operation this database cannot carry out as written (a name over its length
+    /// limit or with a character it refuses, a type it cannot store), saying what and why. Pure:
+    /// the migrator asks it of every operation of a run before any runs.
+    fn check(&self, op: &Operation) -> std::result::Result<(), String>;
+
     /// Creates the tracking store (`_toasty_migrations`) if it does not exist.
     fn ensure_tracking(&mut self) -> impl Future<Output = Result<()>> + Send;
 
@@ -380,6 +385,14 @@ impl Migrator {
         direction: Direction,
         options: &RunOptions,
     ) -> Result<RunReport> {
+        for plan in todo {
+            for op in plan.operations(direction) {
+                backend.check(op).map_err(|message| Error::Migration {
+                    version: plan.version.clone(),
+                    message: format!("cannot run on {}: {message}", backend.target()),
+                })?;
+            }
+        }
         let mut report = RunReport::default();
         let mut statements = if options.dry_run {
             let operations: Vec<&[Operation]> =

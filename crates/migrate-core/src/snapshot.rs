@@ -469,6 +469,12 @@ pub fn save_snapshot(snapshot: &SchemaSnapshot, path: impl AsRef<Path>) -> Resul
 /// Reads and validates a snapshot file. Errors name the file and the JSON path (and line) at fault.
 pub fn load_snapshot(path: impl AsRef<Path>) -> Result<SchemaSnapshot> {
     let path = path.as_ref();
-    let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let json = crate::fs::read_text(path, |line, column| Error::SnapshotFormat {
+        path: path.to_path_buf(),
+        json_path: ".".into(),
+        line,
+        column,
+        message: "not UTF-8 text (a snapshot is JSON, which is UTF-8)".into(),
+    })?;
     snapshot_from_json(&json, path)
 }

@@ -91,12 +91,31 @@ impl ColumnType {
                 }
                 Ok(())
             }
+            ColumnType::List(_) if self.list_depth() > MAX_LIST_NESTING => Err(format!(
+                "list types are nested {} deep; at most {MAX_LIST_NESTING} are allowed",
+                self.list_depth()
+            )),
             ColumnType::List(elem) => elem.validate(),
-            ColumnType::Custom(name) if name.trim().is_empty() => {
-                Err("custom type name is empty".into())
-            }
+            ColumnType::Custom(name) => check_custom_type(name).map_err(|why| {
+                format!(
+                    "custom type {name:?} is not a type name: {why} \
+                     (allowed: words such as `double precision` or `public.citext`, one `(..)` \
+                     of numbers, words or 'quoted' literals, and `[]` suffixes)"
+                )
+            }),
             _ => Ok(()),
         }
+    }
+
+    /// How many `List`s are nested at the top of this type (0 for a non-list).
+    fn list_depth(&self) -> usize {
+        let mut depth = 0;
+        let mut ty = self;
+        while let ColumnType::List(elem) = ty {
+            depth += 1;
+            ty = elem;
+        }
+        depth
     }
 
     /// True when every value a column of type `self` can hold is also a value of `to`, so
@@ -131,6 +150,112 @@ impl ColumnType {
             (Document { .. }, Document { .. }) => true,
             (List(a), List(b)) => a.widens_to(b),
             _ => false,
+        }
+    }
+}
+
+/// How deep `List` types may nest. Deeper nesting is no real schema, and every reader of types
+/// (snapshot loader, migration-file parser, the generator's output) recurses once per level.
+pub const MAX_LIST_NESTING: usize = 16;
+
+/// Checks that a custom type name is a type name and nothing else, since it is written into DDL
+/// as it is (a type cannot be quoted as an identifier can). The grammar: words of identifier
+/// characters separated by one space or a dot (`double precision`, `public.citext`), at most one
+/// parenthesised list of numbers, words or single-quoted literals without backslashes
+/// (`numeric(10, 2)`, `geometry(point, 4326)`, `set('a', 'b')`), and `[]` or `[N]` suffixes.
+fn check_custom_type(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > 200 {
+        return Err("it is longer than 200 bytes".into());
+    }
+    let chars: Vec<char> = name.chars().collect();
+    let mut i = 0;
+    let is_word_start = |c: char| c.is_ascii_alphabetic() || c == '_';
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let at = |i: usize, what: &str| format!("{what} at character {}", i + 1);
+    let mut seen_args = false;
+    // Words, separated by one space or a dot, with an optional argument list after any word.
+    loop {
+        if !chars.get(i).is_some_and(|&c| is_word_start(c)) {
+            return Err(at(i, "expected a word"));
+        }
+        while chars.get(i).is_some_and(|&c| is_word(c)) {
+            i += 1;
+        }
+        if chars.get(i) == Some(&'(') {
+            if seen_args {
+                return Err(at(i, "a second argument list"));
+            }
+            seen_args = true;
+            i = custom_type_args(&chars, i + 1)?;
+        }
+        match chars.get(i) {
+            Some(' ' | '.') if chars.get(i + 1).is_some_and(|&c| is_word_start(c)) => i += 1,
+            _ => break,
+        }
+    }
+    // Array suffixes.
+    while chars.get(i) == Some(&'[') {
+        i += 1;
+        while chars.get(i).is_some_and(char::is_ascii_digit) {
+            i += 1;
+        }
+        if chars.get(i) != Some(&']') {
+            return Err(at(i, "expected `]`"));
+        }
+        i += 1;
+    }
+    match chars.get(i) {
+        None => Ok(()),
+        Some(c) => Err(at(i, &format!("unexpected {c:?}"))),
+    }
+}
+
+/// The arguments after a type name's `(`, from `i`; returns the position after the `)`.
+fn custom_type_args(chars: &[char], mut i: usize) -> Result<usize, String> {
+    let at = |i: usize, what: &str| format!("{what} at character {}", i + 1);
+    let skip_spaces = |mut i: usize| {
+        while chars.get(i) == Some(&' ') {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_spaces(i);
+        match chars.get(i) {
+            Some(c) if c.is_ascii_alphanumeric() || *c == '_' => {
+                while chars
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+                {
+                    i += 1;
+                }
+            }
+            Some('\'') => {
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        Some('\'') if chars.get(i + 1) == Some(&'\'') => i += 2,
+                        Some('\'') => break,
+                        Some('\\') => return Err(at(i, "a backslash in a literal")),
+                        Some(c) if c.is_control() => {
+                            return Err(at(i, "a control character in a literal"));
+                        }
+                        Some(_) => i += 1,
+                        None => return Err("an unterminated literal".into()),
+                    }
+                }
+                i += 1;
+            }
+            _ => return Err(at(i, "expected a number, a word or a 'literal'")),
+        }
+        i = skip_spaces(i);
+        match chars.get(i) {
+            Some(',') => i += 1,
+            Some(')') => return Ok(i + 1),
+            _ => return Err(at(i, "expected `,` or `)`")),
         }
     }
 }
@@ -272,5 +397,54 @@ mod tests {
         assert!(Float(2).validate().is_err());
         assert!(Numeric(Some((2, 3))).validate().is_err());
         assert!(Integer(8).validate().is_ok());
+    }
+
+    #[test]
+    fn custom_types_are_type_names_and_nothing_else() {
+        for ok in [
+            "citext",
+            "double precision",
+            "public.citext",
+            "character varying(10)",
+            "numeric(10, 2)",
+            "timestamp(3) with time zone",
+            "set('a', 'b''c')",
+            "int[]",
+            "text[3][]",
+            "geometry(point,4326)",
+        ] {
+            assert_eq!(Custom(ok.into()).validate(), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            " text",
+            "text ",
+            "text); DROP TABLE victim; CREATE TABLE pwned (a int",
+            "text -- comment",
+            "text/* */",
+            "int(1)(2)",
+            "enum('a\\', 'b')",
+            "enum('a",
+            "text;",
+            "text\nnot null",
+            "a  b",
+            "1abc",
+            "int[",
+            "varchar(\"x\")",
+        ] {
+            let err = Custom(bad.into()).validate().unwrap_err();
+            assert!(err.contains("is not a type name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn list_nesting_is_bounded() {
+        let mut ty = Integer(4);
+        for _ in 0..MAX_LIST_NESTING {
+            ty = List(Box::new(ty));
+        }
+        assert_eq!(ty.validate(), Ok(()));
+        let err = List(Box::new(ty)).validate().unwrap_err();
+        assert!(err.contains("nested 17 deep"), "{err}");
     }
 }

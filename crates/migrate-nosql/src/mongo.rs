@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexDef,
-    IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef, TableSnapshot,
+    IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef, TableSnapshot, redact,
 };
 
 /// The collection that records applied migrations.
@@ -32,16 +32,6 @@ pub struct MongoBackend {
     lock_timeout: Duration,
     /// Show server-side updates' progress on stderr.
     progress: bool,
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(start), Some(at)) if at > start => match url[start + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
 }
 
 impl MongoBackend {
@@ -639,6 +629,41 @@ fn ops_checksum(ops: &[Operation]) -> String {
 }
 
 impl Backend for MongoBackend {
+    /// Collection names MongoDB refuses, and field names its update operators would read as a
+    /// path (`a.b`) or an operator (`$a`).
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        let namespace = self.db.name().len() + 1;
+        if let Some(table) = op.table() {
+            if table.contains('$') || table.starts_with("system.") {
+                return Err(format!(
+                    "collection name {table:?} has a `$` or starts with `system.`, which MongoDB refuses"
+                ));
+            }
+            if namespace + table.len() > 255 {
+                return Err(format!(
+                    "collection name {table:?} makes the namespace {} bytes long; MongoDB allows 255",
+                    namespace + table.len()
+                ));
+            }
+        }
+        let field = |name: &str| {
+            if name.contains('.') || name.starts_with('$') {
+                Err(format!(
+                    "field name {name:?} has a `.` or starts with `$`; MongoDB's updates would \
+                     read it as a path or an operator"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match op {
+            Operation::CreateTable(def) => def.columns.iter().try_for_each(|c| field(&c.name)),
+            Operation::AddColumn { column, .. } => field(&column.name),
+            Operation::ModifyColumn { to, .. } => field(&to.name),
+            _ => Ok(()),
+        }
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }

@@ -8,7 +8,7 @@ use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
-use crate::url::{DatabaseUrl, redact};
+use crate::url::DatabaseUrl;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::connection::Connection;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, Direction, Error, IndexDef, MigrationPlan, Operation, Result,
-    SchemaSnapshot, TableSnapshot, resume_at, steps_checksum,
+    SchemaSnapshot, TableSnapshot, redact, resume_at, steps_checksum,
 };
 
 /// How long to wait for a database to answer a connection attempt.
@@ -929,6 +929,10 @@ struct Progress<'a> {
 }
 
 impl Backend for SqlBackend {
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        ddl::check(self.dialect, op)
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }

@@ -31,6 +31,48 @@ fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
     }
 }
 
+/// Refuses what this dialect cannot do as written: a name it would cut or reject (see
+/// [`Dialect::check_name`]), a type it cannot store. Pure, so that a run checks every operation
+/// before it executes any.
+pub fn check(dialect: Dialect, op: &Operation) -> Result<(), DialectError> {
+    let name = |role: &str, name: &str| {
+        dialect
+            .check_name(name)
+            .map_err(|why| format!("{role} name {name:?} {why}"))
+    };
+    let column = |c: &ColumnDef| -> Result<(), DialectError> {
+        name("column", &c.name)?;
+        if let ColumnType::Enum(e) = &c.ty
+            && let Some(type_name) = &e.name
+            && dialect == Dialect::Postgres
+        {
+            name("enum type", type_name)?;
+        }
+        dialect
+            .column_type(&c.ty, c.auto_increment)
+            .map(|_| ())
+            .map_err(|why| format!("column {:?}: {why}", c.name))
+    };
+    if let Some(table) = op.table() {
+        name("table", table)?;
+    }
+    match op {
+        Operation::CreateTable(def) => def.columns.iter().try_for_each(column),
+        Operation::AddColumn { column: c, .. } => column(c),
+        Operation::ModifyColumn { from, to, .. } => {
+            name("column", &from.name)?;
+            column(to)
+        }
+        Operation::DropColumn { column, .. } => name("column", column),
+        Operation::CreateIndex { index, .. } => {
+            name("index", &index.name)?;
+            index.columns.iter().try_for_each(|c| name("column", &c.column))
+        }
+        Operation::DropIndex { index, .. } => name("index", index),
+        Operation::DropTable { .. } | Operation::Raw { .. } => Ok(()),
+    }
+}
+
 /// The statements for one operation. `live` is the table as it is now, required where
 /// [`needs_live_table`] says so.
 pub fn statements(
@@ -39,16 +81,7 @@ pub fn statements(
     live: Option<&TableSnapshot>,
 ) -> Result<Vec<String>, DialectError> {
     let q = |name: &str| dialect.ident(name);
-    // A type the dialect cannot store is the first thing to say, whatever the operation.
-    let columns: Vec<&ColumnDef> = match op {
-        Operation::CreateTable(def) => def.columns.iter().collect(),
-        Operation::AddColumn { column, .. } => vec![column],
-        Operation::ModifyColumn { to, .. } => vec![to],
-        _ => Vec::new(),
-    };
-    for column in columns {
-        dialect.column_type(&column.ty, column.auto_increment)?;
-    }
+    check(dialect, op)?;
     if let (Dialect::Sqlite, Some(_)) = (dialect, sqlite_rebuild_reason(op)) {
         let live = live.ok_or_else(|| format!("the table of `{op}` does not exist"))?;
         return sqlite_rebuild(live, op);

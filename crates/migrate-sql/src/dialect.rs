@@ -24,11 +24,45 @@ impl Dialect {
         }
     }
 
+    /// Refuses a name this server would reject or, worse, silently change: PostgreSQL cuts names
+    /// to 63 bytes (so a longer table is created under another name); MySQL allows 64
+    /// characters, only from Unicode's Basic Multilingual Plane, and no trailing space. The
+    /// message completes "name ...".
+    pub fn check_name(self, name: &str) -> Result<(), DialectError> {
+        if name.is_empty() {
+            return Err("is empty".into());
+        }
+        if name.contains('\0') {
+            return Err("contains a NUL character".into());
+        }
+        match self {
+            Dialect::Postgres if name.len() > 63 => Err(format!(
+                "is {} bytes long; PostgreSQL allows at most 63 and would silently cut it",
+                name.len()
+            )),
+            Dialect::Mysql if name.chars().count() > 64 => Err(format!(
+                "is {} characters long; MySQL allows at most 64",
+                name.chars().count()
+            )),
+            Dialect::Mysql if name.ends_with(' ') => {
+                Err("ends with a space, which MySQL does not allow".into())
+            }
+            Dialect::Mysql => match name.chars().find(|&c| c > '\u{FFFF}') {
+                Some(c) => Err(format!(
+                    "contains {c:?} (U+{:X}), outside the Basic Multilingual Plane that MySQL \
+                     identifiers are limited to",
+                    c as u32
+                )),
+                None => Ok(()),
+            },
+            Dialect::Sqlite | Dialect::Postgres => Ok(()),
+        }
+    }
+
     /// `name` quoted as an identifier: `"a""b"` (SQLite, PostgreSQL) or `` `a``b` `` (MySQL).
     pub fn ident(self, name: &str) -> Result<String, DialectError> {
-        if name.is_empty() || name.contains('\0') {
-            return Err(format!("{name:?} is not a valid identifier"));
-        }
+        self.check_name(name)
+            .map_err(|why| format!("identifier {name:?} {why}"))?;
         Ok(match self {
             Dialect::Sqlite | Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
             Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
@@ -223,6 +257,21 @@ mod tests {
         assert_eq!(Mysql.ident("a`b").unwrap(), "`a``b`");
         assert!(Postgres.ident("a\0b").is_err());
         assert!(Mysql.ident("").is_err());
+    }
+
+    #[test]
+    fn names_the_server_would_cut_or_refuse_are_refused() {
+        let n63 = "a".repeat(63);
+        assert!(Postgres.check_name(&n63).is_ok());
+        let err = Postgres.check_name(&format!("{n63}b")).unwrap_err();
+        assert!(err.contains("64 bytes long; PostgreSQL allows at most 63"), "{err}");
+        // Bytes, not characters: 32 two-byte characters are 64 bytes.
+        assert!(Postgres.check_name(&"é".repeat(32)).is_err());
+        assert!(Mysql.check_name(&"é".repeat(64)).is_ok());
+        assert!(Mysql.check_name(&"a".repeat(65)).is_err());
+        assert!(Mysql.check_name("name ").unwrap_err().contains("ends with a space"));
+        assert!(Mysql.check_name("emoji😀").unwrap_err().contains("U+1F600"));
+        assert!(Sqlite.check_name(&"a".repeat(1000)).is_ok());
     }
 
     #[test]

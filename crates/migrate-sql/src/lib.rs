@@ -40,4 +40,4 @@ pub use backend::SqlBackend;
 /// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
 pub const TRACKING_TABLE: &str = "_toasty_migrations";
 pub use dialect::Dialect;
-pub use url::{DatabaseUrl, not_built, redact};
+pub use url::{DatabaseUrl, not_built};

@@ -123,7 +123,7 @@ impl DynamoBackend {
     /// Connects to `dynamodb://<region>[?endpoint=http://host:port][&prefix=app_]`, with
     /// credentials from the usual AWS chain (environment, profile, instance role).
     pub async fn connect(url: &str) -> Result<Self> {
-        let target = url.to_string();
+        let target = toasty_migrate::redact(url);
         let rest = url
             .strip_prefix("dynamodb://")
             .ok_or_else(|| Error::Unsupported {
@@ -138,10 +138,14 @@ impl DynamoBackend {
                 Some(("endpoint", v)) => endpoint = Some(v.to_string()),
                 Some(("prefix", v)) => prefix = v.to_string(),
                 _ => {
+                    // Only the name: the value may be a credential.
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
                     return Err(Error::Unsupported {
                         target,
                         message: format!(
-                            "unknown DynamoDB URL parameter {pair:?} (endpoint, prefix)"
+                            "unknown DynamoDB URL parameter {name:?} (endpoint, prefix); \
+                             credentials come from the AWS chain (AWS_ACCESS_KEY_ID and \
+                             AWS_SECRET_ACCESS_KEY, a profile, an instance role), not the URL"
                         ),
                     });
                 }
@@ -1261,6 +1265,34 @@ pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
 }
 
 impl Backend for DynamoBackend {
+    /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
+    /// Toasty's index naming included.
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        let name = |role: &str, name: &str| {
+            let ok = (3..=255).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{role} name {name:?} is not 3 to 255 of the characters A-Z a-z 0-9 _ . - \
+                     that DynamoDB allows"
+                ))
+            }
+        };
+        if let Some(table) = op.table() {
+            name("table", &self.name(table))?;
+        }
+        match op {
+            Operation::CreateIndex { table, index } => {
+                name("index", &self.index_name(table, &index.name))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }
