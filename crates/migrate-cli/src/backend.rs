@@ -24,7 +24,9 @@ pub enum AnyBackend {
 }
 
 impl AnyBackend {
-    pub async fn connect(url: &str) -> Result<Self, Error> {
+    /// Connects to `url`; a command that only reads (`writes` false) never creates a database
+    /// (SQLite's file).
+    pub async fn connect(url: &str, writes: bool) -> Result<Self, Error> {
         let scheme = url
             .split(':')
             .next()
@@ -50,7 +52,9 @@ impl AnyBackend {
             #[cfg(not(feature = "dynamodb"))]
             "dynamodb" => Err(toasty_migrate_sql::not_built(url, "DynamoDB", "dynamodb")),
             #[cfg(feature = "sql")]
-            _ => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
+            _ if writes => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
+            #[cfg(feature = "sql")]
+            _ => Ok(AnyBackend::Sql(SqlBackend::connect_existing(url).await?)),
             #[cfg(not(feature = "sql"))]
             _ => Err(toasty_migrate_sql::DatabaseUrl::parse(url)?.not_built(url)),
         }

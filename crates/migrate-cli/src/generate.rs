@@ -33,6 +33,13 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
+    // Said before the changes are printed: nothing could be written there.
+    if args.dir.exists() && !args.dir.is_dir() {
+        bail!(
+            "the migrations directory {} is not a directory (pass --dir DIR)",
+            args.dir.display()
+        );
+    }
     let recorded = args.dir.join(SCHEMA_FILE);
     let old = if recorded.exists() {
         load_snapshot(&recorded)?

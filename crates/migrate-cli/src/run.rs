@@ -36,15 +36,17 @@ pub struct DownArgs {
     dry_run: bool,
 }
 
-/// The migrations of `--dir` and a connection to `--url`.
-pub async fn open(target: &Target) -> Result<(Migrator, AnyBackend)> {
-    open_with(target, |dir| Migrator::from_dir(dir)).await
+/// The migrations of `--dir` and a connection to `--url` (one that may create the database if
+/// the command `writes`).
+pub async fn open(target: &Target, writes: bool) -> Result<(Migrator, AnyBackend)> {
+    open_with(target, writes, |dir| Migrator::from_dir(dir)).await
 }
 
 /// `load(--dir)` and a connection to `--url`, at once: reading many files and waiting for a
 /// server's handshake overlap.
 pub async fn open_with<T: Send + 'static>(
     target: &Target,
+    writes: bool,
     load: fn(&Path) -> toasty_migrate::Result<T>,
 ) -> Result<(T, AnyBackend)> {
     if !target.dir.is_dir() {
@@ -57,7 +59,7 @@ pub async fn open_with<T: Send + 'static>(
     let dir = target.dir.clone();
     let (loaded, backend) = tokio::join!(
         tokio::task::spawn_blocking(move || load(&dir)),
-        AnyBackend::connect(url)
+        AnyBackend::connect(url, writes)
     );
     let loaded = loaded.expect("loading migrations does not panic")?;
     let backend = backend.with_context(|| "connecting to the database".to_string())?;
@@ -65,7 +67,7 @@ pub async fn open_with<T: Send + 'static>(
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
-    let (migrator, mut backend) = open(&args.target).await?;
+    let (migrator, mut backend) = open(&args.target, !args.dry_run).await?;
     let options = RunOptions {
         count: args.count,
         dry_run: args.dry_run,
@@ -77,7 +79,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
 }
 
 pub async fn down(args: DownArgs) -> Result<()> {
-    let (migrator, mut backend) = open(&args.target).await?;
+    let (migrator, mut backend) = open(&args.target, !args.dry_run).await?;
     let options = RunOptions {
         count: Some(args.count),
         dry_run: args.dry_run,

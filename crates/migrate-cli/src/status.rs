@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 use toasty_migrate::{
-    Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator, SchemaSnapshot,
+    Backend, Error, MigrationIndex, MigrationState, MigrationStatus, Migrator, SchemaSnapshot,
     detect_changes, read_cache_file, steps_checksum, write_cache_file,
 };
 
@@ -28,15 +28,39 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {
-    let (index, mut backend) = open_with(&args.target, |dir| MigrationIndex::from_dir(dir)).await?;
+    let (index, mut backend) = open_with(&args.target, false, |dir| MigrationIndex::from_dir(dir)).await?;
     let statuses = index.status(&mut backend).await?;
     let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
+    let history = history_problem(&statuses);
     if args.json {
-        print_json(&statuses, &drift);
+        print_json(&statuses, &drift, history.is_none());
     } else {
         print_table(&statuses, &drift);
     }
-    Ok(())
+    // An applied migration edited or gone is what `up` and `down` refuse: status says so too,
+    // with the same exit code.
+    match history {
+        Some(problem) => Err(problem.into()),
+        None => Ok(()),
+    }
+}
+
+/// The first applied migration whose file was edited or removed since, as the error `up` gives.
+fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
+    statuses.iter().find_map(|s| match &s.state {
+        MigrationState::Modified {
+            applied,
+            file_checksum,
+        } => Some(Error::ChecksumMismatch {
+            version: s.version.clone(),
+            applied: applied.checksum.clone(),
+            file: file_checksum.clone(),
+        }),
+        MigrationState::Missing(_) => Some(Error::MissingMigration {
+            version: s.version.clone(),
+        }),
+        _ => None,
+    })
 }
 
 /// Whether the database matches the schema its applied migrations build.
@@ -210,6 +234,7 @@ fn state_name(state: &MigrationState) -> &'static str {
 
 /// Written whole, in one write: a thousand migrations are a thousand lines.
 fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
+    let now = time::OffsetDateTime::now_utc();
     let mut out = String::new();
     if statuses.is_empty() {
         out.push_str("No migrations.\n");
@@ -217,10 +242,7 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
     for status in statuses {
         let (style, note) = match &status.state {
             MigrationState::Pending => (YELLOW, String::new()),
-            MigrationState::Applied(a) => (
-                GREEN,
-                format!("{DIM}applied {}{DIM:#}", rfc3339(a.applied_at)),
-            ),
+            MigrationState::Applied(a) => (GREEN, format!("{DIM}{}{DIM:#}", when(a.applied_at, now))),
             MigrationState::Modified {
                 applied,
                 file_checksum,
@@ -274,12 +296,31 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
     print!("{out}");
 }
 
+/// `2026-11-29 14:02 UTC (3 days ago)`: at a glance; `--json` has the exact time.
+fn when(at: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let date = at.format(&format).expect("a UTC time formats");
+    let ago = now - at;
+    let (n, unit) = if ago.whole_minutes() < 1 {
+        return format!("{date} (just now)");
+    } else if ago.whole_hours() < 1 {
+        (ago.whole_minutes(), "minute")
+    } else if ago.whole_days() < 1 {
+        (ago.whole_hours(), "hour")
+    } else {
+        (ago.whole_days(), "day")
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    format!("{date} ({n} {unit}{plural} ago)")
+}
+
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .expect("a UTC time formats")
 }
 
-fn print_json(statuses: &[MigrationStatus], drift: &Drift) {
+/// `ok` is false when an applied migration was edited or removed (exit code 2).
+fn print_json(statuses: &[MigrationStatus], drift: &Drift, ok: bool) {
     let migrations: Vec<_> = statuses
         .iter()
         .map(|s| {
@@ -303,7 +344,7 @@ fn print_json(statuses: &[MigrationStatus], drift: &Drift) {
         Drift::Differs(changes) => json!({"state": "drift", "changes": changes}),
         Drift::Unknown(why) => json!({"state": "unknown", "reason": why}),
     };
-    let out = json!({ "migrations": migrations, "schema": drift });
+    let out = json!({ "ok": ok, "migrations": migrations, "schema": drift });
     println!(
         "{}",
         serde_json::to_string_pretty(&out).expect("JSON values serialize")

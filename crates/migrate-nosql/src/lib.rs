@@ -10,6 +10,8 @@
 //!   renames, stored values converted between types), a lease item lock and per-operation
 //!   progress.
 
+#[cfg(any(feature = "dynamodb", feature = "mongodb"))]
+mod connect;
 #[cfg(feature = "dynamodb")]
 mod dynamo;
 #[cfg(any(feature = "dynamodb", feature = "mongodb"))]

@@ -53,6 +53,21 @@ impl MongoBackend {
                 target: target.clone(),
                 message: "the URL names no database: use mongodb://host:port/<database>".into(),
             })?;
+        // The driver waits out its server selection timeout even when every port refuses.
+        let mut refusals = Vec::new();
+        for host in &options.hosts {
+            if let mongodb::options::ServerAddress::Tcp { host, port } = host
+                && let Some(refused) = crate::connect::refused(host, port.unwrap_or(27017)).await
+            {
+                refusals.push(refused);
+            }
+        }
+        if !refusals.is_empty() && refusals.len() == options.hosts.len() {
+            return Err(Error::Backend {
+                target,
+                message: refusals.join("; "),
+            });
+        }
         options.server_selection_timeout = Some(CONNECT_TIMEOUT);
         options.connect_timeout = Some(CONNECT_TIMEOUT);
         let client = Client::with_options(options).map_err(|e| fail(e.to_string()))?;

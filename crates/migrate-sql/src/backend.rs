@@ -54,11 +54,33 @@ macro_rules! on_conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite($s) => $sqlite.map_err(|e| e.to_string()),
             #[cfg(feature = "postgres")]
-            Conn::Postgres($c) => $sqlx.map_err(|e| e.to_string()),
+            Conn::Postgres($c) => $sqlx.map_err(server_message),
             #[cfg(feature = "mysql")]
-            Conn::Mysql($c) => $sqlx.map_err(|e| e.to_string()),
+            Conn::Mysql($c) => $sqlx.map_err(server_message),
         }
     };
+}
+
+/// What sqlx reports, for a person: a server's error is its message with PostgreSQL's detail and
+/// hint, without the line of the server's C source that sqlx appends ("at line 948"), which
+/// reads like a line of the migration.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn server_message(e: sqlx_core::Error) -> String {
+    let sqlx_core::Error::Database(db) = &e else {
+        return e.to_string();
+    };
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx_postgres::PgDatabaseError>() {
+        let mut message = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+        if let Some(detail) = pg.detail() {
+            message.push_str(&format!("\n  detail: {detail}"));
+        }
+        if let Some(hint) = pg.hint() {
+            message.push_str(&format!("\n  hint: {hint}"));
+        }
+        return message;
+    }
+    db.to_string()
 }
 
 /// A migration backend over one SQL connection.
@@ -73,6 +95,16 @@ impl SqlBackend {
     /// Connects to `sqlite:<path>` (created if missing), `sqlite::memory:`, `postgres://...` or
     /// `mysql://...`. A server that does not answer within 10 s is an error, not a hang.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_to(url, true).await
+    }
+
+    /// [`connect`](Self::connect) for reading (status, dry runs): a SQLite file that does not
+    /// exist is an error rather than created empty.
+    pub async fn connect_existing(url: &str) -> Result<Self> {
+        Self::connect_to(url, false).await
+    }
+
+    async fn connect_to(url: &str, create: bool) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
         if !parsed.is_built() {
             return Err(parsed.not_built(url));
@@ -87,21 +119,15 @@ impl SqlBackend {
             Ok::<_, String>(match parsed {
                 #[cfg(feature = "sqlite")]
                 DatabaseUrl::Sqlite => Conn::Sqlite(
-                    SqliteConn::open(url, lock_timeout)
-                        .await
-                        .map_err(|e| e.to_string())?,
+                    SqliteConn::open(url, lock_timeout, create).await?,
                 ),
                 #[cfg(feature = "postgres")]
                 DatabaseUrl::Postgres => Conn::Postgres(
-                    PgConnection::connect(url)
-                        .await
-                        .map_err(|e| e.to_string())?,
+                    PgConnection::connect(url).await.map_err(server_message)?,
                 ),
                 #[cfg(feature = "mysql")]
                 DatabaseUrl::Mysql => Conn::Mysql(
-                    MySqlConnection::connect(url)
-                        .await
-                        .map_err(|e| e.to_string())?,
+                    MySqlConnection::connect(url).await.map_err(server_message)?,
                 ),
                 #[allow(unreachable_patterns)]
                 _ => unreachable!("checked by is_built above"),

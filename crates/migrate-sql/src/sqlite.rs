@@ -11,17 +11,37 @@ pub(crate) struct SqliteConn {
 }
 
 impl SqliteConn {
-    /// Opens `sqlite::memory:`, `sqlite:<path>` or `sqlite://<path>` (created if missing; a
-    /// query string such as `?mode=rwc` is ignored).
-    pub async fn open(url: &str, busy_timeout: Duration) -> rusqlite::Result<SqliteConn> {
+    /// Opens `sqlite::memory:`, `sqlite:<path>` or `sqlite://<path>` (a query string such as
+    /// `?mode=rwc` is ignored). A missing file is created only if `create`: a command that only
+    /// reads must not leave an empty database behind a mistyped path.
+    pub async fn open(url: &str, busy_timeout: Duration, create: bool) -> Result<SqliteConn, String> {
         let rest = url.strip_prefix("sqlite:").unwrap_or(url);
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split('?').next().unwrap_or_default().to_string();
+        if path.is_empty() {
+            return Err("the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
+                        database that is gone when the command ends"
+                .into());
+        }
+        if path != ":memory:" && !create && !std::path::Path::new(&path).exists() {
+            return Err(format!(
+                "the database file {path} does not exist (`toasty migrate:up` creates it)"
+            ));
+        }
         let conn = tokio::task::spawn_blocking(move || {
-            let conn = if path == ":memory:" || path.is_empty() {
+            let conn = if path == ":memory:" {
                 rusqlite::Connection::open_in_memory()?
-            } else {
+            } else if create {
                 rusqlite::Connection::open(&path)?
+            } else {
+                // Without SQLITE_OPEN_CREATE: a file removed since the check is not recreated.
+                use rusqlite::OpenFlags;
+                rusqlite::Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_URI
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?
             };
             conn.busy_timeout(busy_timeout)?;
             // Opening reads nothing; the first statement reads and parses the whole schema.
@@ -31,7 +51,8 @@ impl SqliteConn {
             Ok::<_, rusqlite::Error>(conn)
         })
         .await
-        .expect("the SQLite open task does not panic")?;
+        .expect("the SQLite open task does not panic")
+        .map_err(|e| e.to_string())?;
         Ok(SqliteConn {
             inner: Arc::new(Mutex::new(conn)),
         })

@@ -104,6 +104,21 @@ impl ItemWrite {
     }
 }
 
+/// The host and port of an endpoint URL (`http://host:port/...`).
+fn endpoint_address(endpoint: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, port.parse().ok()?)
+        }
+        _ => (authority, default_port),
+    };
+    Some((host.trim_matches(['[', ']']).to_string(), port))
+}
+
 /// A migration backend over DynamoDB (or a local server speaking its API).
 pub struct DynamoBackend {
     client: Client,
@@ -156,6 +171,15 @@ impl DynamoBackend {
         if let Some(endpoint) = &endpoint {
             loader = loader.endpoint_url(endpoint);
         }
+        if let Some(refused) = match endpoint.as_deref().and_then(endpoint_address) {
+            Some((host, port)) => crate::connect::refused(&host, port).await,
+            None => None,
+        } {
+            return Err(Error::Backend {
+                target,
+                message: refused,
+            });
+        }
         let config = loader.load().await;
         let client = Client::new(&config);
         let check = tokio::time::timeout(
@@ -168,10 +192,7 @@ impl DynamoBackend {
             Ok(Err(e)) => {
                 return Err(Error::Backend {
                     target,
-                    message: format!(
-                        "cannot connect: {}",
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                    ),
+                    message: format!("cannot connect: {}", crate::connect::chain(&e)),
                 });
             }
             Err(_) => {
@@ -239,7 +260,7 @@ impl DynamoBackend {
     fn error(&self, e: impl std::error::Error) -> Error {
         Error::Backend {
             target: self.target.clone(),
-            message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+            message: crate::connect::chain(&e),
         }
     }
 
