@@ -656,6 +656,7 @@ impl SqlBackend {
             }
             let auto = autoincrement && pk_position > 0;
             columns.push(introspect::column(
+                Dialect::Sqlite,
                 column,
                 ty,
                 !not_null,
@@ -726,6 +727,7 @@ impl SqlBackend {
                 .entry(table.clone())
                 .or_insert_with(|| empty_table(table));
             t.columns.push(introspect::column(
+                Dialect::Postgres,
                 column,
                 ty,
                 !not_null,
@@ -782,6 +784,7 @@ impl SqlBackend {
                 .entry(table.clone())
                 .or_insert_with(|| empty_table(table));
             t.columns.push(introspect::column(
+                Dialect::Mysql,
                 column,
                 ty,
                 nullable == "YES",

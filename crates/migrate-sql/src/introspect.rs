@@ -60,7 +60,7 @@ fn stored_default(ty: &ColumnType, default: DefaultValue) -> DefaultValue {
 
 /// Parses a default expression as the server reports it (`'a''b'::text`, `42`, `'-1'::integer`,
 /// `TRUE`, `1`) for a column of type `ty`. `None` for an expression that is not a literal.
-pub fn parse_default(ty: &ColumnType, expr: &str) -> Option<DefaultValue> {
+pub fn parse_default(dialect: Dialect, ty: &ColumnType, expr: &str) -> Option<DefaultValue> {
     let mut text = expr.trim();
     // PostgreSQL: `'x'::character varying`, `'-1'::integer`.
     if let Some(i) = text.rfind("::")
@@ -70,7 +70,7 @@ pub fn parse_default(ty: &ColumnType, expr: &str) -> Option<DefaultValue> {
     }
     let text = text.trim().trim_start_matches('(').trim_end_matches(')');
     let literal = if text.len() >= 2 && text.starts_with('\'') && text.ends_with('\'') {
-        Some(unquote(&text[1..text.len() - 1]))
+        Some(unquote(dialect, &text[1..text.len() - 1]))
     } else {
         None
     };
@@ -97,8 +97,38 @@ pub fn parse_default(ty: &ColumnType, expr: &str) -> Option<DefaultValue> {
     }
 }
 
-fn unquote(body: &str) -> String {
-    body.replace("''", "'").replace("\\\\", "\\")
+/// The text of a quoted literal's body as the server wrote it: `''` is a quote everywhere;
+/// MariaDB also escapes with backslashes (`\n`, `\\`, `\'`...), which PostgreSQL (standard
+/// strings) and SQLite do not.
+fn unquote(dialect: Dialect, body: &str) -> String {
+    let body = body.replace("''", "'");
+    if dialect != Dialect::Mysql {
+        return body;
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some('b') => out.push('\u{8}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('Z') => out.push('\u{1a}'),
+            // `\%` and `\_` keep their backslash in MySQL.
+            Some(c @ ('%' | '_')) => {
+                out.push('\\');
+                out.push(c);
+            }
+            Some(c) => out.push(c),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// A SQLite declared type (as `CREATE TABLE` wrote it).
@@ -277,13 +307,14 @@ fn split_args(text: &str) -> (String, Vec<u32>) {
 
 /// A column read from the database.
 pub fn column(
+    dialect: Dialect,
     name: String,
     ty: ColumnType,
     nullable: bool,
     default: Option<&str>,
     auto_increment: bool,
 ) -> ColumnDef {
-    let default = default.and_then(|d| parse_default(&ty, d));
+    let default = default.and_then(|d| parse_default(dialect, &ty, d));
     ColumnDef {
         name,
         ty,
@@ -341,21 +372,30 @@ mod tests {
     #[test]
     fn defaults_read_back() {
         assert_eq!(
-            parse_default(&ColumnType::Text, "'it''s'::text"),
+            parse_default(Dialect::Postgres, &ColumnType::Text, "'it''s'::text"),
             Some(DefaultValue::Text("it's".into()))
         );
         assert_eq!(
-            parse_default(&ColumnType::Integer(4), "'-5'::integer"),
+            parse_default(Dialect::Postgres, &ColumnType::Integer(4), "'-5'::integer"),
             Some(DefaultValue::Integer(-5))
         );
         assert_eq!(
-            parse_default(&ColumnType::Boolean, "1"),
+            parse_default(Dialect::Mysql, &ColumnType::Boolean, "1"),
             Some(DefaultValue::Bool(true))
         );
-        assert_eq!(parse_default(&ColumnType::Text, "NULL"), None);
+        assert_eq!(parse_default(Dialect::Mysql, &ColumnType::Text, "NULL"), None);
         assert_eq!(
-            parse_default(&ColumnType::Float(8), "1e300"),
+            parse_default(Dialect::Sqlite, &ColumnType::Float(8), "1e300"),
             Some(DefaultValue::Float(1e300))
+        );
+        // MariaDB escapes a newline and a backslash; PostgreSQL and SQLite keep both as written.
+        assert_eq!(
+            parse_default(Dialect::Mysql, &ColumnType::Text, "'a\\nb\tc\\'d\\\\e'"),
+            Some(DefaultValue::Text("a\nb\tc'd\\e".into()))
+        );
+        assert_eq!(
+            parse_default(Dialect::Postgres, &ColumnType::Text, "'a\\\\b\nc'::text"),
+            Some(DefaultValue::Text("a\\\\b\nc".into()))
         );
     }
 }
