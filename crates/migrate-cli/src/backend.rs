@@ -96,6 +96,20 @@ impl AnyBackend {
         }
     }
 
+    /// Whether the database keeps columns in the order the migrations put them. PostgreSQL
+    /// cannot put a column back in its place (it adds at the end), so order is not compared
+    /// there.
+    pub fn keeps_column_order(&self) -> bool {
+        match self {
+            #[cfg(feature = "sql")]
+            AnyBackend::Sql(b) => b.dialect() != toasty_migrate_sql::Dialect::Postgres,
+            #[cfg(feature = "mongodb")]
+            AnyBackend::Mongo(_) => true,
+            #[cfg(feature = "dynamodb")]
+            AnyBackend::Dynamo(_) => true,
+        }
+    }
+
     /// `snapshot` as this database keeps it, to compare with `introspect`.
     pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
         match self {

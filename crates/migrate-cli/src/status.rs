@@ -146,6 +146,14 @@ async fn drift(
     }
     let live = backend.introspect().await?;
     let expected = backend.stored(&expected);
+    let misordered = if backend.keeps_column_order() {
+        column_order_differences(&expected, &live)
+    } else {
+        Vec::new()
+    };
+    if !misordered.is_empty() && live.is_equivalent(&expected) {
+        return Ok(Drift::Differs(misordered));
+    }
     if live.is_equivalent(&expected) {
         // The fingerprint vouches for the verdict only if nothing changed the schema while it
         // was compared; the watermark, taken first, moves with any such change by itself.
@@ -164,6 +172,33 @@ async fn drift(
         Ok(diff) => Drift::Differs(diff.changes.iter().map(|c| c.to_string()).collect()),
         Err(e) => Drift::Differs(vec![e.to_string()]),
     })
+}
+
+/// Tables whose columns are the same but in another order than the migrations build.
+fn column_order_differences(expected: &SchemaSnapshot, live: &SchemaSnapshot) -> Vec<String> {
+    let names = |t: &toasty_migrate::TableSnapshot| -> Vec<String> {
+        t.columns.iter().map(|c| c.name.clone()).collect()
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for table in &expected.tables {
+        let Some(found) = live.table(&table.name) else {
+            continue;
+        };
+        let (built, found) = (names(table), names(found));
+        if built != found && sorted(built.clone()) == sorted(found.clone()) {
+            out.push(format!(
+                "columns of {} are in the order ({}); the migrations build ({})",
+                table.name,
+                found.join(", "),
+                built.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// The tokens, each keyed with the applied migrations, under which a database was last found in

@@ -1,7 +1,7 @@
 //! Change detection: from two snapshots to the ordered list of [`SchemaChange`]s that turns the
 //! old schema into the new one, and from changes to the `up` and `down` operations.
 
-use crate::operation::Operation;
+use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{ColumnDef, IndexColumn, IndexDef, SchemaSnapshot, TableDef, TableSnapshot};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,9 @@ pub enum SchemaChange {
     DropColumn {
         table: String,
         column: ColumnDef,
+        /// Where the column was, so that `down` puts it back there; `None` when it was last.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<ColumnPosition>,
     },
     ModifyColumn {
         table: String,
@@ -100,8 +103,12 @@ impl SchemaChange {
         match self.clone() {
             SchemaChange::CreateTable { table } => Operation::CreateTable(table),
             SchemaChange::DropTable { table } => Operation::DropTable { table: table.name },
-            SchemaChange::AddColumn { table, column } => Operation::AddColumn { table, column },
-            SchemaChange::DropColumn { table, column } => Operation::DropColumn {
+            SchemaChange::AddColumn { table, column } => Operation::AddColumn {
+                table,
+                column,
+                position: None,
+            },
+            SchemaChange::DropColumn { table, column, .. } => Operation::DropColumn {
                 table,
                 column: column.name,
             },
@@ -127,7 +134,15 @@ impl SchemaChange {
                 table,
                 column: column.name,
             },
-            SchemaChange::DropColumn { table, column } => Operation::AddColumn { table, column },
+            SchemaChange::DropColumn {
+                table,
+                column,
+                position,
+            } => Operation::AddColumn {
+                table,
+                column,
+                position,
+            },
             SchemaChange::ModifyColumn { table, old, new } => Operation::ModifyColumn {
                 table,
                 from: new,
@@ -446,7 +461,7 @@ fn diff_table(
     let mut matched: HashSet<&str> = HashSet::new();
     let mut drops = Vec::new();
     let mut modifies = Vec::new();
-    for old_column in &old.columns {
+    for (i, old_column) in old.columns.iter().enumerate() {
         let new_name = renames.new_name(table, &old_column.name);
         match new_columns.get(new_name) {
             Some(new_column) => {
@@ -458,10 +473,17 @@ fn diff_table(
             None => drops.push(SchemaChange::DropColumn {
                 table: table.to_string(),
                 column: old_column.clone(),
+                position: match i {
+                    _ if i + 1 == old.columns.len() => None,
+                    0 => Some(ColumnPosition::First),
+                    _ => Some(ColumnPosition::After(old.columns[i - 1].name.clone())),
+                },
             }),
         }
     }
-    column_changes.extend(drops);
+    // Last column first: `down` then puts them back first to last, each after a column that
+    // is already there.
+    column_changes.extend(drops.into_iter().rev());
     for (old_column, new_column) in order_renames(table, modifies)? {
         column_changes.push(SchemaChange::ModifyColumn {
             table: table.to_string(),

@@ -6,7 +6,7 @@
 
 use crate::diff::SchemaDiff;
 use crate::migration::{MigrationPlan, is_version};
-use crate::operation::Operation;
+use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{
     ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot, TableDef,
     load_snapshot, snapshot_to_json,
@@ -265,9 +265,21 @@ fn render_operation(op: &Operation) -> TokenStream {
             quote! { db.create_table(#def)?; }
         }
         Operation::DropTable { table } => quote! { db.drop_table(#table)?; },
-        Operation::AddColumn { table, column } => {
+        Operation::AddColumn {
+            table,
+            column,
+            position,
+        } => {
             let column = render_column(column);
-            quote! { db.add_column(#table, #column)?; }
+            match position {
+                None => quote! { db.add_column(#table, #column)?; },
+                Some(ColumnPosition::First) => {
+                    quote! { db.add_column_at(#table, #column, ColumnPosition::First)?; }
+                }
+                Some(ColumnPosition::After(after)) => quote! {
+                    db.add_column_at(#table, #column, ColumnPosition::After(#after.into()))?;
+                },
+            }
         }
         Operation::DropColumn { table, column } => quote! { db.drop_column(#table, #column)?; },
         Operation::ModifyColumn { table, from, to } => {

@@ -61,7 +61,7 @@ pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
     version_name,
 };
-pub use operation::Operation;
+pub use operation::{ColumnPosition, Operation};
 pub use parse::{parse_migration, parse_migration_file};
 pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
 pub use runner::{
@@ -79,7 +79,7 @@ pub use types::{ColumnType, EnumType, MAX_LIST_NESTING};
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ColumnDef, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef, IndexOp, IndexScope,
-        Migration, MigrationContext, Result, TableDef,
+        ColumnDef, ColumnPosition, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef,
+        IndexOp, IndexScope, Migration, MigrationContext, Result, TableDef,
     };
 }

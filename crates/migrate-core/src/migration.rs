@@ -3,7 +3,7 @@
 //! the generator writes, the parser reads back, dry-run prints, backends execute and the checksum
 //! covers.
 
-use crate::operation::Operation;
+use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{ColumnDef, IndexDef, TableDef};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,22 @@ pub trait MigrationContext {
         self.operation(Operation::AddColumn {
             table: table.into(),
             column,
+            position: None,
+        })
+    }
+
+    /// Adds a column at `position` rather than at the end: what a generated `down` writes to
+    /// put a dropped column back where it was.
+    fn add_column_at(
+        &mut self,
+        table: &str,
+        column: ColumnDef,
+        position: ColumnPosition,
+    ) -> Result<()> {
+        self.operation(Operation::AddColumn {
+            table: table.into(),
+            column,
+            position: Some(position),
         })
     }
 

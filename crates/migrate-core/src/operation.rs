@@ -14,9 +14,15 @@ pub enum Operation {
     DropTable {
         table: String,
     },
+    /// Adds a column at the end of the table, or at `position` (how `down` puts a dropped
+    /// column back where it was).
     AddColumn {
         table: String,
         column: ColumnDef,
+        // Absent when at the end, so that checksums of migrations written before positions
+        // existed stay as they were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<ColumnPosition>,
     },
     DropColumn {
         table: String,
@@ -41,6 +47,42 @@ pub enum Operation {
     Raw {
         statement: String,
     },
+}
+
+/// Where an added column goes, if not at the end of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnPosition {
+    First,
+    /// Right after this column.
+    After(String),
+}
+
+impl ColumnPosition {
+    /// The index the column takes among `columns`; `None` (no position) is the end.
+    pub fn index_in(
+        position: Option<&ColumnPosition>,
+        columns: &[ColumnDef],
+    ) -> Result<usize, String> {
+        match position {
+            None => Ok(columns.len()),
+            Some(ColumnPosition::First) => Ok(0),
+            Some(ColumnPosition::After(name)) => columns
+                .iter()
+                .position(|c| &c.name == name)
+                .map(|i| i + 1)
+                .ok_or_else(|| format!("column {name:?}, to add after, does not exist")),
+        }
+    }
+}
+
+impl fmt::Display for ColumnPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnPosition::First => f.write_str("first"),
+            ColumnPosition::After(name) => write!(f, "after {name}"),
+        }
+    }
 }
 
 impl Operation {
@@ -106,8 +148,16 @@ impl fmt::Display for Operation {
                 write!(f, " ({})", columns.join(", "))
             }
             Operation::DropTable { table } => write!(f, "drop table {table}"),
-            Operation::AddColumn { table, column } => {
-                write!(f, "add column {table}.{}", describe_column(column))
+            Operation::AddColumn {
+                table,
+                column,
+                position,
+            } => {
+                write!(f, "add column {table}.{}", describe_column(column))?;
+                match position {
+                    Some(position) => write!(f, " ({position})"),
+                    None => Ok(()),
+                }
             }
             Operation::DropColumn { table, column } => write!(f, "drop column {table}.{column}"),
             Operation::ModifyColumn { table, from, to } => write!(
@@ -179,13 +229,18 @@ impl SchemaSnapshot {
                 }
                 self.tables.remove(pos);
             }
-            Operation::AddColumn { table, column } => {
+            Operation::AddColumn {
+                table,
+                column,
+                position,
+            } => {
                 let pos = table_pos(self, table)?;
                 let t = &mut self.tables[pos];
                 if t.column(&column.name).is_some() {
                     return Err(fail(format!("column {:?} already exists", column.name)));
                 }
-                t.columns.push(column.clone());
+                let at = ColumnPosition::index_in(position.as_ref(), &t.columns).map_err(fail)?;
+                t.columns.insert(at, column.clone());
             }
             Operation::DropColumn { table, column } => {
                 let pos = table_pos(self, table)?;

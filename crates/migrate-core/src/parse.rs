@@ -5,7 +5,7 @@
 //! calls ending in `Ok(())`. Anything else is an error naming the file, line and construct.
 
 use crate::migration::MigrationPlan;
-use crate::operation::Operation;
+use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{
     ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, TableDef,
 };
@@ -317,6 +317,15 @@ impl Parser {
                 Operation::AddColumn {
                     table: self.str_arg(args[0])?,
                     column: self.column_def(args[1])?,
+                    position: None,
+                }
+            }
+            "add_column_at" => {
+                arity(3)?;
+                Operation::AddColumn {
+                    table: self.str_arg(args[0])?,
+                    column: self.column_def(args[1])?,
+                    position: Some(self.column_position(args[2])?),
                 }
             }
             "drop_column" => {
@@ -434,6 +443,22 @@ impl Parser {
         };
         column.validate().map_err(|m| self.error(expr.span(), m))?;
         Ok(column)
+    }
+
+    fn column_position(&self, expr: &Expr) -> Result<ColumnPosition> {
+        let expected = "`ColumnPosition::First` or `ColumnPosition::After(\"..\".into())`";
+        if let Expr::Path(_) = expr {
+            return match self.enum_path(expr, "ColumnPosition")?.as_str() {
+                "First" => Ok(ColumnPosition::First),
+                _ => Err(self.unexpected(expr, expected)),
+            };
+        }
+        match self.variant_call(expr, "ColumnPosition") {
+            Some((variant, arg)) if variant == "After" => {
+                Ok(ColumnPosition::After(self.string_into(arg)?))
+            }
+            _ => Err(self.unexpected(expr, expected)),
+        }
     }
 
     fn index_def(&self, expr: &Expr) -> Result<IndexDef> {

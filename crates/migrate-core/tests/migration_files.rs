@@ -100,6 +100,15 @@ fn one_change_per_kind() -> Vec<(&'static str, SchemaSnapshot, SchemaSnapshot, D
             }),
             DiffOptions::default(),
         ),
+        (
+            "drop_middle_column",
+            with(&|t| t.columns.push(ColumnDef::new("bio", ColumnType::Text))),
+            with(&|t| {
+                t.columns.remove(2);
+                t.columns.push(ColumnDef::new("bio", ColumnType::Text));
+            }),
+            DiffOptions::default(),
+        ),
     ]
 }
 

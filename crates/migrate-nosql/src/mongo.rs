@@ -11,7 +11,7 @@ use mongodb::{Client, Database};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexDef,
+    AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction, Error, IndexDef,
     IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef, TableSnapshot, redact,
 };
 
@@ -543,9 +543,14 @@ pub fn commands(
             doc! { "createIndexes": &def.name, "indexes": [ { "key": index_keys(&def.primary_key), "name": primary_key_index(&def.name), "unique": true } ] },
         ],
         Operation::DropTable { table } => vec![doc! { "drop": table }],
-        Operation::AddColumn { table, column } => {
+        Operation::AddColumn {
+            table,
+            column,
+            position,
+        } => {
             let mut def = live_def(table)?;
-            def.columns.push(column.clone());
+            let at = ColumnPosition::index_in(position.as_ref(), &def.columns)?;
+            def.columns.insert(at, column.clone());
             let mut out = Vec::new();
             // Backfill first: those writes still meet the old validator.
             if let Some(value) = fill(column) {

@@ -47,6 +47,7 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                 up.push(Operation::AddColumn {
                     table: table.clone(),
                     column: column("score", ColumnType::Integer(4)),
+                    position: None,
                 });
             }
             if i % 3 > 1 {

@@ -3,7 +3,7 @@
 
 use crate::dialect::{Dialect, DialectError};
 use toasty_migrate::{
-    ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef, TableSnapshot,
+    ColumnDef, ColumnPosition, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef, TableSnapshot,
 };
 
 /// The name SQLite's rebuild builds the new table under before renaming it into place.
@@ -27,6 +27,9 @@ fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
         Operation::AddColumn { column, .. } if !column.nullable && column.default.is_none() => {
             Some("add a NOT NULL column without a default")
         }
+        Operation::AddColumn {
+            position: Some(_), ..
+        } => Some("add a column elsewhere than at the end"),
         _ => None,
     }
 }
@@ -95,12 +98,25 @@ pub fn statements(
             out.push(create_table(dialect, def, &def.name)?);
         }
         Operation::DropTable { table } => out.push(format!("DROP TABLE {}", q(table)?)),
-        Operation::AddColumn { table, column } => {
+        Operation::AddColumn {
+            table,
+            column,
+            position,
+        } => {
             out.extend(ensure_enum_type(dialect, &column.ty, None)?);
             let t = q(table)?;
+            // MySQL can place the column; PostgreSQL always adds it at the end (it has no way
+            // to reorder columns), which drift comparison there ignores.
+            let place = match (dialect, position) {
+                (Dialect::Mysql, Some(ColumnPosition::First)) => " FIRST".to_string(),
+                (Dialect::Mysql, Some(ColumnPosition::After(after))) => {
+                    format!(" AFTER {}", q(after)?)
+                }
+                _ => String::new(),
+            };
             if column.nullable || column.default.is_some() {
                 out.push(format!(
-                    "ALTER TABLE {t} ADD COLUMN {}",
+                    "ALTER TABLE {t} ADD COLUMN {}{place}",
                     column_def(dialect, column, false)?
                 ));
             } else {
@@ -109,7 +125,7 @@ pub fn statements(
                 let filled = column_def(dialect, column, false)?
                     + " DEFAULT "
                     + &dialect.fill_literal(&column.ty);
-                out.push(format!("ALTER TABLE {t} ADD COLUMN {filled}"));
+                out.push(format!("ALTER TABLE {t} ADD COLUMN {filled}{place}"));
                 out.push(format!(
                     "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
                     q(&column.name)?
@@ -422,12 +438,22 @@ fn sqlite_rebuild(live: &TableSnapshot, op: &Operation) -> Result<Vec<String>, D
                 copy.push((columns[j].name.clone(), expr));
             }
         }
-        Operation::AddColumn { column, .. } => {
+        Operation::AddColumn {
+            column, position, ..
+        } => {
             for c in &live.columns {
                 copy.push((c.name.clone(), d.ident(&c.name)?));
             }
-            copy.push((column.name.clone(), d.fill_literal(&column.ty)));
-            columns.push(column.clone());
+            // Rows that exist get the default, else NULL where allowed, else the type's zero.
+            let value = match (&column.default, column.nullable) {
+                (Some(default), _) => d.default_literal(default),
+                (None, true) => "NULL".into(),
+                (None, false) => d.fill_literal(&column.ty),
+            };
+            copy.push((column.name.clone(), value));
+            let at = ColumnPosition::index_in(position.as_ref(), &columns)
+                .map_err(|m| format!("table {:?}: {m}", live.name))?;
+            columns.insert(at, column.clone());
         }
         other => return Err(format!("`{other}` does not rebuild a table")),
     }

@@ -157,6 +157,76 @@ async fn assert_schema(backend: &mut SqlBackend, expected: &SchemaSnapshot, what
         snapshot_to_json(&live),
         snapshot_to_json(&stored)
     );
+    // Column order too, where the database can keep it (PostgreSQL adds at the end only).
+    if backend.dialect() != Dialect::Postgres {
+        for table in &stored.tables {
+            let names = |t: &TableSnapshot| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                names(live.table(&table.name).unwrap()),
+                names(table),
+                "{:?} {what}: column order of {}",
+                backend.dialect(),
+                table.name
+            );
+        }
+    }
+}
+
+/// Dropping columns from the middle and reverting puts them back where they were: the same
+/// column order, and on SQLite the same stored `CREATE TABLE`, as before `up`.
+async fn down_puts_dropped_columns_back_in_place(dialect: Dialect) {
+    let column = |name: &str| ColumnDef {
+        nullable: true,
+        ..ColumnDef::new(name, ColumnType::Text)
+    };
+    let before = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "t",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            column("a"),
+            column("b"),
+            ColumnDef::new("c", ColumnType::Integer(4)),
+            column("d"),
+        ],
+        vec![],
+    )]);
+    let after = {
+        let mut s = before.clone();
+        let t = &mut s.tables[0];
+        t.columns.retain(|c| c.name != "a" && c.name != "c");
+        t.columns.push(column("e"));
+        s
+    };
+    let db = TestDb::new(dialect).await;
+    let mut backend = db.connect().await;
+    let migrator = Migrator::from_plans(vec![
+        migration("20250101_000000_create", &SchemaSnapshot::default(), &before, &[]),
+        migration("20250102_000000_drop", &before, &after, &[]),
+    ]);
+    let one = RunOptions {
+        count: Some(1),
+        ..allow()
+    };
+    migrator.up(&mut backend, &one).await.unwrap();
+    let stored_sql = "SELECT sql FROM sqlite_master WHERE name = 't'";
+    let created = match dialect {
+        Dialect::Sqlite => fetch_strings(&db, stored_sql).await,
+        _ => Vec::new(),
+    };
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    assert_schema(&mut backend, &after, "after dropping columns").await;
+    migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+    assert_schema(&mut backend, &before, "after putting them back").await;
+    if dialect == Dialect::Sqlite {
+        assert_eq!(fetch_strings(&db, stored_sql).await, created);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_puts_dropped_columns_back_in_place_on_every_dialect() {
+    for dialect in DIALECTS {
+        down_puts_dropped_columns_back_in_place(dialect).await;
+    }
 }
 
 async fn run_case(dialect: Dialect, label: &str, new: SchemaSnapshot, renames: Vec<&str>) {

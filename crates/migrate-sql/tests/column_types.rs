@@ -168,6 +168,7 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
         let op = Operation::AddColumn {
             table: "t".into(),
             column: ColumnDef::new("c", ty),
+            position: None,
         };
         messages.push(format!(
             "{dialect:?}: {}",

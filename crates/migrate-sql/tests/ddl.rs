@@ -61,6 +61,7 @@ fn operations() -> Vec<Operation> {
                 nullable: true,
                 ..ColumnDef::new("bio", ColumnType::Text)
             },
+            position: None,
         },
         Operation::AddColumn {
             table: "users".into(),
@@ -68,10 +69,26 @@ fn operations() -> Vec<Operation> {
                 default: Some(DefaultValue::Text("it's".into())),
                 ..ColumnDef::new("motto", ColumnType::VarChar(40))
             },
+            position: None,
         },
         Operation::AddColumn {
             table: "users".into(),
             column: ColumnDef::new("age", ColumnType::Integer(2)),
+            position: None,
+        },
+        // How `down` puts dropped columns back where they were.
+        Operation::AddColumn {
+            table: "users".into(),
+            column: ColumnDef {
+                nullable: true,
+                ..ColumnDef::new("nickname", ColumnType::Text)
+            },
+            position: Some(ColumnPosition::After("id".into())),
+        },
+        Operation::AddColumn {
+            table: "users".into(),
+            column: ColumnDef::new("rank", ColumnType::Integer(4)),
+            position: Some(ColumnPosition::First),
         },
         Operation::DropColumn {
             table: "users".into(),

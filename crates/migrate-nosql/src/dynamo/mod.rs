@@ -660,7 +660,9 @@ impl DynamoBackend {
                     false => format!("UpdateTable {}: delete GSI {name}", table(t)),
                 }]
             }
-            Operation::AddColumn { table: t, column } => fill(column)
+            Operation::AddColumn {
+                table: t, column, ..
+            } => fill(column)
                 .map(|v| ItemWrite::fill(&column.name).describe(&table(t), &fill_values(&v)))
                 .into_iter()
                 .collect(),
