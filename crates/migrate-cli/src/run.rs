@@ -49,13 +49,13 @@ pub async fn open_with<T: Send + 'static>(
     writes: bool,
     load: fn(&Path) -> toasty_migrate::Result<T>,
 ) -> Result<(T, AnyBackend)> {
+    let url = target.url()?;
     if !target.dir.is_dir() {
         anyhow::bail!(
             "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
             target.dir.display()
         );
     }
-    let url = target.url()?;
     let dir = target.dir.clone();
     let (loaded, backend) = tokio::join!(
         tokio::task::spawn_blocking(move || load(&dir)),

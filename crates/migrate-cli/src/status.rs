@@ -28,7 +28,8 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {
-    let (index, mut backend) = open_with(&args.target, false, |dir| MigrationIndex::from_dir(dir)).await?;
+    let (index, mut backend) =
+        open_with(&args.target, false, |dir| MigrationIndex::from_dir(dir)).await?;
     let statuses = index.status(&mut backend).await?;
     let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
     let history = history_problem(&statuses);
@@ -277,7 +278,9 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
     for status in statuses {
         let (style, note) = match &status.state {
             MigrationState::Pending => (YELLOW, String::new()),
-            MigrationState::Applied(a) => (GREEN, format!("{DIM}{}{DIM:#}", when(a.applied_at, now))),
+            MigrationState::Applied(a) => {
+                (GREEN, format!("{DIM}{}{DIM:#}", when(a.applied_at, now)))
+            }
             MigrationState::Modified {
                 applied,
                 file_checksum,

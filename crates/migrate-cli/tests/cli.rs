@@ -3,7 +3,10 @@
 //! generate -> up -> status -> down -> status on SQLite, PostgreSQL and MariaDB, with Toasty's
 //! runtime writing and reading rows in the migrated database along the way. Then bad input.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{fails, run, toasty};
 use std::path::Path;
 use toasty_core::driver::Capability;
 use toasty_migrate::{SchemaSnapshot, save_snapshot};
@@ -51,13 +54,6 @@ mod v3 {
     }
 }
 
-fn toasty() -> Command {
-    let mut cmd =
-        Command::cargo_bin("toasty").expect("the toasty binary is built with the workspace");
-    cmd.env("NO_COLOR", "1").env_remove("DATABASE_URL");
-    cmd
-}
-
 fn capability(dialect: Dialect) -> &'static Capability {
     match dialect {
         Dialect::Sqlite => &Capability::SQLITE,
@@ -78,18 +74,6 @@ async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
         .connect(url)
         .await
         .unwrap()
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{stdout}\n{stderr}",
-        out.status.code()
-    );
-    stdout
 }
 
 async fn evolve(dialect: Dialect) {
@@ -317,20 +301,6 @@ async fn postgres_models_evolve_through_the_cli() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_models_evolve_through_the_cli() {
     evolve(Dialect::Mysql).await;
-}
-
-/// Runs a failing command; returns (exit code, stderr).
-fn fails(cmd: &mut Command) -> (i32, String) {
-    let out = cmd.output().unwrap();
-    assert!(
-        !out.status.success(),
-        "expected a failure: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
 }
 
 #[test]

@@ -41,8 +41,8 @@ mod migration;
 mod operation;
 mod parse;
 mod plan_cache;
-mod runner;
 mod redact;
+mod runner;
 mod snapshot;
 mod types;
 
@@ -64,11 +64,11 @@ pub use migration::{
 pub use operation::{ColumnPosition, Operation};
 pub use parse::{parse_migration, parse_migration_file};
 pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
+pub use redact::{redact, redact_in};
 pub use runner::{
     AppliedMigration, Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator,
     RunOptions, RunReport, RunStep, resume_at, steps_checksum,
 };
-pub use redact::{redact, redact_in};
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
     SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,

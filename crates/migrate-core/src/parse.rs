@@ -84,9 +84,9 @@ impl Parser {
 
     fn file(&self, source: &str) -> Result<MigrationPlan> {
         let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-        let tokens: TokenStream = source
-            .parse()
-            .map_err(|e: proc_macro2::LexError| self.error(e.span(), format!("not valid Rust: {e}")))?;
+        let tokens: TokenStream = source.parse().map_err(|e: proc_macro2::LexError| {
+            self.error(e.span(), format!("not valid Rust: {e}"))
+        })?;
         self.check_nesting(&tokens)?;
         let file: syn::File = syn::parse2(tokens)
             .map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;

@@ -162,8 +162,9 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
 
     let files = on_every_core(versions, |version| {
         let path = dir.join(file_name(version));
-        let source =
-            crate::fs::read_text(&path, |line, column| crate::parse::not_utf8(&path, line, column))?;
+        let source = crate::fs::read_text(&path, |line, column| {
+            crate::parse::not_utf8(&path, line, column)
+        })?;
         let hash = to_hex(&Sha256::digest(source.as_bytes()));
         Ok((path, source, hash))
     })?;

@@ -41,8 +41,8 @@ fn a_custom_type_that_is_not_a_type_name_is_refused_in_snapshots_files_and_code(
     // A snapshot: refused at load, with its JSON path.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.json");
-    let json = serde_json::to_string_pretty(&table_with(ColumnType::Custom(INJECTION.into())))
-        .unwrap();
+    let json =
+        serde_json::to_string_pretty(&table_with(ColumnType::Custom(INJECTION.into()))).unwrap();
     std::fs::write(&path, json).unwrap();
     let err = load_snapshot(&path).unwrap_err().to_string();
     assert!(err.contains("tables[0].columns[1]"), "{err}");
@@ -76,7 +76,9 @@ fn a_custom_type_that_is_not_a_type_name_is_refused_in_snapshots_files_and_code(
 
 /// `ColumnType::List` nested `depth` deep around an integer.
 fn nested_list(depth: usize) -> ColumnType {
-    (0..depth).fold(ColumnType::Integer(4), |ty, _| ColumnType::List(Box::new(ty)))
+    (0..depth).fold(ColumnType::Integer(4), |ty, _| {
+        ColumnType::List(Box::new(ty))
+    })
 }
 
 #[test]
@@ -103,7 +105,11 @@ fn deep_nesting_in_a_migration_file_is_refused_not_a_stack_overflow() {
     let deep = |open: &str, close: &str, n: usize| {
         source.replace(
             "ColumnType::Integer(4)",
-            &format!("{}ColumnType::Integer(4){}", open.repeat(n), close.repeat(n)),
+            &format!(
+                "{}ColumnType::Integer(4){}",
+                open.repeat(n),
+                close.repeat(n)
+            ),
         )
     };
     let hostile = [
@@ -127,7 +133,11 @@ fn deep_nesting_in_a_migration_file_is_refused_not_a_stack_overflow() {
 fn bytes_that_are_not_utf8_are_refused_with_their_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.json");
-    std::fs::write(&path, b"{\n  \"format_version\": 1,\n  \"ta\xffbles\": []\n}\n").unwrap();
+    std::fs::write(
+        &path,
+        b"{\n  \"format_version\": 1,\n  \"ta\xffbles\": []\n}\n",
+    )
+    .unwrap();
     let err = load_snapshot(&path).unwrap_err().to_string();
     assert!(err.contains("line 3, column 6"), "{err}");
     assert!(err.contains("not UTF-8"), "{err}");

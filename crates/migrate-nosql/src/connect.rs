@@ -10,9 +10,9 @@ use std::time::Duration;
 pub(crate) async fn refused(host: &str, port: u16) -> Option<String> {
     let attempt = tokio::net::TcpStream::connect((host, port));
     match tokio::time::timeout(Duration::from_secs(2), attempt).await {
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Some(format!("cannot connect to {host}:{port}: connection refused"))
-        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(format!(
+            "cannot connect to {host}:{port}: connection refused"
+        )),
         _ => None,
     }
 }

@@ -11,8 +11,9 @@ use mongodb::{Client, Database};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction, Error, IndexDef,
-    IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef, TableSnapshot, redact,
+    AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction,
+    Error, IndexDef, IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef,
+    TableSnapshot, redact,
 };
 
 /// The collection that records applied migrations.
@@ -45,7 +46,7 @@ impl MongoBackend {
         };
         let mut options = ClientOptions::parse(url)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.kind.to_string()))?;
         let database = options
             .default_database
             .clone()
@@ -70,11 +71,12 @@ impl MongoBackend {
         }
         options.server_selection_timeout = Some(CONNECT_TIMEOUT);
         options.connect_timeout = Some(CONNECT_TIMEOUT);
-        let client = Client::with_options(options).map_err(|e| fail(e.to_string()))?;
+        // The error's kind says what went wrong; its own Display adds labels and debug dumps.
+        let client = Client::with_options(options).map_err(|e| fail(e.kind.to_string()))?;
         let db = client.database(&database);
         db.run_command(doc! { "ping": 1 })
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.kind.to_string()))?;
         Ok(MongoBackend {
             db,
             target,

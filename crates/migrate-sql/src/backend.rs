@@ -118,16 +118,18 @@ impl SqlBackend {
         let connect = async {
             Ok::<_, String>(match parsed {
                 #[cfg(feature = "sqlite")]
-                DatabaseUrl::Sqlite => Conn::Sqlite(
-                    SqliteConn::open(url, lock_timeout, create).await?,
-                ),
+                DatabaseUrl::Sqlite => {
+                    Conn::Sqlite(SqliteConn::open(url, lock_timeout, create).await?)
+                }
                 #[cfg(feature = "postgres")]
-                DatabaseUrl::Postgres => Conn::Postgres(
-                    PgConnection::connect(url).await.map_err(server_message)?,
-                ),
+                DatabaseUrl::Postgres => {
+                    Conn::Postgres(PgConnection::connect(url).await.map_err(server_message)?)
+                }
                 #[cfg(feature = "mysql")]
                 DatabaseUrl::Mysql => Conn::Mysql(
-                    MySqlConnection::connect(url).await.map_err(server_message)?,
+                    MySqlConnection::connect(url)
+                        .await
+                        .map_err(server_message)?,
                 ),
                 #[allow(unreachable_patterns)]
                 _ => unreachable!("checked by is_built above"),

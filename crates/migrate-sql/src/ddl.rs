@@ -3,7 +3,8 @@
 
 use crate::dialect::{Dialect, DialectError};
 use toasty_migrate::{
-    ColumnDef, ColumnPosition, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef, TableSnapshot,
+    ColumnDef, ColumnPosition, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef,
+    TableSnapshot,
 };
 
 /// The name SQLite's rebuild builds the new table under before renaming it into place.
@@ -69,7 +70,10 @@ pub fn check(dialect: Dialect, op: &Operation) -> Result<(), DialectError> {
         Operation::DropColumn { column, .. } => name("column", column),
         Operation::CreateIndex { index, .. } => {
             name("index", &index.name)?;
-            index.columns.iter().try_for_each(|c| name("column", &c.column))
+            index
+                .columns
+                .iter()
+                .try_for_each(|c| name("column", &c.column))
         }
         Operation::DropIndex { index, .. } => name("index", index),
         Operation::DropTable { .. } | Operation::Raw { .. } => Ok(()),

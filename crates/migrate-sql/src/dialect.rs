@@ -264,12 +264,20 @@ mod tests {
         let n63 = "a".repeat(63);
         assert!(Postgres.check_name(&n63).is_ok());
         let err = Postgres.check_name(&format!("{n63}b")).unwrap_err();
-        assert!(err.contains("64 bytes long; PostgreSQL allows at most 63"), "{err}");
+        assert!(
+            err.contains("64 bytes long; PostgreSQL allows at most 63"),
+            "{err}"
+        );
         // Bytes, not characters: 32 two-byte characters are 64 bytes.
         assert!(Postgres.check_name(&"é".repeat(32)).is_err());
         assert!(Mysql.check_name(&"é".repeat(64)).is_ok());
         assert!(Mysql.check_name(&"a".repeat(65)).is_err());
-        assert!(Mysql.check_name("name ").unwrap_err().contains("ends with a space"));
+        assert!(
+            Mysql
+                .check_name("name ")
+                .unwrap_err()
+                .contains("ends with a space")
+        );
         assert!(Mysql.check_name("emoji😀").unwrap_err().contains("U+1F600"));
         assert!(Sqlite.check_name(&"a".repeat(1000)).is_ok());
     }

@@ -383,7 +383,10 @@ mod tests {
             parse_default(Dialect::Mysql, &ColumnType::Boolean, "1"),
             Some(DefaultValue::Bool(true))
         );
-        assert_eq!(parse_default(Dialect::Mysql, &ColumnType::Text, "NULL"), None);
+        assert_eq!(
+            parse_default(Dialect::Mysql, &ColumnType::Text, "NULL"),
+            None
+        );
         assert_eq!(
             parse_default(Dialect::Sqlite, &ColumnType::Float(8), "1e300"),
             Some(DefaultValue::Float(1e300))

@@ -14,14 +14,20 @@ impl SqliteConn {
     /// Opens `sqlite::memory:`, `sqlite:<path>` or `sqlite://<path>` (a query string such as
     /// `?mode=rwc` is ignored). A missing file is created only if `create`: a command that only
     /// reads must not leave an empty database behind a mistyped path.
-    pub async fn open(url: &str, busy_timeout: Duration, create: bool) -> Result<SqliteConn, String> {
+    pub async fn open(
+        url: &str,
+        busy_timeout: Duration,
+        create: bool,
+    ) -> Result<SqliteConn, String> {
         let rest = url.strip_prefix("sqlite:").unwrap_or(url);
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split('?').next().unwrap_or_default().to_string();
         if path.is_empty() {
-            return Err("the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
+            return Err(
+                "the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
                         database that is gone when the command ends"
-                .into());
+                    .into(),
+            );
         }
         if path != ":memory:" && !create && !std::path::Path::new(&path).exists() {
             return Err(format!(

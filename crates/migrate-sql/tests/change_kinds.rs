@@ -84,7 +84,9 @@ fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
             "add_column_with_default",
             with(|t| {
                 t.columns.push(ColumnDef {
-                    default: Some(DefaultValue::Text("it's \"x\"".into())),
+                    // Quotes, a newline, a tab and backslashes: each server stores and reports
+                    // them its own way (MariaDB escapes), and all must read back as written.
+                    default: Some(DefaultValue::Text("it's \"x\"\n\ttab \\ \\\\".into())),
                     ..ColumnDef::new("motto", ColumnType::VarChar(50))
                 })
             }),
@@ -160,7 +162,8 @@ async fn assert_schema(backend: &mut SqlBackend, expected: &SchemaSnapshot, what
     // Column order too, where the database can keep it (PostgreSQL adds at the end only).
     if backend.dialect() != Dialect::Postgres {
         for table in &stored.tables {
-            let names = |t: &TableSnapshot| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            let names =
+                |t: &TableSnapshot| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
             assert_eq!(
                 names(live.table(&table.name).unwrap()),
                 names(table),
@@ -200,7 +203,12 @@ async fn down_puts_dropped_columns_back_in_place(dialect: Dialect) {
     let db = TestDb::new(dialect).await;
     let mut backend = db.connect().await;
     let migrator = Migrator::from_plans(vec![
-        migration("20250101_000000_create", &SchemaSnapshot::default(), &before, &[]),
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &before,
+            &[],
+        ),
         migration("20250102_000000_drop", &before, &after, &[]),
     ]);
     let one = RunOptions {
@@ -215,7 +223,10 @@ async fn down_puts_dropped_columns_back_in_place(dialect: Dialect) {
     };
     migrator.up(&mut backend, &allow()).await.unwrap();
     assert_schema(&mut backend, &after, "after dropping columns").await;
-    migrator.down(&mut backend, &RunOptions::default()).await.unwrap();
+    migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
     assert_schema(&mut backend, &before, "after putting them back").await;
     if dialect == Dialect::Sqlite {
         assert_eq!(fetch_strings(&db, stored_sql).await, created);
