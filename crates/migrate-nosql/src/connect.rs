@@ -1,6 +1,5 @@
-//! Connection failures a person can act on: a refused port said in one line at once, rather
-//! than after a driver's server-selection timeout, and an error's causes without the drivers'
-//! debug dumps.
+//! A refused connection said in one line at once, rather than after a driver's
+//! server-selection timeout.
 
 use std::time::Duration;
 
@@ -15,20 +14,4 @@ pub(crate) async fn refused(host: &str, port: u16) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-/// `error` and each of its sources by their `Display`, joined by `: `, a source whose text is
-/// already said left out.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }

@@ -105,6 +105,9 @@ impl SqlBackend {
     }
 
     async fn connect_to(url: &str, create: bool) -> Result<Self> {
+        // Only SQLite creates a database by connecting.
+        #[cfg(not(feature = "sqlite"))]
+        let _ = create;
         let parsed = DatabaseUrl::parse(url)?;
         if !parsed.is_built() {
             return Err(parsed.not_built(url));

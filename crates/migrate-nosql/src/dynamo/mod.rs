@@ -104,6 +104,22 @@ impl ItemWrite {
     }
 }
 
+/// An AWS SDK error and each of its sources by their `Display`, joined by `: `, a source whose text is
+/// already said left out.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 /// The host and port of an endpoint URL (`http://host:port/...`).
 fn endpoint_address(endpoint: &str) -> Option<(String, u16)> {
     let (scheme, rest) = endpoint.split_once("://")?;
@@ -196,7 +212,7 @@ impl DynamoBackend {
             Ok(Err(e)) => {
                 return Err(Error::Backend {
                     target,
-                    message: format!("cannot connect: {}", crate::connect::chain(&e)),
+                    message: format!("cannot connect: {}", error_chain(&e)),
                 });
             }
             Err(_) => {
@@ -264,7 +280,7 @@ impl DynamoBackend {
     fn error(&self, e: impl std::error::Error) -> Error {
         Error::Backend {
             target: self.target.clone(),
-            message: crate::connect::chain(&e),
+            message: error_chain(&e),
         }
     }
 
