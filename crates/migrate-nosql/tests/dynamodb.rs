@@ -641,3 +641,46 @@ async fn dry_run_prints_the_api_calls_and_changes_nothing() {
         "a dry run creates nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_puts_a_dropped_column_back_in_place() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let migrator = dropping_a_column(&v1(), "mail");
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
+    let live = backend.introspect().await.unwrap();
+    assert_eq!(column_names(&live, "users"), column_names(&v1(), "users"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_name_dynamodb_refuses_is_refused_before_anything_runs() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let mut v2 = v1();
+    v2.tables.push(TableSnapshot::keyed_by_first_column(
+        "bad name!",
+        vec![ColumnDef::new("id", ColumnType::Text)],
+        vec![],
+    ));
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_bad", &v1(), &v2, &[]),
+    ]);
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("table name"), "{err}");
+    assert!(err.contains("bad name!"), "{err}");
+    assert!(backend.applied().await.unwrap().is_empty(), "nothing ran");
+}

@@ -479,3 +479,49 @@ async fn an_interrupted_down_resumes_where_it_stopped() {
     assert!(backend.applied().await.unwrap().is_empty());
     assert!(backend.introspect().await.unwrap().tables.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_puts_a_dropped_column_back_in_place() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let migrator = dropping_a_column(&v1(), "mail");
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    migrator
+        .down(&mut backend, &RunOptions::default())
+        .await
+        .unwrap();
+    let live = backend.introspect().await.unwrap();
+    assert_eq!(column_names(&live, "users"), column_names(&v1(), "users"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_name_updates_would_misread_is_refused_before_anything_runs() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let v2 = with(|t| {
+        t.columns
+            .push(ColumnDef::new("address.city", ColumnType::Text))
+    });
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1(),
+            &[],
+        ),
+        migration("20250102_000000_add", &v1(), &v2, &[]),
+    ]);
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("field name \"address.city\" has a `.`"),
+        "{err}"
+    );
+    assert!(
+        backend.introspect().await.unwrap().tables.is_empty(),
+        "nothing ran"
+    );
+}

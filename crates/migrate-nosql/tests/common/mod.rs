@@ -22,3 +22,24 @@ pub fn migration(
     };
     MigrationPlan::from_diff(version, &detect_changes_with(old, new, &options).unwrap())
 }
+
+/// The column names of `table`, in order.
+pub fn column_names(snapshot: &SchemaSnapshot, table: &str) -> Vec<String> {
+    let table = snapshot.table(table).expect("the table exists");
+    table.columns.iter().map(|c| c.name.clone()).collect()
+}
+
+/// `v1`, then the same without its column `drop` (not the last one).
+pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
+    let mut v2 = v1.clone();
+    v2.tables[0].columns.retain(|c| c.name != drop);
+    Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            v1,
+            &[],
+        ),
+        migration("20250102_000000_drop", v1, &v2, &[]),
+    ])
+}
