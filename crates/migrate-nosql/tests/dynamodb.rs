@@ -669,15 +669,7 @@ async fn a_table_name_dynamodb_refuses_is_refused_before_anything_runs() {
         vec![ColumnDef::new("id", ColumnType::Text)],
         vec![],
     ));
-    let migrator = Migrator::from_plans(vec![
-        migration(
-            "20250101_000000_create",
-            &SchemaSnapshot::default(),
-            &v1(),
-            &[],
-        ),
-        migration("20250102_000000_bad", &v1(), &v2, &[]),
-    ]);
+    let migrator = create_then_change(&v1(), &v2);
     let err = migrator
         .up(&mut backend, &allow())
         .await

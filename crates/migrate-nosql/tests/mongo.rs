@@ -502,15 +502,7 @@ async fn a_field_name_updates_would_misread_is_refused_before_anything_runs() {
         t.columns
             .push(ColumnDef::new("address.city", ColumnType::Text))
     });
-    let migrator = Migrator::from_plans(vec![
-        migration(
-            "20250101_000000_create",
-            &SchemaSnapshot::default(),
-            &v1(),
-            &[],
-        ),
-        migration("20250102_000000_add", &v1(), &v2, &[]),
-    ]);
+    let migrator = create_then_change(&v1(), &v2);
     let err = migrator
         .up(&mut backend, &allow())
         .await

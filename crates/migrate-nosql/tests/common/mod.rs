@@ -29,10 +29,8 @@ pub fn column_names(snapshot: &SchemaSnapshot, table: &str) -> Vec<String> {
     table.columns.iter().map(|c| c.name.clone()).collect()
 }
 
-/// `v1`, then the same without its column `drop` (not the last one).
-pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
-    let mut v2 = v1.clone();
-    v2.tables[0].columns.retain(|c| c.name != drop);
+/// A migration creating `v1`, then one from `v1` to `v2`.
+pub fn create_then_change(v1: &SchemaSnapshot, v2: &SchemaSnapshot) -> Migrator {
     Migrator::from_plans(vec![
         migration(
             "20250101_000000_create",
@@ -40,6 +38,13 @@ pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
             v1,
             &[],
         ),
-        migration("20250102_000000_drop", v1, &v2, &[]),
+        migration("20250102_000000_change", v1, v2, &[]),
     ])
+}
+
+/// `v1`, then the same without its column `drop`.
+pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
+    let mut v2 = v1.clone();
+    v2.tables[0].columns.retain(|c| c.name != drop);
+    create_then_change(v1, &v2)
 }
