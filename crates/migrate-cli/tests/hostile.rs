@@ -315,7 +315,7 @@ fn sqlite_urls_that_name_no_file_or_a_missing_one() {
 
     for command in ["migrate:up", "migrate:status"] {
         let (code, err) = fails(&mut cli(w, &[command, "--url", "sqlite:"]));
-        assert_eq!(code, 1, "{err}");
+        assert_eq!(code, 2, "a URL to fix: {err}");
         assert!(err.contains("names no file"), "{err}");
     }
 

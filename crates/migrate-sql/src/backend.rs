@@ -113,6 +113,15 @@ impl SqlBackend {
             return Err(parsed.not_built(url));
         }
         let target = redact(url);
+        #[cfg(feature = "sqlite")]
+        if parsed == DatabaseUrl::Sqlite && crate::sqlite::path_of(url).is_empty() {
+            return Err(Error::Unsupported {
+                target,
+                message: "the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
+                          database that is gone when the command ends"
+                    .into(),
+            });
+        }
         let fail = |e: String| Error::Backend {
             target: target.clone(),
             message: format!("cannot connect: {e}"),

@@ -4,6 +4,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The file a `sqlite:<path>` or `sqlite://<path>` URL names (`:memory:` for memory; empty if
+/// none), without a query string such as `?mode=rwc`, which is ignored.
+pub(crate) fn path_of(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or_default()
+}
+
 /// One SQLite connection, shared with the blocking thread that runs each call.
 #[derive(Clone)]
 pub(crate) struct SqliteConn {
@@ -11,24 +19,15 @@ pub(crate) struct SqliteConn {
 }
 
 impl SqliteConn {
-    /// Opens `sqlite::memory:`, `sqlite:<path>` or `sqlite://<path>` (a query string such as
-    /// `?mode=rwc` is ignored). A missing file is created only if `create`: a command that only
-    /// reads must not leave an empty database behind a mistyped path.
+    /// Opens the database `url` names (see [`path_of`]; the caller refuses an empty path). A
+    /// missing file is created only if `create`: a command that only reads must not leave an
+    /// empty database behind a mistyped path.
     pub async fn open(
         url: &str,
         busy_timeout: Duration,
         create: bool,
     ) -> Result<SqliteConn, String> {
-        let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let path = rest.split('?').next().unwrap_or_default().to_string();
-        if path.is_empty() {
-            return Err(
-                "the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
-                        database that is gone when the command ends"
-                    .into(),
-            );
-        }
+        let path = path_of(url).to_string();
         if path != ":memory:" && !create && !std::path::Path::new(&path).exists() {
             return Err(format!(
                 "the database file {path} does not exist (`toasty migrate:up` creates it)"
