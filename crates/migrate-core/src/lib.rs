@@ -37,6 +37,7 @@ mod diff;
 mod error;
 mod fs;
 mod generate;
+mod journal;
 mod migration;
 mod operation;
 mod parse;
@@ -57,6 +58,7 @@ pub use error::{Error, Result};
 pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
 };
+pub use journal::{JournalRow, Journaled, run_journaled, steps_checksum};
 pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
     version_name,
@@ -67,7 +69,7 @@ pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
 pub use redact::{redact, redact_in};
 pub use runner::{
     AppliedMigration, Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator,
-    RunOptions, RunReport, RunStep, resume_at, steps_checksum,
+    RunOptions, RunReport, RunStep,
 };
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,

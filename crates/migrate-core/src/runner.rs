@@ -68,40 +68,6 @@ pub trait Backend: Send {
     ) -> impl Future<Output = Result<Duration>> + Send;
 }
 
-/// For backends that record progress step by step (MySQL's statements, MongoDB's and DynamoDB's
-/// operations): the hash a tracking row keeps of the steps done.
-pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for step in steps {
-        hasher.update(step.as_ref());
-        hasher.update([0]);
-    }
-    crate::migration::to_hex(&hasher.finalize())
-}
-
-/// Where an interrupted migration resumes: at step `already`, if the first `already` of its
-/// `total` steps are still those done (`recorded`, a [`steps_checksum`]; `checksum_of_first(n)`
-/// gives it for the steps now). Refuses otherwise: the file changed under a half-done migration.
-pub fn resume_at(
-    version: &str,
-    already: usize,
-    total: usize,
-    recorded: &str,
-    checksum_of_first: impl FnOnce(usize) -> String,
-) -> Result<usize> {
-    if already > total || checksum_of_first(already) != recorded {
-        return Err(Error::Migration {
-            version: version.to_string(),
-            message: format!(
-                "{already} of its steps were run before it was interrupted, and they have changed since; \
-                 restore the file as it was to resume"
-            ),
-        });
-    }
-    Ok(already)
-}
-
 /// Where one migration stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MigrationState {

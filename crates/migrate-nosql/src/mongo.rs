@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction,
-    Error, IndexDef, IndexOp, MigrationPlan, Operation, Result, SchemaSnapshot, TableDef,
-    TableSnapshot, redact,
+    Error, IndexDef, IndexOp, JournalRow, Journaled, MigrationPlan, Operation, Result,
+    SchemaSnapshot, TableDef, TableSnapshot, redact, run_journaled,
 };
 
 /// The collection that records applied migrations.
@@ -313,57 +313,28 @@ impl MongoBackend {
         }
     }
 
-    /// Puts a tracking row back as it was before a run started: `None` deletes it.
-    async fn restore_row(&self, version: &str, row: Option<Document>) -> Result<()> {
-        match row {
-            Some(row) => self
-                .tracking()
-                .replace_one(doc! { "_id": version }, row)
-                .upsert(true)
-                .await
-                .map(|_| ()),
-            None => self
-                .tracking()
-                .delete_one(doc! { "_id": version })
-                .await
-                .map(|_| ()),
+    /// A tracking row from its document.
+    fn journal_row(row: &Document) -> JournalRow {
+        let n = |k: &str| row.get_i64(k).unwrap_or(0).max(0);
+        let at = row
+            .get_datetime("applied_at")
+            .map(|d| d.timestamp_millis())
+            .unwrap_or(0);
+        JournalRow {
+            version: row.get_str("_id").unwrap_or_default().to_string(),
+            name: row.get_str("name").unwrap_or_default().to_string(),
+            checksum: row.get_str("checksum").unwrap_or_default().to_string(),
+            applied_at: OffsetDateTime::from_unix_timestamp_nanos(at as i128 * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            execution_time: Duration::from_millis(n("execution_ms") as u64),
+            done: n("statements_done") as usize,
+            total: n("statements_total") as usize,
+            steps_checksum: row
+                .get_str("statements_checksum")
+                .unwrap_or_default()
+                .to_string(),
+            reverting: row.get_bool("reverting").unwrap_or(false),
         }
-        .map_err(|e| self.error(e))
-    }
-
-    async fn record(
-        &self,
-        plan: &MigrationPlan,
-        checksum: &str,
-        elapsed: Duration,
-        progress: Progress<'_>,
-    ) -> Result<()> {
-        let Progress {
-            done,
-            total,
-            statements_checksum: ops_checksum,
-            reverting,
-        } = progress;
-        let now = mongodb::bson::DateTime::now();
-        self.tracking()
-            .replace_one(
-                doc! { "_id": &plan.version },
-                doc! {
-                    "_id": &plan.version,
-                    "name": plan.name(),
-                    "checksum": checksum,
-                    "applied_at": now,
-                    "execution_ms": elapsed.as_millis() as i64,
-                    "statements_done": done as i64,
-                    "statements_total": total as i64,
-                    "statements_checksum": ops_checksum,
-                    "reverting": reverting,
-                },
-            )
-            .upsert(true)
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
     }
 }
 
@@ -633,21 +604,79 @@ pub fn commands(
     })
 }
 
-/// How far a run got, as a tracking row records it.
-struct Progress<'a> {
-    done: usize,
-    total: usize,
-    /// Hash of the operations done.
-    statements_checksum: &'a str,
-    reverting: bool,
-}
+/// MongoDB has no transaction for collection changes, so the core runs a migration operation by
+/// operation, each one's commands safe to run again, recording progress after each.
+impl Journaled for MongoBackend {
+    type Step = Operation;
 
-/// The hash of the operations done, as the tracking row keeps it.
-fn ops_checksum(ops: &[Operation]) -> String {
-    toasty_migrate::steps_checksum(
-        ops.iter()
-            .map(|op| serde_json::to_vec(op).expect("operations serialize")),
-    )
+    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {
+        Ok(operations.to_vec())
+    }
+
+    fn step_key(step: &Operation) -> Vec<u8> {
+        serde_json::to_vec(step).expect("operations serialize")
+    }
+
+    /// The operation's commands against its collection as it is now, under the lease.
+    async fn perform(&mut self, op: &Operation) -> Result<()> {
+        let live = match op.table() {
+            Some(table) => self.table(table).await?,
+            None => None,
+        };
+        let cmds = commands(op, live.as_ref()).map_err(|message| Error::Unsupported {
+            target: self.target.clone(),
+            message,
+        })?;
+        let run = async {
+            for cmd in cmds {
+                self.run_command(cmd).await?;
+            }
+            Ok(())
+        };
+        crate::lease::holding(&self.target, self.lease, || self.take_lease(), run).await
+    }
+
+    async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
+        let row = self
+            .tracking()
+            .find_one(doc! { "_id": version })
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(row.as_ref().map(Self::journal_row))
+    }
+
+    async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
+        let at = mongodb::bson::DateTime::from_millis(
+            (row.applied_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        );
+        self.tracking()
+            .replace_one(
+                doc! { "_id": &row.version },
+                doc! {
+                    "_id": &row.version,
+                    "name": &row.name,
+                    "checksum": &row.checksum,
+                    "applied_at": at,
+                    "execution_ms": row.execution_time.as_millis() as i64,
+                    "statements_done": row.done as i64,
+                    "statements_total": row.total as i64,
+                    "statements_checksum": &row.steps_checksum,
+                    "reverting": row.reverting,
+                },
+            )
+            .upsert(true)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn delete_row(&mut self, version: &str) -> Result<()> {
+        self.tracking()
+            .delete_one(doc! { "_id": version })
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
 }
 
 impl Backend for MongoBackend {
@@ -734,29 +763,8 @@ impl Backend for MongoBackend {
             .await
             .map_err(|e| self.error(e))?;
         Ok(rows
-            .into_iter()
-            .map(|row| {
-                let done = row.get_i64("statements_done").unwrap_or(0) as u32;
-                let reverting = row.get_bool("reverting").unwrap_or(false);
-                let total = row.get_i64("statements_total").unwrap_or(0) as u32;
-                let at = row
-                    .get_datetime("applied_at")
-                    .map(|d| d.timestamp_millis())
-                    .unwrap_or(0);
-                AppliedMigration {
-                    version: row.get_str("_id").unwrap_or_default().to_string(),
-                    name: row.get_str("name").unwrap_or_default().to_string(),
-                    checksum: row.get_str("checksum").unwrap_or_default().to_string(),
-                    applied_at: OffsetDateTime::from_unix_timestamp_nanos(at as i128 * 1_000_000)
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                    execution_time: Duration::from_millis(
-                        row.get_i64("execution_ms").unwrap_or(0).max(0) as u64,
-                    ),
-                    // A reverting row counts down operations; it is unfinished even at 0 done.
-                    progress: (done < total || reverting).then_some((done, total)),
-                    reverting,
-                }
-            })
+            .iter()
+            .map(|row| AppliedMigration::from(Self::journal_row(row)))
             .collect())
     }
 
@@ -779,110 +787,12 @@ impl Backend for MongoBackend {
         Ok(out)
     }
 
-    /// Operation by operation, recording progress after each: MongoDB has no transaction for
-    /// collection changes, so an interrupted migration resumes at the first operation not done
-    /// (each one's commands are safe to run again), refusing if those done have changed.
     async fn run(
         &mut self,
         plan: &MigrationPlan,
         direction: Direction,
         checksum: &str,
     ) -> Result<Duration> {
-        let start = Instant::now();
-        let ops = plan.operations(direction);
-        let reverting = direction == Direction::Down;
-        let mut done = 0;
-        let existing = self
-            .tracking()
-            .find_one(doc! { "_id": &plan.version })
-            .await
-            .map_err(|e| self.error(e))?;
-        // A row of this direction's unfinished run is resumed; anything else starts afresh (a
-        // complete row being reverted starts its down run).
-        match &existing {
-            Some(row) if row.get_bool("reverting").unwrap_or(false) == reverting => {
-                let already = row.get_i64("statements_done").unwrap_or(0) as usize;
-                let recorded = row.get_str("statements_checksum").unwrap_or_default();
-                done =
-                    toasty_migrate::resume_at(&plan.version, already, ops.len(), recorded, |n| {
-                        ops_checksum(&ops[..n])
-                    })?;
-            }
-            _ => {
-                self.record(
-                    plan,
-                    checksum,
-                    Duration::ZERO,
-                    Progress {
-                        done: 0,
-                        total: ops.len(),
-                        statements_checksum: &ops_checksum(&[]),
-                        reverting,
-                    },
-                )
-                .await?;
-            }
-        }
-        let fresh = done == 0;
-        while done < ops.len() {
-            let op = &ops[done];
-            let live = match op.table() {
-                Some(table) => self.table(table).await?,
-                None => None,
-            };
-            let cmds = match commands(op, live.as_ref()) {
-                Ok(cmds) => cmds,
-                Err(message) => {
-                    // Refused before anything was written: the row goes back to what it was.
-                    if fresh && done == 0 {
-                        self.restore_row(&plan.version, existing).await?;
-                    }
-                    return Err(Error::Unsupported {
-                        target: self.target.clone(),
-                        message,
-                    });
-                }
-            };
-            let commands = async {
-                for cmd in cmds {
-                    self.run_command(cmd).await?;
-                }
-                Ok(())
-            };
-            crate::lease::holding(&self.target, self.lease, || self.take_lease(), commands).await?;
-            done += 1;
-            self.record(
-                plan,
-                checksum,
-                start.elapsed(),
-                Progress {
-                    done,
-                    total: ops.len(),
-                    statements_checksum: &ops_checksum(&ops[..done]),
-                    reverting,
-                },
-            )
-            .await?;
-        }
-        if reverting {
-            self.tracking()
-                .delete_one(doc! { "_id": &plan.version })
-                .await
-                .map_err(|e| self.error(e))?;
-        } else if ops.is_empty() {
-            self.record(
-                plan,
-                checksum,
-                start.elapsed(),
-                Progress {
-                    done: 0,
-                    total: 0,
-                    statements_checksum: &ops_checksum(ops),
-                    reverting: false,
-                },
-            )
-            .await?;
-        }
-        Ok(start.elapsed())
+        run_journaled(self, plan, direction, checksum).await
     }
 }

@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, Direction, Error, IndexDef, MigrationPlan, Operation, Result,
-    SchemaSnapshot, TableSnapshot, redact, resume_at, steps_checksum,
+    AppliedMigration, Backend, Direction, Error, IndexDef, JournalRow, Journaled, MigrationPlan,
+    Operation, Result, SchemaSnapshot, TableSnapshot, redact, run_journaled,
 };
 
 /// How long to wait for a database to answer a connection attempt.
@@ -367,31 +367,28 @@ impl SqlBackend {
         )
     }
 
-    /// Inserts or replaces the tracking row of `plan`.
-    async fn record(
-        &mut self,
-        plan: &MigrationPlan,
-        checksum: &str,
-        elapsed: Duration,
-        progress: Progress<'_>,
-    ) -> Result<()> {
-        let Progress {
+    /// Inserts or replaces a tracking row.
+    async fn store_row(&mut self, row: &JournalRow) -> Result<()> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let JournalRow {
+            version,
+            name,
+            checksum,
+            applied_at,
+            execution_time,
             done,
             total,
-            statements_checksum,
+            steps_checksum,
             reverting,
-        } = progress;
-        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let now = OffsetDateTime::now_utc();
-        let ms = elapsed.as_millis() as i64;
+        } = row.clone();
+        let ms = execution_time.as_millis() as i64;
         let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
         let result = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => {
                 let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-                let at = now.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
-                let values = (plan.version.clone(), plan.name().to_string(), checksum.to_string(), at, ms, done, total, statements_checksum.to_string(), reverting);
-                s.call(move |c| c.execute(&sql, rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7, values.8]).map(|_| ()))
+                let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
+                s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -400,18 +397,144 @@ impl SqlBackend {
                 query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
                     statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
-                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum).bind(reverting)
+                    .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
                     .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
             #[cfg(feature = "mysql")]
             Conn::Mysql(c) => {
-                let now = time::PrimitiveDateTime::new(now.date(), now.time());
+                let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
                 query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
-                    .bind(&plan.version).bind(plan.name()).bind(checksum).bind(now).bind(ms).bind(done).bind(total).bind(statements_checksum).bind(reverting)
+                    .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
                     .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
             }
         };
         result.map_err(|e| self.error(e))
+    }
+
+    /// The tracking rows, oldest version first; only `version`'s if given.
+    async fn rows(&mut self, version: Option<&str>) -> Result<Vec<JournalRow>> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let filter = match (version, self.dialect) {
+            (None, _) => "",
+            (Some(_), Dialect::Postgres) => " WHERE version = $1",
+            (Some(_), _) => " WHERE version = ?",
+        };
+        let sql = format!(
+            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, \
+             statements_total, statements_checksum, reverting FROM {t}{filter} ORDER BY version"
+        );
+        type Fields = (String, String, String, i64, i32, i32, String, i32);
+        let version = version.map(str::to_string);
+        let rows: Vec<(Fields, OffsetDateTime)> = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => s
+                .call(move |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    let params: Vec<String> = version.into_iter().collect();
+                    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                        let at: String = r.get(3)?;
+                        let at = OffsetDateTime::parse(
+                            &at,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                3,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
+                        let fields = (
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        );
+                        Ok((fields, at))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                let mut q = query(AssertSqlSafe(sql.as_str()));
+                if let Some(v) = version {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&mut *c)
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| {
+                                let fields = (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                    r.get(8),
+                                );
+                                (fields, r.get::<OffsetDateTime, _>(3))
+                            })
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => {
+                let mut q = query(AssertSqlSafe(sql.as_str()));
+                if let Some(v) = version {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&mut *c)
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| {
+                                let at: time::PrimitiveDateTime = r.get(3);
+                                let fields = (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                    r.get(8),
+                                );
+                                (fields, at.assume_utc())
+                            })
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        }
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |((version, name, checksum, ms, done, total, steps_checksum, reverting), at)| {
+                    JournalRow {
+                        version,
+                        name,
+                        checksum,
+                        applied_at: at,
+                        execution_time: Duration::from_millis(ms.max(0) as u64),
+                        done: done.max(0) as usize,
+                        total: total.max(0) as usize,
+                        steps_checksum,
+                        reverting: reverting != 0,
+                    }
+                },
+            )
+            .collect())
     }
 
     async fn forget(&mut self, version: &str) -> Result<()> {
@@ -429,31 +552,6 @@ impl SqlBackend {
             s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await
         })
         .map_err(|e| self.error(e))
-    }
-
-    /// `(statements_done, statements_checksum, reverting)` of a row, if there is one.
-    async fn progress(&mut self, version: &str) -> Result<Option<(usize, String, bool)>> {
-        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let placeholder = if self.dialect == Dialect::Postgres {
-            "$1"
-        } else {
-            "?"
-        };
-        let sql = format!(
-            "SELECT statements_done, statements_checksum, reverting FROM {t} WHERE version = {placeholder}"
-        );
-        let row: Option<(i32, String, i32)> = on_conn!(&mut self.conn,
-        c => query_as(AssertSqlSafe(sql.as_str())).bind(version).fetch_optional(&mut *c).await,
-        s => {
-            let owned = version.to_string();
-            s.call(move |c| {
-                use rusqlite::OptionalExtension;
-                c.query_row(&sql, [owned], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
-            })
-            .await
-        })
-        .map_err(|e| self.error(e))?;
-        Ok(row.map(|(done, sum, reverting)| (done as usize, sum, reverting != 0)))
     }
 
     /// SQLite and PostgreSQL: the operations and the tracking row in one transaction (SQLite
@@ -509,97 +607,24 @@ impl SqlBackend {
         }
         let elapsed = start.elapsed();
         match direction {
+            // The transaction made the steps one: no progress to keep.
             Direction::Up => {
-                self.record(
-                    plan,
-                    checksum,
-                    elapsed,
-                    Progress {
-                        done: executed,
-                        total: executed,
-                        statements_checksum: "",
-                        reverting: false,
-                    },
-                )
+                self.store_row(&JournalRow {
+                    version: plan.version.clone(),
+                    name: plan.name().to_string(),
+                    checksum: checksum.to_string(),
+                    applied_at: OffsetDateTime::now_utc(),
+                    execution_time: elapsed,
+                    done: executed,
+                    total: executed,
+                    steps_checksum: String::new(),
+                    reverting: false,
+                })
                 .await?;
             }
             Direction::Down => self.forget(&plan.version).await?,
         }
         Ok(elapsed)
-    }
-
-    /// MySQL commits every DDL statement on its own, so progress is recorded after each one, in
-    /// either direction: an interrupted migration resumes at the first statement not done, and
-    /// refuses to if the statements already done have changed since.
-    async fn run_resumable(
-        &mut self,
-        plan: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        let statements =
-            self.statements_on(&mut SchemaSnapshot::default(), plan.operations(direction))?;
-        let reverting = direction == Direction::Down;
-        let start = Instant::now();
-        let mut done = 0;
-        // A row of this direction's unfinished run is resumed; anything else starts afresh (a
-        // complete row being reverted starts its down run).
-        match self.progress(&plan.version).await? {
-            Some((already, recorded, was_reverting)) if was_reverting == reverting => {
-                done = resume_at(&plan.version, already, statements.len(), &recorded, |n| {
-                    steps_checksum(&statements[..n])
-                })?;
-            }
-            _ => {
-                self.record(
-                    plan,
-                    checksum,
-                    Duration::ZERO,
-                    Progress {
-                        done: 0,
-                        total: statements.len(),
-                        statements_checksum: &steps_checksum(&[] as &[String]),
-                        reverting,
-                    },
-                )
-                .await?;
-            }
-        }
-        while done < statements.len() {
-            self.execute(&statements[done]).await?;
-            done += 1;
-            self.record(
-                plan,
-                checksum,
-                start.elapsed(),
-                Progress {
-                    done,
-                    total: statements.len(),
-                    statements_checksum: &steps_checksum(&statements[..done]),
-                    reverting,
-                },
-            )
-            .await?;
-        }
-        match direction {
-            Direction::Up if statements.is_empty() => {
-                self.record(
-                    plan,
-                    checksum,
-                    start.elapsed(),
-                    Progress {
-                        done: 0,
-                        total: 0,
-                        statements_checksum: &steps_checksum(&[] as &[String]),
-                        reverting: false,
-                    },
-                )
-                .await?
-            }
-            Direction::Up => {}
-            Direction::Down => self.forget(&plan.version).await?,
-        }
-        Ok(start.elapsed())
     }
 
     #[cfg(feature = "sqlite")]
@@ -962,13 +987,35 @@ fn add_index_rows(
     }
 }
 
-/// How far a run got, as a tracking row records it.
-struct Progress<'a> {
-    done: usize,
-    total: usize,
-    /// Hash of the statements (operations, on MongoDB) done.
-    statements_checksum: &'a str,
-    reverting: bool,
+/// MySQL commits every DDL statement on its own, so the core runs its migrations step by step,
+/// a statement a step (SQLite and PostgreSQL run theirs in a transaction instead).
+impl Journaled for SqlBackend {
+    type Step = String;
+
+    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
+        // Only SQLite's rebuilds need the live tables, and SQLite is never journaled.
+        self.statements_on(&mut SchemaSnapshot::default(), operations)
+    }
+
+    fn step_key(step: &String) -> Vec<u8> {
+        step.as_bytes().to_vec()
+    }
+
+    async fn perform(&mut self, step: &String) -> Result<()> {
+        self.execute(step).await
+    }
+
+    async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
+        Ok(self.rows(Some(version)).await?.pop())
+    }
+
+    async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
+        self.store_row(row).await
+    }
+
+    async fn delete_row(&mut self, version: &str) -> Result<()> {
+        self.forget(version).await
+    }
 }
 
 impl Backend for SqlBackend {
@@ -1074,113 +1121,8 @@ impl Backend for SqlBackend {
         if !self.tracking_exists().await? {
             return Ok(Vec::new());
         }
-        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let sql = format!(
-            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, statements_total, reverting FROM {t} ORDER BY version"
-        );
-        type Row = (String, String, String, i64, i32, i32, i32);
-        let rows: Vec<(Row, OffsetDateTime)> = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(s) => s
-                .call(move |c| {
-                    let mut stmt = c.prepare(&sql)?;
-                    stmt.query_map([], |r| {
-                        let at: String = r.get(3)?;
-                        let at = OffsetDateTime::parse(
-                            &at,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                3,
-                                rusqlite::types::Type::Text,
-                                Box::new(e),
-                            )
-                        })?;
-                        Ok((
-                            (
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                                r.get(6)?,
-                                r.get(7)?,
-                            ),
-                            at,
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .await
-                .map_err(|e| e.to_string()),
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => query(AssertSqlSafe(sql.as_str()))
-                .fetch_all(&mut *c)
-                .await
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| {
-                            (
-                                (
-                                    r.get(0),
-                                    r.get(1),
-                                    r.get(2),
-                                    r.get(4),
-                                    r.get(5),
-                                    r.get(6),
-                                    r.get(7),
-                                ),
-                                r.get::<OffsetDateTime, _>(3),
-                            )
-                        })
-                        .collect()
-                })
-                .map_err(|e| e.to_string()),
-            #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => query(AssertSqlSafe(sql.as_str()))
-                .fetch_all(&mut *c)
-                .await
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| {
-                            let at: time::PrimitiveDateTime = r.get(3);
-                            (
-                                (
-                                    r.get(0),
-                                    r.get(1),
-                                    r.get(2),
-                                    r.get(4),
-                                    r.get(5),
-                                    r.get(6),
-                                    r.get(7),
-                                ),
-                                at.assume_utc(),
-                            )
-                        })
-                        .collect()
-                })
-                .map_err(|e| e.to_string()),
-        }
-        .map_err(|e| self.error(e))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |((version, name, checksum, ms, done, total, reverting), applied_at)| {
-                    AppliedMigration {
-                        version,
-                        name,
-                        checksum,
-                        applied_at,
-                        execution_time: Duration::from_millis(ms.max(0) as u64),
-                        // A reverting row counts down statements; it is unfinished even at 0 done.
-                        progress: (done < total || reverting != 0)
-                            .then_some((done as u32, total as u32)),
-                        reverting: reverting != 0,
-                    }
-                },
-            )
-            .collect())
+        let rows = self.rows(None).await?;
+        Ok(rows.into_iter().map(AppliedMigration::from).collect())
     }
 
     async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
@@ -1212,7 +1154,7 @@ impl Backend for SqlBackend {
                 migration.version
             ))),
             // MySQL's DDL commits statement by statement whatever the migration says.
-            (Dialect::Mysql, _) => self.run_resumable(migration, direction, checksum).await,
+            (Dialect::Mysql, _) => run_journaled(self, migration, direction, checksum).await,
         }
     }
 }

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexColumn,
-    IndexDef, IndexOp, IndexScope, MigrationPlan, Operation, Result, SchemaSnapshot, TableSnapshot,
+    IndexDef, IndexOp, IndexScope, JournalRow, Journaled, MigrationPlan, Operation, Result,
+    SchemaSnapshot, TableSnapshot, run_journaled,
 };
 
 const TRACKING: &str = "_toasty_migrations";
@@ -1100,67 +1101,34 @@ impl DynamoBackend {
         }
     }
 
-    async fn record(
-        &self,
-        plan: &MigrationPlan,
-        checksum: &str,
-        elapsed: Duration,
-        progress: (usize, usize, String, bool),
-    ) -> Result<()> {
-        let (done, total, ops_checksum, reverting) = progress;
-        let now = OffsetDateTime::now_utc();
-        self.client
-            .put_item()
-            .table_name(self.name(TRACKING))
-            .item("version", AttributeValue::S(plan.version.clone()))
-            .item("name", AttributeValue::S(plan.name().to_string()))
-            .item("checksum", AttributeValue::S(checksum.to_string()))
-            .item(
-                "applied_at",
-                AttributeValue::S(
-                    now.format(&time::format_description::well_known::Rfc3339)
-                        .expect("a UTC time formats"),
-                ),
+    /// A tracking row from its item.
+    fn journal_row(item: &HashMap<String, AttributeValue>) -> JournalRow {
+        let s = |k: &str| match item.get(k) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        let n = |k: &str| match item.get(k) {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap_or(0),
+            _ => 0,
+        };
+        JournalRow {
+            version: s("version"),
+            name: s("name"),
+            checksum: s("checksum"),
+            applied_at: OffsetDateTime::parse(
+                &s("applied_at"),
+                &time::format_description::well_known::Rfc3339,
             )
-            .item(
-                "execution_ms",
-                AttributeValue::N(elapsed.as_millis().to_string()),
-            )
-            .item("statements_done", AttributeValue::N(done.to_string()))
-            .item("statements_total", AttributeValue::N(total.to_string()))
-            .item("statements_checksum", AttributeValue::S(ops_checksum))
-            .item("reverting", AttributeValue::Bool(reverting))
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
-    }
-
-    /// Takes the lease, or renews ours: one conditional write.
-    /// Puts a tracking row back as it was before a run started: `None` deletes it.
-    async fn restore_row(&self, version: &str, row: Option<Item>) -> Result<()> {
-        match row {
-            Some(item) => self
-                .client
-                .put_item()
-                .table_name(self.name(TRACKING))
-                .set_item(Some(item))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| self.error(e)),
-            None => self
-                .client
-                .delete_item()
-                .table_name(self.name(TRACKING))
-                .key("version", AttributeValue::S(version.to_string()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| self.error(e)),
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            execution_time: Duration::from_millis(n("execution_ms")),
+            done: n("statements_done") as usize,
+            total: n("statements_total") as usize,
+            steps_checksum: s("statements_checksum"),
+            reverting: matches!(item.get("reverting"), Some(AttributeValue::Bool(true))),
         }
     }
 
+    /// Takes the lease, or renews ours: one conditional write.
     async fn take_lease(&self) -> Result<bool> {
         let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let expires = now + self.lease.as_millis() as i128;
@@ -1284,14 +1252,6 @@ fn key_of(
         .collect()
 }
 
-/// The hash of the operations done, as the tracking row keeps it.
-fn ops_checksum(ops: &[Operation]) -> String {
-    toasty_migrate::steps_checksum(
-        ops.iter()
-            .map(|op| serde_json::to_vec(op).expect("operations serialize")),
-    )
-}
-
 /// `snapshot` as DynamoDB keeps it: key and index columns compared by equality.
 pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
     let mut stored = snapshot.clone();
@@ -1305,6 +1265,83 @@ pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
         }
     }
     stored
+}
+
+/// DynamoDB has no transaction for table changes, so the core runs a migration operation by
+/// operation, recording progress after each; every operation's writes are conditional and safe
+/// to repeat.
+impl Journaled for DynamoBackend {
+    type Step = Operation;
+
+    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {
+        Ok(operations.to_vec())
+    }
+
+    fn step_key(step: &Operation) -> Vec<u8> {
+        serde_json::to_vec(step).expect("operations serialize")
+    }
+
+    /// The operation against the registry as it is now, under the lease.
+    async fn perform(&mut self, op: &Operation) -> Result<()> {
+        let mut registry = self.registry().await?;
+        crate::lease::holding(
+            &self.target,
+            self.lease,
+            || self.take_lease(),
+            self.apply(op, &mut registry),
+        )
+        .await
+    }
+
+    async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
+        let row = self
+            .client
+            .get_item()
+            .table_name(self.name(TRACKING))
+            .key("version", AttributeValue::S(version.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(row.item().map(Self::journal_row))
+    }
+
+    async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
+        let at = row
+            .applied_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time formats");
+        let n = |v: u128| AttributeValue::N(v.to_string());
+        self.client
+            .put_item()
+            .table_name(self.name(TRACKING))
+            .item("version", AttributeValue::S(row.version.clone()))
+            .item("name", AttributeValue::S(row.name.clone()))
+            .item("checksum", AttributeValue::S(row.checksum.clone()))
+            .item("applied_at", AttributeValue::S(at))
+            .item("execution_ms", n(row.execution_time.as_millis()))
+            .item("statements_done", n(row.done as u128))
+            .item("statements_total", n(row.total as u128))
+            .item(
+                "statements_checksum",
+                AttributeValue::S(row.steps_checksum.clone()),
+            )
+            .item("reverting", AttributeValue::Bool(row.reverting))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn delete_row(&mut self, version: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(self.name(TRACKING))
+            .key("version", AttributeValue::S(version.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
 }
 
 impl Backend for DynamoBackend {
@@ -1388,32 +1425,12 @@ impl Backend for DynamoBackend {
         if self.describe(&self.name(TRACKING)).await?.is_none() {
             return Ok(Vec::new());
         }
-        let mut rows = Vec::new();
-        for item in self.scan_internal(TRACKING).await? {
-            let s = |k: &str| match item.get(k) {
-                Some(AttributeValue::S(v)) => v.clone(),
-                _ => String::new(),
-            };
-            let n = |k: &str| match item.get(k) {
-                Some(AttributeValue::N(v)) => v.parse::<u64>().unwrap_or(0),
-                _ => 0,
-            };
-            let reverting = matches!(item.get("reverting"), Some(AttributeValue::Bool(true)));
-            let (done, total) = (n("statements_done") as u32, n("statements_total") as u32);
-            rows.push(AppliedMigration {
-                version: s("version"),
-                name: s("name"),
-                checksum: s("checksum"),
-                applied_at: OffsetDateTime::parse(
-                    &s("applied_at"),
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                execution_time: Duration::from_millis(n("execution_ms")),
-                progress: (done < total || reverting).then_some((done, total)),
-                reverting,
-            });
-        }
+        let mut rows: Vec<AppliedMigration> = self
+            .scan_internal(TRACKING)
+            .await?
+            .iter()
+            .map(|item| AppliedMigration::from(Self::journal_row(item)))
+            .collect();
         rows.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(rows)
     }
@@ -1443,81 +1460,6 @@ impl Backend for DynamoBackend {
         direction: Direction,
         checksum: &str,
     ) -> Result<Duration> {
-        let start = Instant::now();
-        let ops = plan.operations(direction);
-        let reverting = direction == Direction::Down;
-        let mut done = 0;
-        let row = self
-            .client
-            .get_item()
-            .table_name(self.name(TRACKING))
-            .key("version", AttributeValue::S(plan.version.clone()))
-            .send()
-            .await
-            .map_err(|e| self.error(e))?;
-        let resumed = row.item().filter(
-            |i| matches!(i.get("reverting"), Some(AttributeValue::Bool(r)) if *r == reverting),
-        );
-        match resumed {
-            Some(item) => {
-                let already = match item.get("statements_done") {
-                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-                    _ => 0,
-                };
-                let recorded = match item.get("statements_checksum") {
-                    Some(AttributeValue::S(s)) => s.clone(),
-                    _ => String::new(),
-                };
-                done =
-                    toasty_migrate::resume_at(&plan.version, already, ops.len(), &recorded, |n| {
-                        ops_checksum(&ops[..n])
-                    })?;
-            }
-            None => {
-                self.record(
-                    plan,
-                    checksum,
-                    Duration::ZERO,
-                    (0, ops.len(), ops_checksum(&[]), reverting),
-                )
-                .await?;
-            }
-        }
-        let fresh = done == 0;
-        let mut registry = self.registry().await?;
-        while done < ops.len() {
-            let applied = crate::lease::holding(
-                &self.target,
-                self.lease,
-                || self.take_lease(),
-                self.apply(&ops[done], &mut registry),
-            )
-            .await;
-            if let Err(e) = applied {
-                // Refused before anything was written: the row goes back to what it was.
-                if fresh && done == 0 && matches!(e, Error::Unsupported { .. }) {
-                    self.restore_row(&plan.version, row.item).await?;
-                }
-                return Err(e);
-            }
-            done += 1;
-            self.record(
-                plan,
-                checksum,
-                start.elapsed(),
-                (done, ops.len(), ops_checksum(&ops[..done]), reverting),
-            )
-            .await?;
-        }
-        if reverting {
-            self.client
-                .delete_item()
-                .table_name(self.name(TRACKING))
-                .key("version", AttributeValue::S(plan.version.clone()))
-                .send()
-                .await
-                .map_err(|e| self.error(e))?;
-        }
-        Ok(start.elapsed())
+        run_journaled(self, plan, direction, checksum).await
     }
 }

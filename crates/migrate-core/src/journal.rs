@@ -1,0 +1,305 @@
+//! Journaled execution, once for every backend that needs it: where a database commits each
+//! change on its own (MySQL's DDL, MongoDB, DynamoDB), a migration runs step by step and its
+//! tracking row records after each step how many are done and a checksum of them. A run that was
+//! interrupted resumes at the first step not done, and refuses if the steps done have changed
+//! since. A run whose first step fails took no effect, so its row goes back to what it was.
+//!
+//! A backend says what a step is and how to perform one, and reads and writes its rows
+//! ([`Journaled`]); [`run_journaled`] does the rest.
+
+use crate::migration::{Direction, MigrationPlan};
+use crate::operation::Operation;
+use crate::runner::AppliedMigration;
+use crate::{Error, Result};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// A tracking row as a journaled run keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalRow {
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: OffsetDateTime,
+    pub execution_time: Duration,
+    /// Steps done, of `total`. A finished `up` has all done; a `down` deletes its row when done.
+    pub done: usize,
+    pub total: usize,
+    /// [`steps_checksum`] of the steps done.
+    pub steps_checksum: String,
+    /// The run this row records is reverting the migration (its steps are `down`'s).
+    pub reverting: bool,
+}
+
+impl From<JournalRow> for AppliedMigration {
+    fn from(row: JournalRow) -> Self {
+        // A reverting row counts down steps; it is unfinished even at 0 done.
+        let unfinished = row.done < row.total || row.reverting;
+        AppliedMigration {
+            version: row.version,
+            name: row.name,
+            checksum: row.checksum,
+            applied_at: row.applied_at,
+            execution_time: row.execution_time,
+            progress: unfinished.then_some((row.done as u32, row.total as u32)),
+            reverting: row.reverting,
+        }
+    }
+}
+
+/// What a backend offers for journaled runs: its steps, performing one, and its tracking rows.
+pub trait Journaled: Send {
+    /// One unit of work that commits on its own: a statement, or an operation.
+    type Step: Send + Sync;
+
+    /// The steps that carry out `operations`, in order, computed before any runs.
+    fn steps(
+        &mut self,
+        operations: &[Operation],
+    ) -> impl Future<Output = Result<Vec<Self::Step>>> + Send;
+
+    /// The bytes that stand for a step in the journal's checksum: what must not change under a
+    /// half-done migration. (A statement's text; an operation's JSON.)
+    fn step_key(step: &Self::Step) -> Vec<u8>;
+
+    /// Performs one step. Performing a step again after it took effect must be harmless or
+    /// refused, never wrong: a run killed between a step and its record repeats it.
+    fn perform(&mut self, step: &Self::Step) -> impl Future<Output = Result<()>> + Send;
+
+    fn read_row(
+        &mut self,
+        version: &str,
+    ) -> impl Future<Output = Result<Option<JournalRow>>> + Send;
+
+    /// Inserts or replaces the row of `row.version`.
+    fn write_row(&mut self, row: &JournalRow) -> impl Future<Output = Result<()>> + Send;
+
+    fn delete_row(&mut self, version: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The hash a tracking row keeps of the steps done: SHA-256 over each step's key.
+pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for step in steps {
+        hasher.update(step.as_ref());
+        hasher.update([0]);
+    }
+    crate::migration::to_hex(&hasher.finalize())
+}
+
+/// Runs `plan` in `direction` step by step on `backend`, recording progress after each step:
+/// `up` leaves the row complete, `down` deletes it. Resumes a run of the same direction that was
+/// interrupted. Returns how long it took.
+pub async fn run_journaled<B: Journaled>(
+    backend: &mut B,
+    plan: &MigrationPlan,
+    direction: Direction,
+    checksum: &str,
+) -> Result<Duration> {
+    let start = Instant::now();
+    let steps = backend.steps(plan.operations(direction)).await?;
+    let keys: Vec<Vec<u8>> = steps.iter().map(B::step_key).collect();
+    let reverting = direction == Direction::Down;
+    let row = |done: usize, elapsed: Duration| JournalRow {
+        version: plan.version.clone(),
+        name: plan.name().to_string(),
+        checksum: checksum.to_string(),
+        applied_at: OffsetDateTime::now_utc(),
+        execution_time: elapsed,
+        done,
+        total: steps.len(),
+        steps_checksum: steps_checksum(&keys[..done]),
+        reverting,
+    };
+    let previous = backend.read_row(&plan.version).await?;
+    // A row of this direction's unfinished run is resumed; anything else starts afresh (a
+    // complete row being reverted starts its down run).
+    let mut done = match &previous {
+        Some(recorded) if recorded.reverting == reverting => resume_at(plan, recorded, &keys)?,
+        _ => {
+            backend.write_row(&row(0, Duration::ZERO)).await?;
+            0
+        }
+    };
+    let fresh = done == 0;
+    while done < steps.len() {
+        if let Err(e) = backend.perform(&steps[done]).await {
+            // The first step of a fresh run failed: nothing took effect, so nothing is
+            // recorded (a row saying "0 done" would have `down` revert steps never done).
+            if fresh && done == 0 {
+                match &previous {
+                    Some(previous) => backend.write_row(previous).await?,
+                    None => backend.delete_row(&plan.version).await?,
+                }
+            }
+            return Err(e);
+        }
+        done += 1;
+        backend.write_row(&row(done, start.elapsed())).await?;
+    }
+    if reverting {
+        backend.delete_row(&plan.version).await?;
+    }
+    Ok(start.elapsed())
+}
+
+/// Where an interrupted run resumes: after the steps `recorded` says are done, if they are still
+/// the steps now. Refuses otherwise: the file changed under a half-done migration.
+fn resume_at(plan: &MigrationPlan, recorded: &JournalRow, keys: &[Vec<u8>]) -> Result<usize> {
+    let already = recorded.done;
+    if already > keys.len() || steps_checksum(&keys[..already]) != recorded.steps_checksum {
+        return Err(Error::Migration {
+            version: plan.version.clone(),
+            message: format!(
+                "{already} of its steps were run before it was interrupted, and they have changed since; \
+                 restore the file as it was to resume"
+            ),
+        });
+    }
+    Ok(already)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The executor's decisions over an in-memory journal: resuming, refusing changed steps,
+    //! and recording nothing for a run none of whose steps took effect. The backends run the
+    //! same code against real databases in their own tests.
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    struct Memory {
+        rows: BTreeMap<String, JournalRow>,
+        performed: Vec<String>,
+        /// Steps that fail when performed.
+        failing: Vec<String>,
+    }
+
+    impl Journaled for Memory {
+        type Step = String;
+
+        async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
+            Ok(operations.iter().map(|op| op.to_string()).collect())
+        }
+
+        fn step_key(step: &String) -> Vec<u8> {
+            step.as_bytes().to_vec()
+        }
+
+        async fn perform(&mut self, step: &String) -> Result<()> {
+            if self.failing.contains(step) {
+                return Err(Error::Backend {
+                    target: "memory".into(),
+                    message: format!("{step} failed"),
+                });
+            }
+            self.performed.push(step.clone());
+            Ok(())
+        }
+
+        async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
+            Ok(self.rows.get(version).cloned())
+        }
+
+        async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
+            self.rows.insert(row.version.clone(), row.clone());
+            Ok(())
+        }
+
+        async fn delete_row(&mut self, version: &str) -> Result<()> {
+            self.rows.remove(version);
+            Ok(())
+        }
+    }
+
+    fn plan() -> MigrationPlan {
+        let drop = |t: &str| Operation::DropTable { table: t.into() };
+        MigrationPlan {
+            version: "20250101_000000_three".into(),
+            up: vec![drop("a"), drop("b"), drop("c")],
+            down: vec![drop("x"), drop("y")],
+            transactional: false,
+        }
+    }
+
+    fn run<B: Journaled>(backend: &mut B, direction: Direction) -> Result<Duration> {
+        let plan = plan();
+        block_on(run_journaled(backend, &plan, direction, "sum"))
+    }
+
+    /// A minimal executor for these tests: the futures here never wait.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn up_records_each_step_and_down_deletes_the_row() {
+        let mut memory = Memory::default();
+        run(&mut memory, Direction::Up).unwrap();
+        let row = &memory.rows["20250101_000000_three"];
+        assert_eq!((row.done, row.total, row.reverting), (3, 3, false));
+        assert_eq!(AppliedMigration::from(row.clone()).progress, None);
+        run(&mut memory, Direction::Down).unwrap();
+        assert!(memory.rows.is_empty());
+        assert_eq!(memory.performed.len(), 5);
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_at_the_first_step_not_done() {
+        let mut memory = Memory {
+            failing: vec!["drop table b".into()],
+            ..Memory::default()
+        };
+        assert!(run(&mut memory, Direction::Up).is_err());
+        let row = memory.rows["20250101_000000_three"].clone();
+        assert_eq!((row.done, row.total), (1, 3));
+        assert_eq!(AppliedMigration::from(row).progress, Some((1, 3)));
+        memory.failing.clear();
+        run(&mut memory, Direction::Up).unwrap();
+        assert_eq!(
+            memory.performed,
+            ["drop table a", "drop table b", "drop table c"]
+        );
+    }
+
+    #[test]
+    fn changed_steps_under_a_half_done_run_are_refused() {
+        let mut memory = Memory {
+            failing: vec!["drop table b".into()],
+            ..Memory::default()
+        };
+        assert!(run(&mut memory, Direction::Up).is_err());
+        let mut edited = plan();
+        edited.up[0] = Operation::DropTable { table: "z".into() };
+        memory.failing.clear();
+        let err = block_on(run_journaled(&mut memory, &edited, Direction::Up, "sum"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("they have changed since"), "{err}");
+    }
+
+    #[test]
+    fn a_first_step_that_fails_records_nothing() {
+        // Up: no row is left behind.
+        let mut memory = Memory {
+            failing: vec!["drop table a".into()],
+            ..Memory::default()
+        };
+        assert!(run(&mut memory, Direction::Up).is_err());
+        assert!(memory.rows.is_empty());
+        // Down: the applied row stays as it was, not "reverting, 0 done".
+        memory.failing = vec!["drop table x".into()];
+        run(&mut memory, Direction::Up).unwrap();
+        let applied = memory.rows["20250101_000000_three"].clone();
+        assert!(run(&mut memory, Direction::Down).is_err());
+        assert_eq!(memory.rows["20250101_000000_three"], applied);
+    }
+}
