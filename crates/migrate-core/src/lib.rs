@@ -38,6 +38,7 @@ mod error;
 mod fs;
 mod generate;
 mod journal;
+mod lock;
 mod migration;
 mod operation;
 mod parse;
@@ -59,6 +60,7 @@ pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
 };
 pub use journal::{JournalRow, Journaled, run_journaled, steps_checksum};
+pub use lock::{PolledLock, wait_for_lock};
 pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
     version_name,

@@ -8,12 +8,12 @@
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction,
-    Error, IndexDef, IndexOp, JournalRow, Journaled, MigrationPlan, Operation, Result,
-    SchemaSnapshot, TableDef, TableSnapshot, redact, run_journaled,
+    Error, IndexDef, IndexOp, JournalRow, Journaled, MigrationPlan, Operation, PolledLock, Result,
+    SchemaSnapshot, TableDef, TableSnapshot, redact, run_journaled, wait_for_lock,
 };
 
 /// The collection that records applied migrations.
@@ -679,6 +679,21 @@ impl Journaled for MongoBackend {
     }
 }
 
+/// The lease, taken by one conditional write; the core polls it.
+impl PolledLock for MongoBackend {
+    async fn try_lock(&mut self) -> Result<bool> {
+        self.take_lease().await
+    }
+
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
 impl Backend for MongoBackend {
     /// Collection names MongoDB refuses, and field names its update operators would read as a
     /// path (`a.b`) or an operator (`$a`).
@@ -725,21 +740,8 @@ impl Backend for MongoBackend {
     }
 
     async fn lock(&mut self) -> Result<()> {
-        let start = Instant::now();
-        let mut backoff = Duration::from_millis(20);
-        loop {
-            if self.take_lease().await? {
-                return Ok(());
-            }
-            if start.elapsed() >= self.lock_timeout {
-                return Err(Error::LockTimeout {
-                    target: self.target.clone(),
-                    waited_secs: start.elapsed().as_secs(),
-                });
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(500));
-        }
+        let target = self.target.clone();
+        wait_for_lock(self, &target).await
     }
 
     async fn unlock(&mut self) -> Result<()> {

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, Direction, Error, IndexDef, JournalRow, Journaled, MigrationPlan,
-    Operation, Result, SchemaSnapshot, TableSnapshot, redact, run_journaled,
+    Operation, PolledLock, Result, SchemaSnapshot, TableSnapshot, redact, run_journaled,
+    wait_for_lock,
 };
 
 /// How long to wait for a database to answer a connection attempt.
@@ -987,6 +988,59 @@ fn add_index_rows(
     }
 }
 
+/// The lock: SQLite's run-long write transaction (`BEGIN IMMEDIATE`), PostgreSQL's advisory lock,
+/// MySQL's named lock; each tried without waiting, the core polling. The database frees a dead
+/// runner's.
+impl PolledLock for SqlBackend {
+    async fn try_lock(&mut self) -> Result<bool> {
+        let timeout = self.lock_timeout;
+        let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => s
+                .call(move |c| {
+                    c.busy_timeout(Duration::ZERO)?;
+                    let begun = c.execute_batch("BEGIN IMMEDIATE");
+                    c.busy_timeout(timeout)?;
+                    match begun {
+                        Ok(()) => Ok(true),
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                        {
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => query_scalar(
+                "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
+            )
+            .fetch_one(&mut *c)
+            .await
+            .map_err(server_message),
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => query_scalar::<_, Option<i64>>(
+                "SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), 0)",
+            )
+            .fetch_one(&mut *c)
+            .await
+            .map(|locked| locked == Some(1))
+            .map_err(server_message),
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
 /// MySQL commits every DDL statement on its own, so the core runs its migrations step by step,
 /// a statement a step (SQLite and PostgreSQL run theirs in a transaction instead).
 impl Journaled for SqlBackend {
@@ -1033,78 +1087,18 @@ impl Backend for SqlBackend {
     }
 
     async fn lock(&mut self) -> Result<()> {
-        let start = Instant::now();
-        let (target, timeout) = (self.target.clone(), self.lock_timeout);
-        let failed = |message: String| Error::Backend {
-            target: target.clone(),
-            message,
-        };
-        let timed_out = || Error::LockTimeout {
-            target: target.clone(),
-            waited_secs: start.elapsed().as_secs(),
-        };
-        match &mut self.conn {
-            // The run-long write transaction is the lock; SQLite waits `busy_timeout` for it.
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(s) => {
-                let result = s
-                    .call(move |c| {
-                        c.busy_timeout(timeout)?;
-                        c.execute_batch("BEGIN IMMEDIATE")
-                    })
-                    .await;
-                match result {
-                    Ok(()) => Ok(()),
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-                    {
-                        Err(timed_out())
-                    }
-                    Err(e) => Err(failed(e.to_string())),
-                }
-            }
-            // Polled with backoff, so a waiting runner gives up at the timeout.
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                // A runner killed during a long statement: PostgreSQL 14+ then notices the
-                // closed connection within a second and ends the session, releasing the lock,
-                // instead of holding it until the statement finishes. Older servers lack the
-                // setting, and are left as they are.
-                let _ = raw_sql("SET client_connection_check_interval = '1s'")
-                    .execute(&mut *c)
-                    .await;
-                let mut backoff = Duration::from_millis(10);
-                loop {
-                    let locked: bool = query_scalar(
-                        "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
-                    )
-                    .fetch_one(&mut *c)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                    if locked {
-                        return Ok(());
-                    }
-                    if start.elapsed() >= timeout {
-                        return Err(timed_out());
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
-            }
-            #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => {
-                let locked: Option<i64> =
-                    query_scalar("SELECT GET_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())), ?)")
-                        .bind(timeout.as_secs_f64())
-                        .fetch_one(&mut *c)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?;
-                match locked {
-                    Some(1) => Ok(()),
-                    _ => Err(timed_out()),
-                }
-            }
+        // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
+        // connection within a second and ends the session, releasing the lock, instead of
+        // holding it until the statement finishes. Older servers lack the setting, and are
+        // left as they are.
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(c) = &mut self.conn {
+            let _ = raw_sql("SET client_connection_check_interval = '1s'")
+                .execute(&mut *c)
+                .await;
         }
+        let target = self.target.clone();
+        wait_for_lock(self, &target).await
     }
 
     async fn unlock(&mut self) -> Result<()> {

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexColumn,
-    IndexDef, IndexOp, IndexScope, JournalRow, Journaled, MigrationPlan, Operation, Result,
-    SchemaSnapshot, TableSnapshot, run_journaled,
+    IndexDef, IndexOp, IndexScope, JournalRow, Journaled, MigrationPlan, Operation, PolledLock,
+    Result, SchemaSnapshot, TableSnapshot, run_journaled, wait_for_lock,
 };
 
 const TRACKING: &str = "_toasty_migrations";
@@ -1344,6 +1344,21 @@ impl Journaled for DynamoBackend {
     }
 }
 
+/// The lease, taken by one conditional write; the core polls it.
+impl PolledLock for DynamoBackend {
+    async fn try_lock(&mut self) -> Result<bool> {
+        self.take_lease().await
+    }
+
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
 impl Backend for DynamoBackend {
     /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
     /// Toasty's index naming included.
@@ -1384,19 +1399,8 @@ impl Backend for DynamoBackend {
 
     async fn lock(&mut self) -> Result<()> {
         self.ensure_table(LOCK, "id").await?;
-        let start = Instant::now();
-        let mut backoff = Duration::from_millis(20);
-        while !self.take_lease().await? {
-            if start.elapsed() >= self.lock_timeout {
-                return Err(Error::LockTimeout {
-                    target: self.target.clone(),
-                    waited_secs: start.elapsed().as_secs(),
-                });
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(500));
-        }
-        Ok(())
+        let target = self.target.clone();
+        wait_for_lock(self, &target).await
     }
 
     async fn unlock(&mut self) -> Result<()> {
