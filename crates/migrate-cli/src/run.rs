@@ -75,6 +75,14 @@ pub async fn up(args: UpArgs) -> Result<()> {
     };
     let report = migrator.up(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
+    if args.dry_run
+        && !args.allow_destructive
+        && report.steps.iter().any(|s| !s.destructive.is_empty())
+    {
+        println!(
+            "{YELLOW}note:{YELLOW:#} applying this needs --allow-destructive (it can lose data)"
+        );
+    }
     Ok(())
 }
 

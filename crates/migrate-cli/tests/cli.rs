@@ -168,9 +168,15 @@ async fn evolve(dialect: Dialect) {
     assert!(out.contains("~ modify column users.name"), "{out}");
     let refused = up().output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "up refuses the drop too");
-    let dry = run(up().args(["--dry-run", "--allow-destructive"]));
+    // A dry run shows what up would do, destructive steps marked, without being allowed them.
+    let dry = run(up().arg("--dry-run"));
     assert!(dry.contains("Would apply"), "{dry}");
+    assert!(
+        dry.contains("can lose data: drop column users.bio"),
+        "{dry}"
+    );
     assert!(dry.contains("DROP COLUMN"), "{dry}");
+    assert!(dry.contains("needs --allow-destructive"), "{dry}");
     run(up().arg("--allow-destructive"));
 
     let mut app = db(toasty::models!(v3::User), url).await;

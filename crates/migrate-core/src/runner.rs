@@ -382,7 +382,9 @@ impl Migrator {
                 execution_time: None,
             });
         }
-        if !options.allow_destructive {
+        // A dry run executes nothing: it shows every step, the destructive ones marked, so that
+        // a person can decide to allow them.
+        if !options.allow_destructive && !options.dry_run {
             let blocked: Vec<String> = report
                 .steps
                 .iter()

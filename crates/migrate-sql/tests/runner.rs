@@ -75,6 +75,20 @@ async fn destructive_operations_need_an_explicit_allow() {
             "{:?}",
             db.dialect
         );
+        // A dry run is not refused: it shows what would run, the destructive step marked.
+        let dry = migrator
+            .up(
+                &mut backend,
+                &RunOptions {
+                    dry_run: true,
+                    ..RunOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(dry.steps.len(), 2);
+        assert_eq!(dry.steps[1].destructive, ["drop column users.email"]);
+        assert!(!dry.steps[1].statements.is_empty());
 
         migrator
             .up(
