@@ -303,7 +303,7 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
                 (
                     YELLOW,
                     format!(
-                        "interrupted {what}, after {done} of {total} statements; `{resume}` resumes it"
+                        "interrupted {what}, after {done} of {total} steps; `{resume}` resumes it"
                     ),
                 )
             }

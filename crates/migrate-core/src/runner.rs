@@ -18,11 +18,11 @@ pub struct AppliedMigration {
     pub checksum: String,
     pub applied_at: OffsetDateTime,
     pub execution_time: Duration,
-    /// Set while a migration is part-way applied on a database whose DDL commits statement by
-    /// statement (MySQL): statements done of the total. `None` once complete.
+    /// Set while a migration is part-way applied on a journaled database (MySQL, MongoDB,
+    /// DynamoDB; see [`crate::run_journaled`]): steps done of the total. `None` once complete.
     pub progress: Option<(u32, u32)>,
     /// With `progress`: the interrupted run was reverting the migration (`down`), and
-    /// `progress` counts its down statements.
+    /// `progress` counts its down steps.
     pub reverting: bool,
 }
 
@@ -80,7 +80,7 @@ pub enum MigrationState {
     },
     /// Applied, and no file has its version any more.
     Missing(AppliedMigration),
-    /// Started but not finished (MySQL): the next `up` resumes it.
+    /// Started but not finished (a journaled database): the next run resumes it.
     Partial(AppliedMigration),
 }
 

@@ -278,11 +278,16 @@ impl DynamoBackend {
         }
     }
 
-    fn error(&self, e: impl std::error::Error) -> Error {
+    /// A failure of the database (exit 1), said in our words.
+    fn error_message(&self, message: String) -> Error {
         Error::Backend {
             target: self.target.clone(),
-            message: error_chain(&e),
+            message,
         }
+    }
+
+    fn error(&self, e: impl std::error::Error) -> Error {
+        self.error_message(error_chain(&e))
     }
 
     fn unsupported(&self, message: String) -> Error {
@@ -352,14 +357,11 @@ impl DynamoBackend {
                 }
             }
             if start.elapsed() > self.active_timeout {
-                return Err(Error::Backend {
-                    target: self.target.clone(),
-                    message: format!(
-                        "table {name}{} did not become ACTIVE within {} s",
-                        index.map(|i| format!(" index {i}")).unwrap_or_default(),
-                        self.active_timeout.as_secs()
-                    ),
-                });
+                return Err(self.error_message(format!(
+                    "table {name}{} did not become ACTIVE within {} s",
+                    index.map(|i| format!(" index {i}")).unwrap_or_default(),
+                    self.active_timeout.as_secs()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -382,7 +384,8 @@ impl DynamoBackend {
         let start = Instant::now();
         while self.describe(name).await?.is_some() {
             if start.elapsed() > self.active_timeout {
-                return Err(self.unsupported(format!(
+                // The database's failure (exit 1), as a table that never becomes ACTIVE is.
+                return Err(self.error_message(format!(
                     "table {name} was not deleted within {} s",
                     self.active_timeout.as_secs()
                 )));
