@@ -63,18 +63,6 @@ impl AnyBackend {
         }
     }
 
-    /// The application's tables as they are in the database.
-    pub async fn introspect(&mut self) -> Result<SchemaSnapshot, Error> {
-        match self {
-            #[cfg(feature = "sql")]
-            AnyBackend::Sql(b) => b.introspect().await,
-            #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo(b) => b.introspect().await,
-            #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo(b) => b.introspect().await,
-        }
-    }
-
     /// A cheap digest of what `introspect` reads, where the backend has one.
     pub async fn schema_fingerprint(&mut self) -> Result<Option<String>, Error> {
         match self {
@@ -96,34 +84,6 @@ impl AnyBackend {
             AnyBackend::Mongo(_) => Ok(None),
             #[cfg(feature = "dynamodb")]
             AnyBackend::Dynamo(_) => Ok(None),
-        }
-    }
-
-    /// Whether the database keeps columns in the order the migrations put them. PostgreSQL
-    /// cannot put a column back in its place (it adds at the end), so order is not compared
-    /// there.
-    pub fn keeps_column_order(&self) -> bool {
-        match self {
-            #[cfg(feature = "sql")]
-            AnyBackend::Sql(b) => b.dialect() != toasty_migrate_sql::Dialect::Postgres,
-            #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo(_) => true,
-            #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo(_) => true,
-        }
-    }
-
-    /// `snapshot` as this database keeps it, to compare with `introspect`.
-    pub fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
-        match self {
-            #[cfg(feature = "sql")]
-            AnyBackend::Sql(b) => {
-                toasty_migrate_sql::introspect::stored_snapshot(b.dialect(), snapshot)
-            }
-            #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo(_) => toasty_migrate_nosql::stored_snapshot(snapshot),
-            #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo(_) => toasty_migrate_nosql::dynamodb_stored_snapshot(snapshot),
         }
     }
 }
@@ -149,6 +109,18 @@ impl Backend for AnyBackend {
 
     fn target(&self) -> String {
         each!(self, b => b.target())
+    }
+
+    async fn introspect(&mut self) -> toasty_migrate::Result<SchemaSnapshot> {
+        each!(self, b => Backend::introspect(b).await)
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        each!(self, b => b.stored(snapshot))
+    }
+
+    fn keeps_column_order(&self) -> bool {
+        each!(self, b => b.keeps_column_order())
     }
 
     async fn ensure_tracking(&mut self) -> toasty_migrate::Result<()> {

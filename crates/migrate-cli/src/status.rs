@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 use toasty_migrate::{
-    Backend, Error, MigrationIndex, MigrationState, MigrationStatus, Migrator, SchemaSnapshot,
-    detect_changes, read_cache_file, steps_checksum, write_cache_file,
+    Backend, Drift, Error, MigrationIndex, MigrationState, MigrationStatus, Migrator,
+    read_cache_file, steps_checksum, write_cache_file,
 };
 
 #[derive(Args)]
@@ -64,17 +64,8 @@ fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
     })
 }
 
-/// Whether the database matches the schema its applied migrations build.
-enum Drift {
-    InSync,
-    /// Changes that would turn the expected schema into the database's.
-    Differs(Vec<String>),
-    /// Not checked, and why.
-    Unknown(String),
-}
-
-/// Compares the database with the schema its applied migrations build. That takes the plans and
-/// a full introspection, so an "in sync" verdict is kept in the migrations' cache directory per
+/// Compares the database with the schema its applied migrations build ([`Migrator::drift`]).
+/// That takes the plans and a full introspection, so an "in sync" verdict is kept in the migrations' cache directory per
 /// database and reused while the applied migrations' checksums and one of two tokens stay the
 /// same: the server's commit watermark (nothing committed at all since) or the schema's
 /// fingerprint (the catalog read cheaply). Backends with neither always compare in full.
@@ -128,34 +119,8 @@ async fn drift(
         return Ok(Drift::InSync);
     }
 
-    let migrator = Migrator::from_dir(dir)?;
-    let mut expected = SchemaSnapshot::default();
-    for (version, _) in &applied {
-        let plan = migrator
-            .migrations()
-            .iter()
-            .find(|p| &p.version == *version)
-            .expect("applied has a plan");
-        for op in &plan.up {
-            if expected.apply(op).is_err() {
-                return Ok(Drift::Unknown(format!(
-                    "migration {} has an operation that cannot be replayed (`{op}`)",
-                    plan.version
-                )));
-            }
-        }
-    }
-    let live = backend.introspect().await?;
-    let expected = backend.stored(&expected);
-    let misordered = if backend.keeps_column_order() {
-        column_order_differences(&expected, &live)
-    } else {
-        Vec::new()
-    };
-    if !misordered.is_empty() && live.is_equivalent(&expected) {
-        return Ok(Drift::Differs(misordered));
-    }
-    if live.is_equivalent(&expected) {
+    let drift = Migrator::from_dir(dir)?.drift(backend).await?;
+    if drift == Drift::InSync {
         // The fingerprint vouches for the verdict only if nothing changed the schema while it
         // was compared; the watermark, taken first, moves with any such change by itself.
         let fingerprint = match fingerprint_key {
@@ -167,39 +132,8 @@ async fn drift(
             watermark,
         }
         .keep(dir, &database);
-        return Ok(Drift::InSync);
     }
-    Ok(match detect_changes(&expected, &live) {
-        Ok(diff) => Drift::Differs(diff.changes.iter().map(|c| c.to_string()).collect()),
-        Err(e) => Drift::Differs(vec![e.to_string()]),
-    })
-}
-
-/// Tables whose columns are the same but in another order than the migrations build.
-fn column_order_differences(expected: &SchemaSnapshot, live: &SchemaSnapshot) -> Vec<String> {
-    let names = |t: &toasty_migrate::TableSnapshot| -> Vec<String> {
-        t.columns.iter().map(|c| c.name.clone()).collect()
-    };
-    let sorted = |mut v: Vec<String>| {
-        v.sort();
-        v
-    };
-    let mut out = Vec::new();
-    for table in &expected.tables {
-        let Some(found) = live.table(&table.name) else {
-            continue;
-        };
-        let (built, found) = (names(table), names(found));
-        if built != found && sorted(built.clone()) == sorted(found.clone()) {
-            out.push(format!(
-                "columns of {} are in the order ({}); the migrations build ({})",
-                table.name,
-                found.join(", "),
-                built.join(", ")
-            ));
-        }
-    }
-    out
+    Ok(drift)
 }
 
 /// The tokens, each keyed with the applied migrations, under which a database was last found in

@@ -34,6 +34,7 @@
 //! ```
 
 mod diff;
+mod drift;
 mod error;
 mod fs;
 mod generate;
@@ -55,6 +56,7 @@ pub use diff::{
     ChangeKind, ColumnRename, DiffOptions, SchemaChange, SchemaDiff, detect_changes,
     detect_changes_with,
 };
+pub use drift::Drift;
 pub use error::{Error, Result};
 pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,

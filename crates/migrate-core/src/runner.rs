@@ -4,6 +4,7 @@
 
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
+use crate::snapshot::SchemaSnapshot;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -46,6 +47,17 @@ pub trait Backend: Send {
     fn lock(&mut self) -> impl Future<Output = Result<()>> + Send;
 
     fn unlock(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// The application's tables as they are in the database now.
+    fn introspect(&mut self) -> impl Future<Output = Result<SchemaSnapshot>> + Send;
+
+    /// `snapshot` as this database keeps it (what it cannot tell apart collapsed: SQLite's
+    /// integer widths, MySQL's enum names, ...), to compare with [`introspect`](Self::introspect).
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot;
+
+    /// Whether the database keeps columns in the order migrations put them (PostgreSQL cannot
+    /// put a column back in its place, so order is not compared there).
+    fn keeps_column_order(&self) -> bool;
 
     /// Every tracking row, oldest version first; none if the tracking store does not exist.
     fn applied(&mut self) -> impl Future<Output = Result<Vec<AppliedMigration>>> + Send;

@@ -734,6 +734,19 @@ impl Backend for MongoBackend {
         self.target.clone()
     }
 
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        MongoBackend::introspect(self).await
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        stored_snapshot(snapshot)
+    }
+
+    /// The validator lists fields in the order the migrations put them.
+    fn keeps_column_order(&self) -> bool {
+        true
+    }
+
     async fn ensure_tracking(&mut self) -> Result<()> {
         // Collections are created by their first write.
         Ok(())

@@ -1077,6 +1077,18 @@ impl Backend for SqlBackend {
         ddl::check(self.dialect, op)
     }
 
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        SqlBackend::introspect(self).await
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        introspect::stored_snapshot(self.dialect, snapshot)
+    }
+
+    fn keeps_column_order(&self) -> bool {
+        self.dialect != Dialect::Postgres
+    }
+
     fn target(&self) -> String {
         self.target.clone()
     }

@@ -231,6 +231,18 @@ async fn down_puts_dropped_columns_back_in_place(dialect: Dialect) {
     if dialect == Dialect::Sqlite {
         assert_eq!(fetch_strings(&db, stored_sql).await, created);
     }
+    // In sync, as an application checking at start-up sees it (on PostgreSQL too, where the
+    // columns came back at the end and order is not compared).
+    assert_eq!(migrator.drift(&mut backend).await.unwrap(), Drift::InSync);
+    let t = q(dialect, "t");
+    backend
+        .execute(&format!("ALTER TABLE {t} ADD COLUMN extra INTEGER"))
+        .await
+        .unwrap();
+    let Drift::Differs(changes) = migrator.drift(&mut backend).await.unwrap() else {
+        panic!("{dialect:?}: a column added by hand is drift");
+    };
+    assert!(changes[0].contains("add column t.extra"), "{changes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1395,6 +1395,19 @@ impl Backend for DynamoBackend {
         self.target.clone()
     }
 
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        DynamoBackend::introspect(self).await
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        stored_snapshot(snapshot)
+    }
+
+    /// The registry keeps each table's columns in the order the migrations put them.
+    fn keeps_column_order(&self) -> bool {
+        true
+    }
+
     async fn ensure_tracking(&mut self) -> Result<()> {
         self.ensure_table(TRACKING, "version").await?;
         self.ensure_table(REGISTRY, "table").await

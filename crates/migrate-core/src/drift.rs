@@ -1,0 +1,109 @@
+//! Drift: whether a database still has the schema its applied migrations build. The migrator
+//! replays the applied migrations' `up` from empty, asks the backend how that schema reads back
+//! on its database ([`Backend::stored`]) and compares it with what the database has
+//! ([`Backend::introspect`]): tables, columns, keys, indexes, and column order where the database
+//! keeps it.
+
+use crate::Result;
+use crate::diff::detect_changes;
+use crate::runner::{Backend, MigrationState, MigrationStatus, Migrator};
+use crate::snapshot::{SchemaSnapshot, TableSnapshot};
+
+/// Whether the database matches the schema its applied migrations build.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Drift {
+    InSync,
+    /// What differs, one line each: the changes that would turn the expected schema into the
+    /// database's, or columns in another order.
+    Differs(Vec<String>),
+    /// Not checked, and why (a migration applied part-way or missing its file, or one whose
+    /// operations cannot be replayed).
+    Unknown(String),
+}
+
+impl Migrator {
+    /// Compares the database with the schema its applied migrations build (an applied
+    /// migration edited since counts as its file says).
+    pub async fn drift(&self, backend: &mut impl Backend) -> Result<Drift> {
+        let statuses = self.status(backend).await?;
+        let expected = match self.applied_schema(&statuses) {
+            Ok(expected) => expected,
+            Err(why) => return Ok(Drift::Unknown(why)),
+        };
+        let expected = backend.stored(&expected);
+        let live = backend.introspect().await?;
+        let misordered = if backend.keeps_column_order() {
+            column_order_differences(&expected, &live)
+        } else {
+            Vec::new()
+        };
+        if live.is_equivalent(&expected) {
+            return Ok(if misordered.is_empty() {
+                Drift::InSync
+            } else {
+                Drift::Differs(misordered)
+            });
+        }
+        Ok(Drift::Differs(match detect_changes(&expected, &live) {
+            Ok(diff) => diff.changes.iter().map(|c| c.to_string()).collect(),
+            Err(e) => vec![e.to_string()],
+        }))
+    }
+
+    /// The schema the applied migrations build, or why it cannot be known.
+    fn applied_schema(&self, statuses: &[MigrationStatus]) -> Result<SchemaSnapshot, String> {
+        let mut schema = SchemaSnapshot::default();
+        for status in statuses {
+            match &status.state {
+                MigrationState::Applied(_) | MigrationState::Modified { .. } => {}
+                MigrationState::Pending => continue,
+                MigrationState::Missing(_) => {
+                    return Err(format!("migration {} is missing", status.version));
+                }
+                MigrationState::Partial(_) => {
+                    return Err(format!("migration {} is partial", status.version));
+                }
+            }
+            let plan = self
+                .migrations()
+                .iter()
+                .find(|p| p.version == status.version)
+                .expect("an applied migration with a file has a plan");
+            for op in &plan.up {
+                if schema.apply(op).is_err() {
+                    return Err(format!(
+                        "migration {} has an operation that cannot be replayed (`{op}`)",
+                        plan.version
+                    ));
+                }
+            }
+        }
+        Ok(schema)
+    }
+}
+
+/// Tables whose columns are the same but in another order than the migrations build.
+fn column_order_differences(expected: &SchemaSnapshot, live: &SchemaSnapshot) -> Vec<String> {
+    let names =
+        |t: &TableSnapshot| -> Vec<String> { t.columns.iter().map(|c| c.name.clone()).collect() };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for table in &expected.tables {
+        let Some(found) = live.table(&table.name) else {
+            continue;
+        };
+        let (built, found) = (names(table), names(found));
+        if built != found && sorted(built.clone()) == sorted(found.clone()) {
+            out.push(format!(
+                "columns of {} are in the order ({}); the migrations build ({})",
+                table.name,
+                found.join(", "),
+                built.join(", ")
+            ));
+        }
+    }
+    out
+}
