@@ -993,11 +993,11 @@ fn add_index_rows(
 /// runner's.
 impl PolledLock for SqlBackend {
     async fn try_lock(&mut self) -> Result<bool> {
-        let timeout = self.lock_timeout;
         let result = match &mut self.conn {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(s) => s
-                .call(move |c| {
+            Conn::Sqlite(s) => {
+                let timeout = self.lock_timeout;
+                s.call(move |c| {
                     c.busy_timeout(Duration::ZERO)?;
                     let begun = c.execute_batch("BEGIN IMMEDIATE");
                     c.busy_timeout(timeout)?;
@@ -1012,7 +1012,8 @@ impl PolledLock for SqlBackend {
                     }
                 })
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+            }
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => query_scalar(
                 "SELECT pg_try_advisory_lock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))",
@@ -1104,6 +1105,7 @@ impl Backend for SqlBackend {
         // holding it until the statement finishes. Older servers lack the setting, and are
         // left as they are.
         #[cfg(feature = "postgres")]
+        #[allow(irrefutable_let_patterns)] // when PostgreSQL is the only backend built
         if let Conn::Postgres(c) = &mut self.conn {
             let _ = raw_sql("SET client_connection_check_interval = '1s'")
                 .execute(&mut *c)
