@@ -363,6 +363,14 @@ async fn a_duplicate_refuses_a_unique_index() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("two items have name"), "{err}");
+    // Refused whole: no index table is left behind.
+    let tables = c.list_tables().send().await.unwrap();
+    let index_tables: Vec<&String> = tables
+        .table_names()
+        .iter()
+        .filter(|t| t.starts_with(&format!("index_{}", prefix(&url))))
+        .collect();
+    assert!(index_tables.is_empty(), "{index_tables:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

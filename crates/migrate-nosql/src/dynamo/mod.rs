@@ -1025,24 +1025,32 @@ impl DynamoBackend {
         }
         self.wait_active(&name, None).await?;
         let (name, column) = (&name, &column);
-        self.for_each_page(
-            &table.name,
-            &format!("fill index {}", index.name),
-            |page| async move {
-                let mut items = page.into_iter().peekable();
-                while items.peek().is_some() {
-                    let batch = items
-                        .by_ref()
-                        .take(BATCH)
-                        .map(|item| self.put_index_entry(table, index, name, column, item));
-                    for put in futures_util::future::join_all(batch).await {
-                        put?;
+        let filled = self
+            .for_each_page(
+                &table.name,
+                &format!("fill index {}", index.name),
+                |page| async move {
+                    let mut items = page.into_iter().peekable();
+                    while items.peek().is_some() {
+                        let batch = items
+                            .by_ref()
+                            .take(BATCH)
+                            .map(|item| self.put_index_entry(table, index, name, column, item));
+                        for put in futures_util::future::join_all(batch).await {
+                            put?;
+                        }
                     }
-                }
-                Ok(())
-            },
-        )
-        .await
+                    Ok(())
+                },
+            )
+            .await;
+        // A refused index (two items with one value) leaves no table behind: the database is
+        // as it was before the step.
+        if let Err(refused @ Error::Unsupported { .. }) = filled {
+            self.delete_table(name).await?;
+            return Err(refused);
+        }
+        filled
     }
 
     /// The unique-index entry of one item, if it has a value: put only where the value has no
