@@ -313,6 +313,48 @@ impl MongoBackend {
         }
     }
 
+    /// Refuses a type change that a stored value cannot make, naming one, before any document
+    /// is written (the update's `$convert` would otherwise keep such a value in its old type).
+    async fn check_convertible(&self, table: &str, from: &ColumnDef, to: &ColumnDef) -> Result<()> {
+        use futures_util::TryStreamExt;
+        // No value converts to this: it marks the ones that fail.
+        const UNCONVERTIBLE: &str = "\u{1}toasty-migrate: no conversion";
+        let field = format!("${}", from.name);
+        let pipeline = vec![
+            doc! { "$match": { &from.name: { "$exists": true, "$ne": Bson::Null } } },
+            doc! { "$project": {
+                "value": &field,
+                "converted": { "$convert": { "input": &field, "to": bson_type(&to.ty), "onError": UNCONVERTIBLE, "onNull": Bson::Null } },
+            } },
+            doc! { "$match": { "converted": UNCONVERTIBLE } },
+            doc! { "$limit": 1 },
+        ];
+        let found = self
+            .db
+            .collection::<Document>(table)
+            .aggregate(pipeline)
+            .await
+            .map_err(|e| self.error(e))?
+            .try_next()
+            .await
+            .map_err(|e| self.error(e))?;
+        match found {
+            None => Ok(()),
+            Some(doc) => Err(Error::Unsupported {
+                target: self.target.clone(),
+                message: format!(
+                    "cannot change {table}.{} to {}: document {} holds {}, which has no {} form; \
+                     nothing was changed",
+                    from.name,
+                    to.ty,
+                    doc.get("_id").map_or("?".into(), |id| id.to_string()),
+                    doc.get("value").map_or("?".into(), |v| v.to_string()),
+                    bson_type(&to.ty),
+                ),
+            }),
+        }
+    }
+
     /// A tracking row from its document.
     fn journal_row(row: &Document) -> JournalRow {
         let n = |k: &str| row.get_i64(k).unwrap_or(0).max(0);
@@ -627,6 +669,11 @@ impl Journaled for MongoBackend {
             target: self.target.clone(),
             message,
         })?;
+        if let Operation::ModifyColumn { table, from, to } = op
+            && bson_type(&from.ty) != bson_type(&to.ty)
+        {
+            self.check_convertible(table, from, to).await?;
+        }
         let run = async {
             for cmd in cmds {
                 self.run_command(cmd).await?;

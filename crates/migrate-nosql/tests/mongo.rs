@@ -559,3 +559,46 @@ async fn a_failed_first_operation_records_nothing() {
         .unwrap();
     assert_eq!(report.steps[0].version, "20250101_000000_create");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_that_cannot_convert_refuses_the_type_change_before_any_write() {
+    let url = url();
+    let mut backend = connect(&url).await;
+    let text_score = with(|t| t.columns[3].ty = ColumnType::Text);
+    let int_score = with(|t| t.columns[3].ty = ColumnType::Integer(8));
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &text_score,
+            &[],
+        ),
+        migration("20250102_000000_to_int", &text_score, &int_score, &[]),
+    ]);
+    let one = RunOptions {
+        count: Some(1),
+        ..allow()
+    };
+    migrator.up(&mut backend, &one).await.unwrap();
+    let users = collection(&url, "users").await;
+    users
+        .insert_many([
+            doc! { "id": 1_i64, "name": "ann", "mail": null, "score": "5" },
+            doc! { "id": 2_i64, "name": "bob", "mail": null, "score": "many" },
+        ])
+        .await
+        .unwrap();
+    let err = migrator
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"many\"") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    // Nothing written: "5" is still text, and the migration is not recorded.
+    let docs = documents(&url, "users").await;
+    assert_eq!(docs[0].get_str("score"), Ok("5"), "{docs:?}");
+    assert_eq!(backend.applied().await.unwrap().len(), 1);
+}
