@@ -36,9 +36,9 @@
 mod diff;
 mod drift;
 mod error;
+mod execute;
 mod fs;
 mod generate;
-mod journal;
 mod lock;
 mod migration;
 mod operation;
@@ -58,10 +58,12 @@ pub use diff::{
 };
 pub use drift::Drift;
 pub use error::{Error, Result};
+pub use execute::{
+    Executor, JournalRow, Transactional, run_in_transaction, run_journaled, steps_checksum,
+};
 pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
 };
-pub use journal::{JournalRow, Journaled, run_journaled, steps_checksum};
 pub use lock::{PolledLock, wait_for_lock};
 pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
     AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction,
-    Error, IndexDef, IndexOp, JournalRow, Journaled, MigrationPlan, Operation, PolledLock, Result,
+    Error, Executor, IndexDef, IndexOp, JournalRow, MigrationPlan, Operation, PolledLock, Result,
     SchemaSnapshot, TableDef, TableSnapshot, redact, run_journaled, wait_for_lock,
 };
 
@@ -648,7 +648,7 @@ pub fn commands(
 
 /// MongoDB has no transaction for collection changes, so the core runs a migration operation by
 /// operation, each one's commands safe to run again, recording progress after each.
-impl Journaled for MongoBackend {
+impl Executor for MongoBackend {
     type Step = Operation;
 
     async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {

@@ -25,12 +25,12 @@ use sqlx_mysql::MySqlConnection;
 use sqlx_postgres::PgConnection;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, Direction, Error, IndexDef, JournalRow, Journaled, MigrationPlan,
-    Operation, PolledLock, Result, SchemaSnapshot, TableSnapshot, redact, run_journaled,
-    wait_for_lock,
+    AppliedMigration, Backend, Direction, Error, Executor, IndexDef, JournalRow, MigrationPlan,
+    Operation, PolledLock, Result, SchemaSnapshot, TableSnapshot, Transactional, redact,
+    run_in_transaction, run_journaled, wait_for_lock,
 };
 
 /// How long to wait for a database to answer a connection attempt.
@@ -555,79 +555,6 @@ impl SqlBackend {
         .map_err(|e| self.error(e))
     }
 
-    /// SQLite and PostgreSQL: the operations and the tracking row in one transaction (SQLite
-    /// nests a savepoint in the run-long `BEGIN IMMEDIATE` that is its lock).
-    async fn run_transactional(
-        &mut self,
-        plan: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        let (begin, commit, rollback) = match self.dialect {
-            Dialect::Sqlite => (
-                "SAVEPOINT toasty_migration",
-                "RELEASE toasty_migration",
-                "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
-            ),
-            _ => ("BEGIN", "COMMIT", "ROLLBACK"),
-        };
-        self.execute(begin).await?;
-        let result = self.run_statements(plan, direction, checksum).await;
-        match result {
-            Ok(elapsed) => {
-                self.execute(commit).await?;
-                Ok(elapsed)
-            }
-            Err(e) => {
-                // The original error matters; a failed rollback leaves the connection to be dropped.
-                let _ = self.execute(rollback).await;
-                Err(e)
-            }
-        }
-    }
-
-    async fn run_statements(
-        &mut self,
-        plan: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        let start = Instant::now();
-        let mut executed = 0;
-        for op in plan.operations(direction) {
-            let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
-                (Some(table), true) => self.live_table(table).await?,
-                _ => None,
-            };
-            let statements = ddl::statements(self.dialect, op, live.as_ref())
-                .map_err(|m| self.unsupported(m))?;
-            for sql in &statements {
-                self.execute(sql).await?;
-            }
-            executed += statements.len();
-        }
-        let elapsed = start.elapsed();
-        match direction {
-            // The transaction made the steps one: no progress to keep.
-            Direction::Up => {
-                self.store_row(&JournalRow {
-                    version: plan.version.clone(),
-                    name: plan.name().to_string(),
-                    checksum: checksum.to_string(),
-                    applied_at: OffsetDateTime::now_utc(),
-                    execution_time: elapsed,
-                    done: executed,
-                    total: executed,
-                    steps_checksum: String::new(),
-                    reverting: false,
-                })
-                .await?;
-            }
-            Direction::Down => self.forget(&plan.version).await?,
-        }
-        Ok(elapsed)
-    }
-
     #[cfg(feature = "sqlite")]
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
@@ -1042,22 +969,60 @@ impl PolledLock for SqlBackend {
     }
 }
 
-/// MySQL commits every DDL statement on its own, so the core runs its migrations step by step,
-/// a statement a step (SQLite and PostgreSQL run theirs in a transaction instead).
-impl Journaled for SqlBackend {
-    type Step = String;
+/// A step of a SQL migration.
+pub enum SqlStep {
+    /// One statement (PostgreSQL, MySQL).
+    Statement(String),
+    /// One operation, planned when it runs (SQLite): a copy-table rebuild copies the table as
+    /// the earlier operations of the migration left it.
+    Operation(Box<Operation>),
+}
 
-    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
-        // Only SQLite's rebuilds need the live tables, and SQLite is never journaled.
-        self.statements_on(&mut SchemaSnapshot::default(), operations)
+/// In one transaction with the tracking row on SQLite and PostgreSQL; journaled, a statement a
+/// step, on MySQL, whose DDL commits statement by statement.
+impl Executor for SqlBackend {
+    type Step = SqlStep;
+
+    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<SqlStep>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => operations
+                .iter()
+                .map(|op| SqlStep::Operation(Box::new(op.clone())))
+                .collect(),
+            // Nothing else needs the live tables.
+            Dialect::Postgres | Dialect::Mysql => self
+                .statements_on(&mut SchemaSnapshot::default(), operations)?
+                .into_iter()
+                .map(SqlStep::Statement)
+                .collect(),
+        })
     }
 
-    fn step_key(step: &String) -> Vec<u8> {
-        step.as_bytes().to_vec()
+    fn step_key(step: &SqlStep) -> Vec<u8> {
+        match step {
+            SqlStep::Statement(sql) => sql.as_bytes().to_vec(),
+            // SQLite is never journaled (its migrations always run in a transaction), so no
+            // journal keeps this; the description stands for the operation.
+            SqlStep::Operation(op) => op.to_string().into_bytes(),
+        }
     }
 
-    async fn perform(&mut self, step: &String) -> Result<()> {
-        self.execute(step).await
+    async fn perform(&mut self, step: &SqlStep) -> Result<()> {
+        match step {
+            SqlStep::Statement(sql) => self.execute(sql).await,
+            SqlStep::Operation(op) => {
+                let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
+                    (Some(table), true) => self.live_table(table).await?,
+                    _ => None,
+                };
+                let statements = ddl::statements(self.dialect, op, live.as_ref())
+                    .map_err(|m| self.unsupported(m))?;
+                for sql in &statements {
+                    self.execute(sql).await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
@@ -1070,6 +1035,33 @@ impl Journaled for SqlBackend {
 
     async fn delete_row(&mut self, version: &str) -> Result<()> {
         self.forget(version).await
+    }
+}
+
+/// SQLite nests a savepoint per migration in the run-long `BEGIN IMMEDIATE` that is its lock.
+impl Transactional for SqlBackend {
+    async fn begin(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "SAVEPOINT toasty_migration",
+            _ => "BEGIN",
+        })
+        .await
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "RELEASE toasty_migration",
+            _ => "COMMIT",
+        })
+        .await
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
+            _ => "ROLLBACK",
+        })
+        .await
     }
 }
 
@@ -1153,9 +1145,10 @@ impl Backend for SqlBackend {
     ) -> Result<Duration> {
         match (self.dialect, migration.transactional) {
             (Dialect::Sqlite | Dialect::Postgres, true) => {
-                self.run_transactional(migration, direction, checksum).await
+                run_in_transaction(self, migration, direction, checksum).await
             }
-            (Dialect::Postgres, false) => self.run_statements(migration, direction, checksum).await,
+            // Each statement commits on its own, so its progress is kept.
+            (Dialect::Postgres, false) => run_journaled(self, migration, direction, checksum).await,
             (Dialect::Sqlite, false) => Err(self.unsupported(format!(
                 "migration {}: SQLite runs every migration inside the run's transaction (its lock); \
                  it cannot opt out",

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, IndexColumn,
-    IndexDef, IndexOp, IndexScope, JournalRow, Journaled, MigrationPlan, Operation, PolledLock,
+    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, Executor,
+    IndexColumn, IndexDef, IndexOp, IndexScope, JournalRow, MigrationPlan, Operation, PolledLock,
     Result, SchemaSnapshot, TableSnapshot, run_journaled, wait_for_lock,
 };
 
@@ -1281,7 +1281,7 @@ pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
 /// DynamoDB has no transaction for table changes, so the core runs a migration operation by
 /// operation, recording progress after each; every operation's writes are conditional and safe
 /// to repeat.
-impl Journaled for DynamoBackend {
+impl Executor for DynamoBackend {
     type Step = Operation;
 
     async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {

@@ -1,11 +1,17 @@
-//! Journaled execution, once for every backend that needs it: where a database commits each
-//! change on its own (MySQL's DDL, MongoDB, DynamoDB), a migration runs step by step and its
-//! tracking row records after each step how many are done and a checksum of them. A run that was
-//! interrupted resumes at the first step not done, and refuses if the steps done have changed
-//! since. A run whose first step fails took no effect, so its row goes back to what it was.
+//! Executing one migration, once for every backend, in one of two ways the backend's
+//! capabilities decide:
+//!
+//! - [`run_in_transaction`]: its steps and its tracking row commit together or not at all
+//!   (PostgreSQL, SQLite; [`Transactional`]).
+//! - [`run_journaled`]: where a database commits each change on its own (MySQL's DDL, MongoDB,
+//!   DynamoDB, a PostgreSQL migration that opts out of the transaction), step by step, the
+//!   tracking row recording after each step how many are done and a checksum of them. A run that
+//!   was interrupted resumes at the first step not done, and refuses if the steps done have
+//!   changed since. A run whose first step fails took no effect, so its row goes back to what it
+//!   was.
 //!
 //! A backend says what a step is and how to perform one, and reads and writes its rows
-//! ([`Journaled`]); [`run_journaled`] does the rest.
+//! ([`Executor`]); these functions do the rest.
 
 use crate::migration::{Direction, MigrationPlan};
 use crate::operation::Operation;
@@ -47,8 +53,8 @@ impl From<JournalRow> for AppliedMigration {
     }
 }
 
-/// What a backend offers for journaled runs: its steps, performing one, and its tracking rows.
-pub trait Journaled: Send {
+/// What a backend offers to run migrations: its steps, performing one, and its tracking rows.
+pub trait Executor: Send {
     /// One unit of work that commits on its own: a statement, or an operation.
     type Step: Send + Sync;
 
@@ -77,6 +83,64 @@ pub trait Journaled: Send {
     fn delete_row(&mut self, version: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// A database whose transactions hold schema changes, so that a migration's steps and its
+/// tracking row commit together.
+pub trait Transactional: Executor {
+    fn begin(&mut self) -> impl Future<Output = Result<()>> + Send;
+    fn commit(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Undoes everything since `begin`. Called after a failure, whose error is the one reported.
+    fn rollback(&mut self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Runs `plan` in `direction` in one transaction with its tracking row: `up` writes the row
+/// complete, `down` deletes it; any failure rolls all of it back.
+pub async fn run_in_transaction<B: Transactional>(
+    backend: &mut B,
+    plan: &MigrationPlan,
+    direction: Direction,
+    checksum: &str,
+) -> Result<Duration> {
+    backend.begin().await?;
+    let run = async {
+        let start = Instant::now();
+        let steps = backend.steps(plan.operations(direction)).await?;
+        for step in &steps {
+            backend.perform(step).await?;
+        }
+        match direction {
+            // The transaction makes the steps one: there is no progress to keep.
+            Direction::Up => {
+                backend
+                    .write_row(&JournalRow {
+                        version: plan.version.clone(),
+                        name: plan.name().to_string(),
+                        checksum: checksum.to_string(),
+                        applied_at: OffsetDateTime::now_utc(),
+                        execution_time: start.elapsed(),
+                        done: steps.len(),
+                        total: steps.len(),
+                        steps_checksum: String::new(),
+                        reverting: false,
+                    })
+                    .await?
+            }
+            Direction::Down => backend.delete_row(&plan.version).await?,
+        }
+        Ok(start.elapsed())
+    };
+    match run.await {
+        Ok(elapsed) => {
+            backend.commit().await?;
+            Ok(elapsed)
+        }
+        Err(e) => {
+            // The failure matters; a failed rollback leaves the connection to be dropped.
+            let _ = backend.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 /// The hash a tracking row keeps of the steps done: SHA-256 over each step's key.
 pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> String {
     use sha2::{Digest, Sha256};
@@ -91,7 +155,7 @@ pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> Str
 /// Runs `plan` in `direction` step by step on `backend`, recording progress after each step:
 /// `up` leaves the row complete, `down` deletes it. Resumes a run of the same direction that was
 /// interrupted. Returns how long it took.
-pub async fn run_journaled<B: Journaled>(
+pub async fn run_journaled<B: Executor>(
     backend: &mut B,
     plan: &MigrationPlan,
     direction: Direction,
@@ -176,7 +240,7 @@ mod tests {
         failing: Vec<String>,
     }
 
-    impl Journaled for Memory {
+    impl Executor for Memory {
         type Step = String;
 
         async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
@@ -223,7 +287,7 @@ mod tests {
         }
     }
 
-    fn run<B: Journaled>(backend: &mut B, direction: Direction) -> Result<Duration> {
+    fn run<B: Executor>(backend: &mut B, direction: Direction) -> Result<Duration> {
         let plan = plan();
         block_on(run_journaled(backend, &plan, direction, "sum"))
     }
