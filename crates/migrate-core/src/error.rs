@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// Every variant that comes from a file names it, and where it can, the place in it (a JSON path
 /// and line for snapshots, a line and column for migration files).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("{path}: {source}")]
     Io {

@@ -819,8 +819,8 @@ impl DynamoBackend {
         }
     }
 
-    /// Applies one operation, with `live` the registry as it is now; returns it as the operation
-    /// leaves it.
+    /// Applies one operation against `registry` (each table's definition as it is now), and
+    /// updates `registry` to what the operation leaves, in memory and in its table.
     async fn apply(&self, op: &Operation, registry: &mut SchemaSnapshot) -> Result<()> {
         let live = op.table().and_then(|t| registry.table(t)).cloned();
         let live_table = || {
