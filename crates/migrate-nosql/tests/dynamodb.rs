@@ -35,6 +35,11 @@ fn url() -> String {
     )
 }
 
+/// moto answers one request at a time: with the other tests of this file writing beside it, a
+/// lease renewal can wait longer than a short lease. So the lease test holds moto alone
+/// (`MOTO.write()`), and the others share it (`MOTO.read()`).
+static MOTO: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 async fn connect(url: &str) -> DynamoBackend {
     DynamoBackend::connect(url).await.unwrap_or_else(|e| {
         panic!("DynamoDB test server unavailable ({e}); ./scripts/test starts moto")
@@ -102,6 +107,7 @@ fn s(v: &str) -> AttributeValue {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_change_kind_up_and_down_with_the_items() {
+    let _moto = MOTO.read().await;
     let mut with_posts = v1();
     with_posts.tables.push(TableSnapshot {
         primary_key: vec![
@@ -320,6 +326,7 @@ async fn every_change_kind_up_and_down_with_the_items() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_duplicate_refuses_a_unique_index() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     let unique = with(|t| {
@@ -371,6 +378,7 @@ async fn a_duplicate_refuses_a_unique_index() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn four_runners_at_once_apply_each_migration_once() {
+    let _moto = MOTO.read().await;
     let url = url();
     let plans: Vec<MigrationPlan> = (0..3)
         .map(|i| {
@@ -410,6 +418,7 @@ async fn four_runners_at_once_apply_each_migration_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_live_lease_blocks_and_a_dead_one_is_taken_over() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut holder = connect(&url).await.with_lease(Duration::from_millis(800));
     holder.lock().await.unwrap();
@@ -434,6 +443,7 @@ async fn a_live_lease_blocks_and_a_dead_one_is_taken_over() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unsupported_paths_say_so() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     let create = migration(
@@ -508,6 +518,7 @@ async fn unsupported_paths_say_so() {
 /// operation runs, so a second runner waits instead of taking over.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_rewrite_keeps_its_lease() {
+    let _moto = MOTO.write().await;
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     let url = url();
     // Three seconds: a shorter lease can expire when moto, serving the whole test suite at
@@ -597,6 +608,7 @@ async fn a_long_rewrite_keeps_its_lease() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_prints_the_api_calls_and_changes_nothing() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     let v2 = with(|t| {
@@ -651,6 +663,7 @@ async fn dry_run_prints_the_api_calls_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn down_puts_a_dropped_column_back_in_place() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     let migrator = dropping_a_column(&v1(), "mail");
@@ -665,6 +678,7 @@ async fn down_puts_a_dropped_column_back_in_place() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_name_dynamodb_refuses_is_refused_before_anything_runs() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     let mut v2 = v1();
@@ -686,6 +700,7 @@ async fn a_table_name_dynamodb_refuses_is_refused_before_anything_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_first_operation_records_nothing() {
+    let _moto = MOTO.read().await;
     let url = url();
     let mut backend = connect(&url).await;
     // Creates a table that exists: DynamoDB refuses the first call.
