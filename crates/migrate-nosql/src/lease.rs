@@ -1,7 +1,9 @@
 //! The lease both NoSQL backends lock with: a record naming its holder and when it expires,
-//! taken by one conditional write, taken over once expired. A run renews it every third of its
-//! length while an operation runs (an item rewrite or a server-side update can outlast any
-//! lease), so a live runner never loses it and a dead one's expires soon.
+//! taken by one conditional write, taken over once expired. A runner renews it every third of its
+//! length from the moment it takes it until it releases it, on a task of its own
+//! ([`Renewal`]), so that neither a long operation nor a slow stretch between operations lets it
+//! expire under a live runner; a dead runner's expires soon. Each operation also checks, and
+//! renews while it runs ([`holding`]), that the lease is still its own.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,6 +20,34 @@ pub(crate) fn holder_id() -> String {
         std::process::id(),
         time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     )
+}
+
+/// Renews a lease on a task of its own until dropped. A renewal that finds the lease taken by
+/// another runner (ours expired) stops; the runner's next operation finds that out and stops too.
+pub(crate) struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Renewal {
+    pub(crate) fn start<R, RF, E>(lease: Duration, renew: R) -> Renewal
+    where
+        R: Fn() -> RF + Send + 'static,
+        RF: Future<Output = std::result::Result<bool, E>> + Send,
+    {
+        Renewal(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                // A failed write is tried again at the next tick.
+                if matches!(renew().await, Ok(false)) {
+                    return;
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs `work` while renewing the lease (`renew` returns whether we still hold it) every third

@@ -5,6 +5,7 @@
 //! The validator carries each column's full definition as JSON in its `description`, so
 //! introspection reads back exactly what was written.
 
+use crate::lease::Renewal;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
@@ -30,6 +31,8 @@ pub struct MongoBackend {
     /// Who holds the lease when we do.
     holder: String,
     lease: Duration,
+    /// Renews the lease while we hold the lock.
+    renewal: Option<Renewal>,
     lock_timeout: Duration,
     /// Show server-side updates' progress on stderr.
     progress: bool,
@@ -82,6 +85,7 @@ impl MongoBackend {
             target,
             holder: crate::lease::holder_id(),
             lease: crate::lease::DEFAULT_LEASE,
+            renewal: None,
             lock_timeout: Duration::from_secs(60),
             progress: false,
         })
@@ -284,33 +288,9 @@ impl MongoBackend {
 
     /// Takes the lease, or renews it if we hold it; `false` if another runner holds a live one.
     async fn take_lease(&self) -> Result<bool> {
-        let locks = self.db.collection::<Document>(LOCK_COLLECTION);
-        let now = OffsetDateTime::now_utc();
-        let expires = mongodb::bson::DateTime::from_millis(
-            ((now + self.lease).unix_timestamp_nanos() / 1_000_000) as i64,
-        );
-        let now =
-            mongodb::bson::DateTime::from_millis((now.unix_timestamp_nanos() / 1_000_000) as i64);
-        // Ours, or expired: take it over in one conditional write.
-        let taken = locks
-            .update_one(
-                doc! { "_id": LOCK_ID, "$or": [ { "holder": &self.holder }, { "expires_at": { "$lt": now } } ] },
-                doc! { "$set": { "holder": &self.holder, "expires_at": expires } },
-            )
+        take_lease(&self.db, &self.holder, self.lease)
             .await
-            .map_err(|e| self.error(e))?;
-        if taken.matched_count == 1 {
-            return Ok(true);
-        }
-        // Nobody's: the unique `_id` lets exactly one runner create it.
-        match locks
-            .insert_one(doc! { "_id": LOCK_ID, "holder": &self.holder, "expires_at": expires })
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_duplicate_key(&e) => Ok(false),
-            Err(e) => Err(self.error(e)),
-        }
+            .map_err(|e| self.error(e))
     }
 
     /// Refuses a type change that a stored value cannot make, naming one, before any document
@@ -377,6 +357,35 @@ impl MongoBackend {
                 .to_string(),
             reverting: row.get_bool("reverting").unwrap_or(false),
         }
+    }
+}
+
+/// [`MongoBackend::take_lease`], on what it needs alone (the renewal task owns copies).
+async fn take_lease(db: &Database, holder: &str, lease: Duration) -> mongodb::error::Result<bool> {
+    let locks = db.collection::<Document>(LOCK_COLLECTION);
+    let now = OffsetDateTime::now_utc();
+    let expires = mongodb::bson::DateTime::from_millis(
+        ((now + lease).unix_timestamp_nanos() / 1_000_000) as i64,
+    );
+    let now = mongodb::bson::DateTime::from_millis((now.unix_timestamp_nanos() / 1_000_000) as i64);
+    // Ours, or expired: take it over in one conditional write.
+    let taken = locks
+        .update_one(
+            doc! { "_id": LOCK_ID, "$or": [ { "holder": holder }, { "expires_at": { "$lt": now } } ] },
+            doc! { "$set": { "holder": holder, "expires_at": expires } },
+        )
+        .await?;
+    if taken.matched_count == 1 {
+        return Ok(true);
+    }
+    // Nobody's: the unique `_id` lets exactly one runner create it.
+    match locks
+        .insert_one(doc! { "_id": LOCK_ID, "holder": holder, "expires_at": expires })
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_duplicate_key(&e) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -801,10 +810,17 @@ impl Backend for MongoBackend {
 
     async fn lock(&mut self) -> Result<()> {
         let target = self.target.clone();
-        wait_for_lock(self, &target).await
+        wait_for_lock(self, &target).await?;
+        let (db, holder, lease) = (self.db.clone(), self.holder.clone(), self.lease);
+        self.renewal = Some(Renewal::start(lease, move || {
+            let (db, holder) = (db.clone(), holder.clone());
+            async move { take_lease(&db, &holder, lease).await }
+        }));
+        Ok(())
     }
 
     async fn unlock(&mut self) -> Result<()> {
+        self.renewal = None;
         self.db
             .collection::<Document>(LOCK_COLLECTION)
             .delete_one(doc! { "_id": LOCK_ID, "holder": &self.holder })

@@ -734,3 +734,18 @@ async fn a_failed_first_operation_records_nothing() {
         .unwrap();
     assert_eq!(report.steps[0].version, "20250101_000000_create");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_stays_held_between_operations() {
+    let _moto = MOTO.read().await;
+    let url = url();
+    let lease = Duration::from_secs(1);
+    let mut holder = connect(&url).await.with_lease(lease);
+    holder.lock().await.unwrap();
+    // Longer than the lease with no operation running: the lease is renewed all the same.
+    tokio::time::sleep(lease * 4).await;
+    let mut other = connect(&url).await.with_lease(lease);
+    assert!(!other.try_lock().await.unwrap(), "the lease was kept");
+    holder.unlock().await.unwrap();
+    assert!(other.try_lock().await.unwrap(), "and released by unlock");
+}

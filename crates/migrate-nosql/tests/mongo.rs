@@ -602,3 +602,17 @@ async fn a_value_that_cannot_convert_refuses_the_type_change_before_any_write() 
     assert_eq!(docs[0].get_str("score"), Ok("5"), "{docs:?}");
     assert_eq!(backend.applied().await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_stays_held_between_operations() {
+    let url = url();
+    let lease = Duration::from_millis(600);
+    let mut holder = connect(&url).await.with_lease(lease);
+    holder.lock().await.unwrap();
+    // Longer than the lease with no operation running: the lease is renewed all the same.
+    tokio::time::sleep(lease * 4).await;
+    let mut other = connect(&url).await.with_lease(lease);
+    assert!(!other.try_lock().await.unwrap(), "the lease was kept");
+    holder.unlock().await.unwrap();
+    assert!(other.try_lock().await.unwrap(), "and released by unlock");
+}

@@ -13,6 +13,7 @@ mod convert;
 
 use convert::Stored;
 
+use crate::lease::Renewal;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
@@ -148,6 +149,8 @@ pub struct DynamoBackend {
     target: String,
     holder: String,
     lease: Duration,
+    /// Renews the lease while we hold the lock.
+    renewal: Option<Renewal>,
     lock_timeout: Duration,
     /// How long to wait for a table or index to become ACTIVE.
     active_timeout: Duration,
@@ -229,6 +232,7 @@ impl DynamoBackend {
             target,
             holder: crate::lease::holder_id(),
             lease: crate::lease::DEFAULT_LEASE,
+            renewal: None,
             lock_timeout: Duration::from_secs(60),
             active_timeout: Duration::from_secs(120),
             progress: false,
@@ -1141,30 +1145,44 @@ impl DynamoBackend {
 
     /// Takes the lease, or renews ours: one conditional write.
     async fn take_lease(&self) -> Result<bool> {
-        let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        let expires = now + self.lease.as_millis() as i128;
-        let put = self
-            .client
-            .put_item()
-            .table_name(self.name(LOCK))
-            .item("id", AttributeValue::S("lock".into()))
-            .item("holder", AttributeValue::S(self.holder.clone()))
-            .item("expires_at", AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(id) OR holder = :me OR expires_at < :now")
-            .expression_attribute_values(":me", AttributeValue::S(self.holder.clone()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.error(e)),
+        take_lease(&self.client, &self.name(LOCK), &self.holder, self.lease)
+            .await
+            .map_err(|e| self.error(e))
+    }
+}
+
+/// [`DynamoBackend::take_lease`], on what it needs alone (the renewal task owns copies).
+async fn take_lease(
+    client: &Client,
+    table: &str,
+    holder: &str,
+    lease: Duration,
+) -> std::result::Result<
+    bool,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
+> {
+    let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let expires = now + lease.as_millis() as i128;
+    let put = client
+        .put_item()
+        .table_name(table)
+        .item("id", AttributeValue::S("lock".into()))
+        .item("holder", AttributeValue::S(holder.to_string()))
+        .item("expires_at", AttributeValue::N(expires.to_string()))
+        .condition_expression("attribute_not_exists(id) OR holder = :me OR expires_at < :now")
+        .expression_attribute_values(":me", AttributeValue::S(holder.to_string()))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -1424,10 +1442,18 @@ impl Backend for DynamoBackend {
     async fn lock(&mut self) -> Result<()> {
         self.ensure_table(LOCK, "id").await?;
         let target = self.target.clone();
-        wait_for_lock(self, &target).await
+        wait_for_lock(self, &target).await?;
+        let (client, table) = (self.client.clone(), self.name(LOCK));
+        let (holder, lease) = (self.holder.clone(), self.lease);
+        self.renewal = Some(Renewal::start(lease, move || {
+            let (client, table, holder) = (client.clone(), table.clone(), holder.clone());
+            async move { take_lease(&client, &table, &holder, lease).await }
+        }));
+        Ok(())
     }
 
     async fn unlock(&mut self) -> Result<()> {
+        self.renewal = None;
         let deleted = self
             .client
             .delete_item()
