@@ -48,3 +48,17 @@ pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
     v2.tables[0].columns.retain(|c| c.name != drop);
     create_then_change(v1, &v2)
 }
+
+/// `holder` takes the lock and then runs nothing for four leases; `other` still cannot take it,
+/// until `holder` unlocks.
+pub async fn a_held_lock_stays_held<B: Backend + PolledLock>(
+    mut holder: B,
+    mut other: B,
+    lease: std::time::Duration,
+) {
+    holder.lock().await.unwrap();
+    tokio::time::sleep(lease * 4).await;
+    assert!(!other.try_lock().await.unwrap(), "the lease was kept");
+    holder.unlock().await.unwrap();
+    assert!(other.try_lock().await.unwrap(), "and released by unlock");
+}
