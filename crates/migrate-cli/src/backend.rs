@@ -57,7 +57,9 @@ impl AnyBackend {
             #[cfg(feature = "sql")]
             _ if writes => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
             #[cfg(feature = "sql")]
-            _ => Ok(AnyBackend::Sql(SqlBackend::connect_existing(url).await?)),
+            _ => Ok(AnyBackend::Sql(
+                SqlBackend::connect_without_creating(url).await?,
+            )),
             #[cfg(not(feature = "sql"))]
             _ => Err(toasty_migrate_sql::DatabaseUrl::parse(url)?.not_built(url)),
         }

@@ -100,8 +100,8 @@ impl SqlBackend {
     }
 
     /// [`connect`](Self::connect) for reading (status, dry runs): a SQLite file that does not
-    /// exist is an error rather than created empty.
-    pub async fn connect_existing(url: &str) -> Result<Self> {
+    /// exist reads as an empty database and is not created.
+    pub async fn connect_without_creating(url: &str) -> Result<Self> {
         Self::connect_to(url, false).await
     }
 

@@ -20,21 +20,18 @@ pub(crate) struct SqliteConn {
 
 impl SqliteConn {
     /// Opens the database `url` names (see [`path_of`]; the caller refuses an empty path). A
-    /// missing file is created only if `create`: a command that only reads must not leave an
-    /// empty database behind a mistyped path.
+    /// missing file is created only if `create`; otherwise it reads as the empty database it
+    /// would be (an empty one in memory), so that `status` and dry runs show everything pending
+    /// and leave no file behind a mistyped path.
     pub async fn open(
         url: &str,
         busy_timeout: Duration,
         create: bool,
     ) -> Result<SqliteConn, String> {
         let path = path_of(url).to_string();
-        if path != ":memory:" && !create && !std::path::Path::new(&path).exists() {
-            return Err(format!(
-                "the database file {path} does not exist (`toasty migrate:up` creates it)"
-            ));
-        }
+        let missing = path != ":memory:" && !std::path::Path::new(&path).exists();
         let conn = tokio::task::spawn_blocking(move || {
-            let conn = if path == ":memory:" {
+            let conn = if path == ":memory:" || (missing && !create) {
                 rusqlite::Connection::open_in_memory()?
             } else if create {
                 rusqlite::Connection::open(&path)?
