@@ -88,20 +88,23 @@ fn split(url: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-/// The `user:password` between `://` and the last `@` of the authority.
-fn userinfo(base: &str) -> Option<&str> {
+/// Where the `user:password` between `://` and the last `@` of the authority is.
+fn userinfo_span(base: &str) -> Option<(usize, usize)> {
     let start = base.find("://")? + 3;
     let at = base[start..].rfind('@')? + start;
-    Some(&base[start..at])
+    Some((start, at))
+}
+
+fn userinfo(base: &str) -> Option<&str> {
+    userinfo_span(base).map(|(start, at)| &base[start..at])
 }
 
 fn redact_userinfo(base: &str) -> String {
-    match userinfo(base).and_then(|u| u.split_once(':')) {
-        Some((user, _)) => {
-            let start = base.find("://").expect("a userinfo follows `://`") + 3;
-            let at = base[start..].rfind('@').expect("a userinfo ends at `@`") + start;
-            format!("{}{user}:{HIDDEN}{}", &base[..start], &base[at..])
-        }
+    match userinfo_span(base) {
+        Some((start, at)) => match base[start..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:{HIDDEN}{}", &base[..start], &base[at..]),
+            None => base.to_string(),
+        },
         None => base.to_string(),
     }
 }

@@ -524,40 +524,12 @@ async fn a_failed_first_operation_records_nothing() {
     let mut backend = connect(&url).await;
     // Adds a field to a collection that does not exist: refused before any command (MongoDB's
     // commands are written to be safe to repeat, so the server refuses little).
-    let again = MigrationPlan {
-        version: "20250102_000000_again".into(),
-        up: vec![Operation::AddColumn {
-            table: "nope".into(),
-            column: ColumnDef::new("c", ColumnType::Text),
-            position: None,
-        }],
-        down: vec![Operation::DropColumn {
-            table: "nope".into(),
-            column: "c".into(),
-        }],
-        transactional: true,
+    let nope = Operation::AddColumn {
+        table: "nope".into(),
+        column: ColumnDef::new("c", ColumnType::Text),
+        position: None,
     };
-    let migrator = Migrator::from_plans(vec![
-        migration(
-            "20250101_000000_create",
-            &SchemaSnapshot::default(),
-            &v1(),
-            &[],
-        ),
-        again,
-    ]);
-    assert!(migrator.up(&mut backend, &allow()).await.is_err());
-    let applied = backend.applied().await.unwrap();
-    assert_eq!(
-        applied.len(),
-        1,
-        "no row for the failed migration: {applied:?}"
-    );
-    let report = migrator
-        .down(&mut backend, &RunOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(report.steps[0].version, "20250101_000000_create");
+    common::a_failed_first_operation_records_nothing(&mut backend, &v1(), nope).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

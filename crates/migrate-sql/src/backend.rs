@@ -368,50 +368,6 @@ impl SqlBackend {
         )
     }
 
-    /// Inserts or replaces a tracking row.
-    async fn store_row(&mut self, row: &JournalRow) -> Result<()> {
-        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let JournalRow {
-            version,
-            name,
-            checksum,
-            applied_at,
-            execution_time,
-            done,
-            total,
-            steps_checksum,
-            reverting,
-        } = row.clone();
-        let ms = execution_time.as_millis() as i64;
-        let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
-        let result = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(s) => {
-                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-                let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
-                s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                    ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
-                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
-                    .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
-                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
-            }
-            #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => {
-                let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
-                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
-                    .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
-                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
-            }
-        };
-        result.map_err(|e| self.error(e))
-    }
-
     /// The tracking rows, oldest version first; only `version`'s if given.
     async fn rows(&mut self, version: Option<&str>) -> Result<Vec<JournalRow>> {
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
@@ -536,23 +492,6 @@ impl SqlBackend {
                 },
             )
             .collect())
-    }
-
-    async fn forget(&mut self, version: &str) -> Result<()> {
-        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let placeholder = if self.dialect == Dialect::Postgres {
-            "$1"
-        } else {
-            "?"
-        };
-        let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
-        on_conn!(&mut self.conn,
-        c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
-        s => {
-            let owned = version.to_string();
-            s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await
-        })
-        .map_err(|e| self.error(e))
     }
 
     #[cfg(feature = "sqlite")]
@@ -1030,11 +969,63 @@ impl Executor for SqlBackend {
     }
 
     async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
-        self.store_row(row).await
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let JournalRow {
+            version,
+            name,
+            checksum,
+            applied_at,
+            execution_time,
+            done,
+            total,
+            steps_checksum,
+            reverting,
+        } = row.clone();
+        let ms = execution_time.as_millis() as i64;
+        let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
+        let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => {
+                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
+                s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                    ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
+                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
+                    .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => {
+                let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
+                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+                    .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+        };
+        result.map_err(|e| self.error(e))
     }
 
     async fn delete_row(&mut self, version: &str) -> Result<()> {
-        self.forget(version).await
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let placeholder = if self.dialect == Dialect::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
+        on_conn!(&mut self.conn,
+        c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
+        s => {
+            let owned = version.to_string();
+            s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await
+        })
+        .map_err(|e| self.error(e))
     }
 }
 

@@ -62,3 +62,41 @@ pub async fn a_held_lock_stays_held<B: Backend + PolledLock>(
     holder.unlock().await.unwrap();
     assert!(other.try_lock().await.unwrap(), "and released by unlock");
 }
+
+/// A migration creating `v1`, then `failing`, whose first operation the backend refuses: the up
+/// fails, leaves no row for `failing`, and `down` reverts the migration before it.
+pub async fn a_failed_first_operation_records_nothing<B: Backend>(
+    backend: &mut B,
+    v1: &SchemaSnapshot,
+    failing: Operation,
+) {
+    let undo = Operation::DropTable {
+        table: failing.table().unwrap_or_default().to_string(),
+    };
+    let migrator = Migrator::from_plans(vec![
+        migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            v1,
+            &[],
+        ),
+        MigrationPlan {
+            version: "20250102_000000_failing".into(),
+            up: vec![failing],
+            down: vec![undo],
+            transactional: true,
+        },
+    ]);
+    assert!(migrator.up(backend, &allow()).await.is_err());
+    let applied = backend.applied().await.unwrap();
+    assert_eq!(
+        applied.len(),
+        1,
+        "no row for the failed migration: {applied:?}"
+    );
+    let report = migrator
+        .down(backend, &RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.steps[0].version, "20250101_000000_create");
+}
