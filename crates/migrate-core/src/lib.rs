@@ -41,6 +41,7 @@ mod fs;
 mod generate;
 mod lock;
 mod migration;
+mod nesting;
 mod operation;
 mod parse;
 mod plan_cache;

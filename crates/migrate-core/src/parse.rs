@@ -5,13 +5,14 @@
 //! calls ending in `Ok(())`. Anything else is an error naming the file, line and construct.
 
 use crate::migration::MigrationPlan;
+use crate::nesting::MAX_FILE_NESTING;
 use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{
     ColumnDef, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, TableDef,
 };
 use crate::types::{ColumnType, EnumType};
 use crate::{Error, Result};
-use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use std::path::{Path, PathBuf};
 use syn::punctuated::Punctuated;
@@ -49,12 +50,6 @@ struct Parser {
 
 type Args = Punctuated<Expr, Token![,]>;
 
-/// How deep a migration file may nest brackets, `<..>` and runs of operators. syn recurses once
-/// per level, so a file nested thousands deep would overflow the stack of the thread reading it;
-/// the lexer and this check do not recurse. A generated file stays far below it (a list type
-/// nested [`crate::types::MAX_LIST_NESTING`] deep reaches about 45).
-pub const MAX_FILE_NESTING: usize = 64;
-
 impl Parser {
     fn error(&self, span: Span, message: impl Into<String>) -> Error {
         let start = span.start();
@@ -87,7 +82,15 @@ impl Parser {
         let tokens: TokenStream = source.parse().map_err(|e: proc_macro2::LexError| {
             self.error(e.span(), format!("not valid Rust: {e}"))
         })?;
-        self.check_nesting(&tokens)?;
+        if let Some(span) = crate::nesting::too_deep(&tokens) {
+            return Err(self.error(
+                span,
+                format!(
+                    "nested deeper than {MAX_FILE_NESTING} levels (brackets, `<..>` or operators); \
+                     no generated migration nests this deep"
+                ),
+            ));
+        }
         let file: syn::File = syn::parse2(tokens)
             .map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
         let stem = self
@@ -130,70 +133,6 @@ impl Parser {
                 format!("no `impl Migration for {type_name}` in the file"),
             )
         })
-    }
-
-    /// Refuses tokens nested deeper than [`MAX_FILE_NESTING`], counting brackets, unclosed `<`
-    /// and consecutive operators (`- - - 1`, `&&&&x`), each of which syn parses recursively.
-    /// Walks with its own stack, so it cannot overflow.
-    fn check_nesting(&self, tokens: &TokenStream) -> Result<()> {
-        struct Level {
-            tokens: proc_macro2::token_stream::IntoIter,
-            /// `<` not yet closed by a `>` at this level.
-            angles: usize,
-        }
-        let mut stack = vec![Level {
-            tokens: tokens.clone().into_iter(),
-            angles: 0,
-        }];
-        let mut angles = 0;
-        let mut operators = 0;
-        let mut after_joint = None;
-        while let Some(level) = stack.last_mut() {
-            let Some(token) = level.tokens.next() else {
-                angles -= level.angles;
-                stack.pop();
-                continue;
-            };
-            let mut joint = None;
-            match &token {
-                TokenTree::Punct(p) => {
-                    operators += 1;
-                    match p.as_char() {
-                        '<' => {
-                            level.angles += 1;
-                            angles += 1;
-                        }
-                        // `->` and `=>` close nothing.
-                        '>' if level.angles > 0 && !matches!(after_joint, Some('-' | '=')) => {
-                            level.angles -= 1;
-                            angles -= 1;
-                        }
-                        _ => {}
-                    }
-                    if p.spacing() == Spacing::Joint {
-                        joint = Some(p.as_char());
-                    }
-                }
-                _ => operators = 0,
-            }
-            after_joint = joint;
-            if stack.len() + angles + operators > MAX_FILE_NESTING {
-                return Err(self.error(
-                    token.span(),
-                    format!(
-                        "nested deeper than {MAX_FILE_NESTING} levels (brackets, `<..>` or operators); \
-                         no generated migration nests this deep"
-                    ),
-                ));
-            }
-            if let TokenTree::Group(group) = token {
-                stack.push(Level {
-                    tokens: group.stream().into_iter(),
-                    angles: 0,
-                });
-            }
-        }
-        Ok(())
     }
 
     fn migration_impl(
