@@ -6,6 +6,7 @@
 #[path = "../fixtures/migrations/mod.rs"]
 mod migrations;
 
+use toasty_migrate::Introspect as _;
 use toasty_migrate::{MigrationPlan, list_versions, parse_migration_file};
 use toasty_migrate_tests::{fixture_migrations_dir, generate_fixture_migrations};
 

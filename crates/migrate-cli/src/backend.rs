@@ -1,35 +1,26 @@
-//! Which backend a `--url` names, behind the CLI's Cargo features.
+//! Which backend a `--url` names, behind the CLI's Cargo features. Commands are generic over
+//! [`toasty_migrate::Backend`]; [`with_backend!`] picks the backend once and calls them.
 
-use anyhow::Result;
-use std::time::Duration;
-use toasty_migrate::{
-    AppliedMigration, Backend, Direction, Error, MigrationPlan, Operation, SchemaSnapshot,
-};
-#[cfg(feature = "sql")]
-use toasty_migrate_sql::SqlBackend;
+use toasty_migrate::{Error, Result};
 
 #[cfg(not(any(feature = "sql", feature = "mongodb", feature = "dynamodb")))]
 compile_error!(
     "the toasty CLI needs a backend: enable sqlite, postgres, mysql, mongodb or dynamodb"
 );
 
-/// A connected backend of any kind this build has.
-pub enum AnyBackend {
+/// The kinds of database this build can talk to.
+pub enum Kind {
     #[cfg(feature = "sql")]
-    Sql(SqlBackend),
+    Sql,
     #[cfg(feature = "mongodb")]
-    Mongo(toasty_migrate_nosql::MongoBackend),
+    Mongo,
     #[cfg(feature = "dynamodb")]
-    Dynamo(toasty_migrate_nosql::DynamoBackend),
+    Dynamo,
 }
 
-impl AnyBackend {
-    /// Connects to `url`; a command that only reads (`writes` false) never creates a database
-    /// (SQLite's file).
-    pub async fn connect(url: &str, writes: bool) -> Result<Self, Error> {
-        // Only SQLite creates a database by connecting.
-        #[cfg(not(feature = "sql"))]
-        let _ = writes;
+impl Kind {
+    /// The kind `url` names, or why this build cannot reach it.
+    pub fn of(url: &str) -> Result<Kind> {
         let scheme = url
             .split(':')
             .next()
@@ -37,123 +28,64 @@ impl AnyBackend {
             .to_ascii_lowercase();
         match scheme.as_str() {
             #[cfg(feature = "mongodb")]
-            "mongodb" | "mongodb+srv" => Ok(AnyBackend::Mongo(
-                toasty_migrate_nosql::MongoBackend::connect(url)
-                    .await?
-                    .with_progress(true),
-            )),
+            "mongodb" | "mongodb+srv" => Ok(Kind::Mongo),
             #[cfg(not(feature = "mongodb"))]
             "mongodb" | "mongodb+srv" => {
                 Err(toasty_migrate_sql::not_built(url, "MongoDB", "mongodb"))
             }
             #[cfg(feature = "dynamodb")]
-            "dynamodb" => Ok(AnyBackend::Dynamo(
-                toasty_migrate_nosql::DynamoBackend::connect(url)
-                    .await?
-                    .with_progress(true),
-            )),
+            "dynamodb" => Ok(Kind::Dynamo),
             #[cfg(not(feature = "dynamodb"))]
             "dynamodb" => Err(toasty_migrate_sql::not_built(url, "DynamoDB", "dynamodb")),
             #[cfg(feature = "sql")]
-            _ if writes => Ok(AnyBackend::Sql(SqlBackend::connect(url).await?)),
-            #[cfg(feature = "sql")]
-            _ => Ok(AnyBackend::Sql(
-                SqlBackend::connect_without_creating(url).await?,
-            )),
+            _ => Ok(Kind::Sql),
             #[cfg(not(feature = "sql"))]
             _ => Err(toasty_migrate_sql::DatabaseUrl::parse(url)?.not_built(url)),
         }
     }
+}
 
-    /// A cheap digest of what `introspect` reads, where the backend has one.
-    pub async fn schema_fingerprint(&mut self) -> Result<Option<String>, Error> {
-        match self {
-            #[cfg(feature = "sql")]
-            AnyBackend::Sql(b) => b.schema_fingerprint().await,
-            #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo(_) => Ok(None),
-            #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo(_) => Ok(None),
-        }
-    }
-
-    /// A token for all the server has committed, where the backend has one.
-    pub async fn commit_watermark(&mut self) -> Result<Option<String>, Error> {
-        match self {
-            #[cfg(feature = "sql")]
-            AnyBackend::Sql(b) => b.commit_watermark().await,
-            #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo(_) => Ok(None),
-            #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo(_) => Ok(None),
-        }
+/// Connects to a SQL database; a command that only reads (`writes` false) never creates one
+/// (SQLite's file).
+#[cfg(feature = "sql")]
+pub async fn sql(url: &str, writes: bool) -> Result<toasty_migrate_sql::SqlBackend, Error> {
+    use toasty_migrate_sql::SqlBackend;
+    if writes {
+        SqlBackend::connect(url).await
+    } else {
+        SqlBackend::connect_without_creating(url).await
     }
 }
 
-/// Forwards each call to the backend inside.
-macro_rules! each {
-    ($self:ident, $b:ident => $call:expr) => {
-        match $self {
+#[cfg(feature = "mongodb")]
+pub async fn mongo(url: &str) -> Result<toasty_migrate_nosql::MongoBackend, Error> {
+    Ok(toasty_migrate_nosql::MongoBackend::connect(url)
+        .await?
+        .with_progress(true))
+}
+
+#[cfg(feature = "dynamodb")]
+pub async fn dynamo(url: &str) -> Result<toasty_migrate_nosql::DynamoBackend, Error> {
+    Ok(toasty_migrate_nosql::DynamoBackend::connect(url)
+        .await?
+        .with_progress(true))
+}
+
+/// `$command(args..., connect)`, where `connect` is the future that connects to `$url` with the
+/// backend its scheme names: the one place the CLI chooses a backend.
+macro_rules! with_backend {
+    ($url:expr, $writes:expr, $command:ident($($arg:expr),*)) => {{
+        let url: &str = $url;
+        #[allow(unused_variables)] // `writes` matters to SQL only
+        let writes: bool = $writes;
+        match $crate::backend::Kind::of(url)? {
             #[cfg(feature = "sql")]
-            AnyBackend::Sql($b) => $call,
+            $crate::backend::Kind::Sql => $command($($arg,)* $crate::backend::sql(url, writes)).await,
             #[cfg(feature = "mongodb")]
-            AnyBackend::Mongo($b) => $call,
+            $crate::backend::Kind::Mongo => $command($($arg,)* $crate::backend::mongo(url)).await,
             #[cfg(feature = "dynamodb")]
-            AnyBackend::Dynamo($b) => $call,
+            $crate::backend::Kind::Dynamo => $command($($arg,)* $crate::backend::dynamo(url)).await,
         }
-    };
+    }};
 }
-
-impl Backend for AnyBackend {
-    fn check(&self, op: &Operation) -> Result<(), String> {
-        each!(self, b => b.check(op))
-    }
-
-    fn target(&self) -> String {
-        each!(self, b => b.target())
-    }
-
-    async fn introspect(&mut self) -> toasty_migrate::Result<SchemaSnapshot> {
-        each!(self, b => Backend::introspect(b).await)
-    }
-
-    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
-        each!(self, b => b.stored(snapshot))
-    }
-
-    fn keeps_column_order(&self) -> bool {
-        each!(self, b => b.keeps_column_order())
-    }
-
-    async fn ensure_tracking(&mut self) -> toasty_migrate::Result<()> {
-        each!(self, b => b.ensure_tracking().await)
-    }
-
-    async fn lock(&mut self) -> toasty_migrate::Result<()> {
-        each!(self, b => b.lock().await)
-    }
-
-    async fn unlock(&mut self) -> toasty_migrate::Result<()> {
-        each!(self, b => b.unlock().await)
-    }
-
-    async fn applied(&mut self) -> toasty_migrate::Result<Vec<AppliedMigration>> {
-        each!(self, b => b.applied().await)
-    }
-
-    async fn statements(
-        &mut self,
-        migrations: &[&[Operation]],
-    ) -> toasty_migrate::Result<Vec<Vec<String>>> {
-        each!(self, b => b.statements(migrations).await)
-    }
-
-    async fn run(
-        &mut self,
-        migration: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> toasty_migrate::Result<Duration> {
-        each!(self, b => b.run(migration, direction, checksum).await)
-    }
-}
+pub(crate) use with_backend;

@@ -1,13 +1,13 @@
 //! `toasty migrate:up` and `toasty migrate:down`.
 
 use crate::Target;
-use crate::backend::AnyBackend;
+use crate::backend::with_backend;
 use crate::output::{BOLD, DIM, GREEN, YELLOW};
 use anstream::println;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::Path;
-use toasty_migrate::{Direction, Migrator, Operation, RunOptions, RunReport};
+use toasty_migrate::{Backend, Direction, Migrator, Operation, RunOptions, RunReport};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -36,20 +36,13 @@ pub struct DownArgs {
     dry_run: bool,
 }
 
-/// The migrations of `--dir` and a connection to `--url` (one that may create the database if
-/// the command `writes`).
-pub async fn open(target: &Target, writes: bool) -> Result<(Migrator, AnyBackend)> {
-    open_with(target, writes, |dir| Migrator::from_dir(dir)).await
-}
-
-/// `load(--dir)` and a connection to `--url`, at once: reading many files and waiting for a
-/// server's handshake overlap.
-pub async fn open_with<T: Send + 'static>(
+/// `load(--dir)` and the backend `connect` connects to, at once: reading many files and
+/// waiting for a server's handshake overlap.
+pub async fn open_with<T: Send + 'static, B: Backend>(
     target: &Target,
-    writes: bool,
     load: fn(&Path) -> toasty_migrate::Result<T>,
-) -> Result<(T, AnyBackend)> {
-    let url = target.url()?;
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+) -> Result<(T, B)> {
     if !target.dir.is_dir() {
         anyhow::bail!(
             "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
@@ -57,17 +50,22 @@ pub async fn open_with<T: Send + 'static>(
         );
     }
     let dir = target.dir.clone();
-    let (loaded, backend) = tokio::join!(
-        tokio::task::spawn_blocking(move || load(&dir)),
-        AnyBackend::connect(url, writes)
-    );
+    let (loaded, backend) = tokio::join!(tokio::task::spawn_blocking(move || load(&dir)), connect);
     let loaded = loaded.expect("loading migrations does not panic")?;
     let backend = backend.with_context(|| "connecting to the database".to_string())?;
     Ok((loaded, backend))
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
-    let (migrator, mut backend) = open(&args.target, !args.dry_run).await?;
+    with_backend!(args.target.url()?, !args.dry_run, up_on(&args))
+}
+
+async fn up_on<B: Backend>(
+    args: &UpArgs,
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+) -> Result<()> {
+    let (migrator, mut backend) =
+        open_with(&args.target, |dir| Migrator::from_dir(dir), connect).await?;
     let options = RunOptions {
         count: args.count,
         dry_run: args.dry_run,
@@ -87,7 +85,15 @@ pub async fn up(args: UpArgs) -> Result<()> {
 }
 
 pub async fn down(args: DownArgs) -> Result<()> {
-    let (migrator, mut backend) = open(&args.target, !args.dry_run).await?;
+    with_backend!(args.target.url()?, !args.dry_run, down_on(&args))
+}
+
+async fn down_on<B: Backend>(
+    args: &DownArgs,
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+) -> Result<()> {
+    let (migrator, mut backend) =
+        open_with(&args.target, |dir| Migrator::from_dir(dir), connect).await?;
     let options = RunOptions {
         count: Some(args.count),
         dry_run: args.dry_run,

@@ -2,7 +2,7 @@
 //! applied migrations say it should be.
 
 use crate::Target;
-use crate::backend::AnyBackend;
+use crate::backend::with_backend;
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
 use crate::run::open_with;
 use anstream::{print, println};
@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::path::Path;
 use toasty_migrate::{
     Backend, Drift, Error, MigrationIndex, MigrationState, MigrationStatus, Migrator,
-    read_cache_file, steps_checksum, write_cache_file,
+    read_cache_file, write_cache_file,
 };
 
 #[derive(Args)]
@@ -28,8 +28,15 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {
+    with_backend!(args.target.url()?, false, run_on(&args))
+}
+
+async fn run_on<B: Backend>(
+    args: &StatusArgs,
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+) -> Result<()> {
     let (index, mut backend) =
-        open_with(&args.target, false, |dir| MigrationIndex::from_dir(dir)).await?;
+        open_with(&args.target, |dir| MigrationIndex::from_dir(dir), connect).await?;
     let statuses = index.status(&mut backend).await?;
     let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
     let history = history_problem(&statuses);
@@ -72,7 +79,7 @@ fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
 async fn drift(
     dir: &Path,
     statuses: &[MigrationStatus],
-    backend: &mut AnyBackend,
+    backend: &mut impl Backend,
 ) -> Result<Drift> {
     let mut applied = Vec::new();
     for status in statuses {
@@ -93,14 +100,14 @@ async fn drift(
     }
     // A token keys a verdict together with the migrations it was made against.
     let keyed = |token: String| {
-        steps_checksum(
+        hash(
             [token]
                 .into_iter()
                 .chain(applied.iter().map(|(v, c)| format!("{v} {c}"))),
         )
     };
     // Databases are told apart by a hash of their (password-free) target.
-    let database = steps_checksum([backend.target()]);
+    let database = hash([backend.target()]);
     let cached = Verdict::cached(dir, &database);
     // Taken before the schema is read: a later equal watermark vouches for all read after it.
     // (The applied migrations were read before, but they are part of the key.)
@@ -134,6 +141,17 @@ async fn drift(
         .keep(dir, &database);
     }
     Ok(drift)
+}
+
+/// SHA-256 over `parts`, each ended by a zero byte, in hex.
+fn hash<S: AsRef<[u8]>>(parts: impl IntoIterator<Item = S>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_ref());
+        hasher.update([0]);
+    }
+    format!("{:x}", hasher.finalize())
 }
 
 /// The tokens, each keyed with the applied migrations, under which a database was last found in

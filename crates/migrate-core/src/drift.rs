@@ -1,12 +1,13 @@
 //! Drift: whether a database still has the schema its applied migrations build. The migrator
 //! replays the applied migrations' `up` from empty, asks the backend how that schema reads back
-//! on its database ([`Backend::stored`]) and compares it with what the database has
-//! ([`Backend::introspect`]): tables, columns, keys, indexes, and column order where the database
+//! on its database ([`Introspect::stored`]) and compares it with what the database has
+//! ([`Introspect::introspect`]): tables, columns, keys, indexes, and column order where the database
 //! keeps it.
 
 use crate::Result;
+use crate::backend::{Introspect, Journal};
 use crate::diff::detect_changes;
-use crate::runner::{Backend, MigrationState, MigrationStatus, Migrator};
+use crate::runner::{MigrationState, MigrationStatus, Migrator};
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 
 /// Whether the database matches the schema its applied migrations build.
@@ -24,7 +25,7 @@ pub enum Drift {
 impl Migrator {
     /// Compares the database with the schema its applied migrations build (an applied
     /// migration edited since counts as its file says).
-    pub async fn drift(&self, backend: &mut impl Backend) -> Result<Drift> {
+    pub async fn drift(&self, backend: &mut (impl Journal + Introspect)) -> Result<Drift> {
         let statuses = self.status(backend).await?;
         let expected = match self.applied_schema(&statuses) {
             Ok(expected) => expected,

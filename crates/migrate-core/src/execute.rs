@@ -1,26 +1,27 @@
-//! Executing one migration, once for every backend, in one of two ways the backend's
-//! capabilities decide:
+//! Executing one migration, once for every backend, in the way its [`Atomicity`] says:
 //!
 //! - [`run_in_transaction`]: its steps and its tracking row commit together or not at all
-//!   (PostgreSQL, SQLite; [`Transactional`]).
+//!   (PostgreSQL, SQLite).
 //! - [`run_journaled`]: where a database commits each change on its own (MySQL's DDL, MongoDB,
 //!   DynamoDB, a PostgreSQL migration that opts out of the transaction), step by step, the
 //!   tracking row recording after each step how many are done and a checksum of them. A run that
-//!   was interrupted resumes at the first step not done, and refuses if the steps done have
-//!   changed since. A run whose first step fails took no effect, so its row goes back to what it
-//!   was.
+//!   was interrupted resumes at the first step not done (skipping it if the backend finds it
+//!   took effect after all), and refuses if the steps done have changed since. A run whose first
+//!   step fails took no effect, so its row goes back to what it was.
 //!
-//! A backend says what a step is and how to perform one, and reads and writes its rows
-//! ([`Executor`]); these functions do the rest.
+//! The steps come planned ([`crate::Migrator`] plans every migration of a run before any runs);
+//! a backend only performs them and keeps its rows ([`Executor`], [`Journal`]).
+//!
+//! [`Atomicity`]: crate::backend::Atomicity
 
+use crate::backend::{Executor, Journal, Step};
 use crate::migration::{Direction, MigrationPlan};
-use crate::operation::Operation;
 use crate::runner::AppliedMigration;
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// A tracking row as a journaled run keeps it.
+/// A tracking row as the journal keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JournalRow {
     pub version: String,
@@ -53,58 +54,19 @@ impl From<JournalRow> for AppliedMigration {
     }
 }
 
-/// What a backend offers to run migrations: its steps, performing one, and its tracking rows.
-pub trait Executor: Send {
-    /// One unit of work that commits on its own: a statement, or an operation.
-    type Step: Send + Sync;
-
-    /// The steps that carry out `operations`, in order, computed before any runs.
-    fn steps(
-        &mut self,
-        operations: &[Operation],
-    ) -> impl Future<Output = Result<Vec<Self::Step>>> + Send;
-
-    /// The bytes that stand for a step in the journal's checksum: what must not change under a
-    /// half-done migration. (A statement's text; an operation's JSON.)
-    fn step_key(step: &Self::Step) -> Vec<u8>;
-
-    /// Performs one step. Performing a step again after it took effect must be harmless or
-    /// refused, never wrong: a run killed between a step and its record repeats it.
-    fn perform(&mut self, step: &Self::Step) -> impl Future<Output = Result<()>> + Send;
-
-    fn read_row(
-        &mut self,
-        version: &str,
-    ) -> impl Future<Output = Result<Option<JournalRow>>> + Send;
-
-    /// Inserts or replaces the row of `row.version`.
-    fn write_row(&mut self, row: &JournalRow) -> impl Future<Output = Result<()>> + Send;
-
-    fn delete_row(&mut self, version: &str) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// A database whose transactions hold schema changes, so that a migration's steps and its
-/// tracking row commit together.
-pub trait Transactional: Executor {
-    fn begin(&mut self) -> impl Future<Output = Result<()>> + Send;
-    fn commit(&mut self) -> impl Future<Output = Result<()>> + Send;
-    /// Undoes everything since `begin`. Called after a failure, whose error is the one reported.
-    fn rollback(&mut self) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// Runs `plan` in `direction` in one transaction with its tracking row: `up` writes the row
-/// complete, `down` deletes it; any failure rolls all of it back.
-pub async fn run_in_transaction<B: Transactional>(
+/// Runs `steps` (`plan` in `direction`) in one transaction with the tracking row: `up` writes
+/// the row complete, `down` deletes it; any failure rolls all of it back.
+pub(crate) async fn run_in_transaction<B: Executor + Journal>(
     backend: &mut B,
     plan: &MigrationPlan,
+    steps: &[B::Step],
     direction: Direction,
     checksum: &str,
 ) -> Result<Duration> {
     backend.begin().await?;
     let run = async {
         let start = Instant::now();
-        let steps = backend.steps(plan.operations(direction)).await?;
-        for step in &steps {
+        for step in steps {
             backend.perform(step).await?;
         }
         match direction {
@@ -142,7 +104,7 @@ pub async fn run_in_transaction<B: Transactional>(
 }
 
 /// The hash a tracking row keeps of the steps done: SHA-256 over each step's key.
-pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> String {
+pub(crate) fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for step in steps {
@@ -152,18 +114,18 @@ pub fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>) -> Str
     crate::migration::to_hex(&hasher.finalize())
 }
 
-/// Runs `plan` in `direction` step by step on `backend`, recording progress after each step:
-/// `up` leaves the row complete, `down` deletes it. Resumes a run of the same direction that was
+/// Runs `steps` (`plan` in `direction`) one by one, recording progress after each: `up` leaves
+/// the row complete, `down` deletes it. Resumes a run of the same direction that was
 /// interrupted. Returns how long it took.
-pub async fn run_journaled<B: Executor>(
+pub(crate) async fn run_journaled<B: Executor + Journal>(
     backend: &mut B,
     plan: &MigrationPlan,
+    steps: &[B::Step],
     direction: Direction,
     checksum: &str,
 ) -> Result<Duration> {
     let start = Instant::now();
-    let steps = backend.steps(plan.operations(direction)).await?;
-    let keys: Vec<Vec<u8>> = steps.iter().map(B::step_key).collect();
+    let keys: Vec<Vec<u8>> = steps.iter().map(Step::key).collect();
     let reverting = direction == Direction::Down;
     let row = |done: usize, elapsed: Duration| JournalRow {
         version: plan.version.clone(),
@@ -186,7 +148,13 @@ pub async fn run_journaled<B: Executor>(
             0
         }
     };
-    let fresh = done == 0;
+    let fresh = previous.as_ref().is_none_or(|p| p.reverting != reverting);
+    // The runner that was interrupted may have been killed after the server took its step
+    // but before the journal said so: the server says which.
+    if !fresh && done < steps.len() && backend.took_effect(&steps[done]).await? {
+        done += 1;
+        backend.write_row(&row(done, start.elapsed())).await?;
+    }
     while done < steps.len() {
         if let Err(e) = backend.perform(&steps[done]).await {
             // The first step of a fresh run failed: nothing took effect, so nothing is
@@ -230,6 +198,9 @@ mod tests {
     //! and recording nothing for a run none of whose steps took effect. The backends run the
     //! same code against real databases in their own tests.
     use super::*;
+    use crate::backend::Atomicity;
+    use crate::operation::Operation;
+    use crate::snapshot::SchemaSnapshot;
     use std::collections::BTreeMap;
 
     #[derive(Default)]
@@ -238,17 +209,19 @@ mod tests {
         performed: Vec<String>,
         /// Steps that fail when performed.
         failing: Vec<String>,
+        /// Steps the database did though no journal says so.
+        took_effect: Vec<String>,
     }
 
     impl Executor for Memory {
         type Step = String;
 
-        async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<String>> {
-            Ok(operations.iter().map(|op| op.to_string()).collect())
+        fn check(&self, _: &Operation) -> std::result::Result<(), String> {
+            Ok(())
         }
 
-        fn step_key(step: &String) -> Vec<u8> {
-            step.as_bytes().to_vec()
+        fn plan(&self, op: &Operation, _: &SchemaSnapshot) -> Result<Vec<String>> {
+            Ok(vec![op.to_string()])
         }
 
         async fn perform(&mut self, step: &String) -> Result<()> {
@@ -260,6 +233,24 @@ mod tests {
             }
             self.performed.push(step.clone());
             Ok(())
+        }
+
+        async fn took_effect(&mut self, step: &String) -> Result<bool> {
+            Ok(self.took_effect.contains(step))
+        }
+
+        fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+            Ok(Atomicity::Journal)
+        }
+    }
+
+    impl Journal for Memory {
+        async fn ensure_journal(&mut self) -> Result<()> {
+            Ok(())
+        }
+
+        async fn rows(&mut self) -> Result<Vec<JournalRow>> {
+            Ok(self.rows.values().cloned().collect())
         }
 
         async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
@@ -287,9 +278,22 @@ mod tests {
         }
     }
 
-    fn run<B: Executor>(backend: &mut B, direction: Direction) -> Result<Duration> {
-        let plan = plan();
-        block_on(run_journaled(backend, &plan, direction, "sum"))
+    fn run(memory: &mut Memory, direction: Direction) -> Result<Duration> {
+        run_plan(memory, &plan(), direction)
+    }
+
+    fn run_plan(
+        memory: &mut Memory,
+        plan: &MigrationPlan,
+        direction: Direction,
+    ) -> Result<Duration> {
+        let live = SchemaSnapshot::default();
+        let steps: Vec<String> = plan
+            .operations(direction)
+            .iter()
+            .flat_map(|op| memory.plan(op, &live).unwrap())
+            .collect();
+        block_on(run_journaled(memory, plan, &steps, direction, "sum"))
     }
 
     /// A minimal executor for these tests: the futures here never wait.
@@ -344,7 +348,7 @@ mod tests {
         let mut edited = plan();
         edited.up[0] = Operation::DropTable { table: "z".into() };
         memory.failing.clear();
-        let err = block_on(run_journaled(&mut memory, &edited, Direction::Up, "sum"))
+        let err = run_plan(&mut memory, &edited, Direction::Up)
             .unwrap_err()
             .to_string();
         assert!(err.contains("they have changed since"), "{err}");
@@ -365,5 +369,20 @@ mod tests {
         let applied = memory.rows["20250101_000000_three"].clone();
         assert!(run(&mut memory, Direction::Down).is_err());
         assert_eq!(memory.rows["20250101_000000_three"], applied);
+    }
+
+    #[test]
+    fn a_resumed_step_the_database_already_took_is_skipped() {
+        let mut memory = Memory {
+            failing: vec!["drop table b".into()],
+            ..Memory::default()
+        };
+        assert!(run(&mut memory, Direction::Up).is_err());
+        // The server finished `b` after its runner died; running it again would fail.
+        memory.took_effect = vec!["drop table b".into()];
+        run(&mut memory, Direction::Up).unwrap();
+        assert_eq!(memory.performed, ["drop table a", "drop table c"]);
+        let row = &memory.rows["20250101_000000_three"];
+        assert_eq!((row.done, row.total), (3, 3));
     }
 }

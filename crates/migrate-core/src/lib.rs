@@ -12,8 +12,10 @@
 //! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
 //!
-//! [`Migrator`] decides everything about applying migrations; a database backend implements the
-//! narrow [`Backend`] trait (tracking, lock, one migration at a time).
+//! [`Migrator`] decides everything about applying migrations, and runs every step; a database
+//! backend implements [`Backend`]: four narrow traits that plan and perform steps
+//! ([`Executor`]), keep tracking rows ([`Journal`]), lock ([`Lock`]) and read the schema back
+//! ([`Introspect`]).
 //!
 //! ```no_run
 //! use toasty_migrate::{MigrationGenerator, detect_changes, load_snapshot};
@@ -33,6 +35,7 @@
 //! # }
 //! ```
 
+mod backend;
 mod diff;
 mod drift;
 mod error;
@@ -53,19 +56,17 @@ mod types;
 #[cfg(feature = "toasty")]
 mod from_toasty;
 
+pub use backend::{Atomicity, Backend, Executor, Introspect, Journal, Lock, Step};
 pub use diff::{
     ChangeKind, ColumnRename, DiffOptions, SchemaChange, SchemaDiff, detect_changes,
     detect_changes_with,
 };
 pub use drift::Drift;
 pub use error::{Error, Result};
-pub use execute::{
-    Executor, JournalRow, Transactional, run_in_transaction, run_journaled, steps_checksum,
-};
+pub use execute::JournalRow;
 pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
 };
-pub use lock::{PolledLock, wait_for_lock};
 pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
     version_name,
@@ -75,8 +76,8 @@ pub use parse::{parse_migration, parse_migration_file};
 pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
 pub use redact::{redact, redact_in};
 pub use runner::{
-    AppliedMigration, Backend, MigrationIndex, MigrationState, MigrationStatus, Migrator,
-    RunOptions, RunReport, RunStep,
+    AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,
+    RunReport, RunStep,
 };
 pub use snapshot::{
     ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,

@@ -2,6 +2,8 @@
 //! the files on disk, the destructive gate, dry runs, and up/down/status. It lives once, here, and
 //! drives any database through the narrow [`Backend`] trait.
 
+use crate::backend::{Atomicity, Backend, Journal, Step};
+use crate::execute::{run_in_transaction, run_journaled};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
 use crate::snapshot::SchemaSnapshot;
@@ -25,59 +27,6 @@ pub struct AppliedMigration {
     /// With `progress`: the interrupted run was reverting the migration (`down`), and
     /// `progress` counts its down steps.
     pub reverting: bool,
-}
-
-/// What a database must offer the migrator. Each method is one round of I/O; the migrator decides
-/// everything else. Implementations must keep the migration and its tracking row together: on a
-/// transactional backend both commit or neither does.
-pub trait Backend: Send {
-    /// Where the backend points, for messages, without any password.
-    fn target(&self) -> String;
-
-    /// Refuses an operation this database cannot carry out as written (a name over its length
-    /// limit or with a character it refuses, a type it cannot store), saying what and why. Pure:
-    /// the migrator asks it of every operation of a run before any runs.
-    fn check(&self, op: &Operation) -> std::result::Result<(), String>;
-
-    /// Creates the tracking store (`_toasty_migrations`) if it does not exist.
-    fn ensure_tracking(&mut self) -> impl Future<Output = Result<()>> + Send;
-
-    /// Takes the migration lock, waiting up to the backend's lock timeout for another runner. A
-    /// runner that dies must not hold it forever.
-    fn lock(&mut self) -> impl Future<Output = Result<()>> + Send;
-
-    fn unlock(&mut self) -> impl Future<Output = Result<()>> + Send;
-
-    /// The application's tables as they are in the database now.
-    fn introspect(&mut self) -> impl Future<Output = Result<SchemaSnapshot>> + Send;
-
-    /// `snapshot` as this database keeps it (what it cannot tell apart collapsed: SQLite's
-    /// integer widths, MySQL's enum names, ...), to compare with [`introspect`](Self::introspect).
-    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot;
-
-    /// Whether the database keeps columns in the order migrations put them (PostgreSQL cannot
-    /// put a column back in its place, so order is not compared there).
-    fn keeps_column_order(&self) -> bool;
-
-    /// Every tracking row, oldest version first; none if the tracking store does not exist.
-    fn applied(&mut self) -> impl Future<Output = Result<Vec<AppliedMigration>>> + Send;
-
-    /// The exact statements `run` would execute for each of these migrations' operations, run
-    /// one after the other, for dry runs. (All at once, because a statement can depend on what
-    /// an earlier migration left, as SQLite's table rebuilds do.)
-    fn statements(
-        &mut self,
-        migrations: &[&[Operation]],
-    ) -> impl Future<Output = Result<Vec<Vec<String>>>> + Send;
-
-    /// Applies `migration.up` and records it with `checksum`, or (for [`Direction::Down`])
-    /// applies `migration.down` and deletes its record.
-    fn run(
-        &mut self,
-        migration: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> impl Future<Output = Result<Duration>> + Send;
 }
 
 /// Where one migration stands.
@@ -156,7 +105,7 @@ impl MigrationIndex {
     }
 
     /// Every known migration and every tracking row, by version.
-    pub async fn status(&self, backend: &mut impl Backend) -> Result<Vec<MigrationStatus>> {
+    pub async fn status(&self, backend: &mut impl Journal) -> Result<Vec<MigrationStatus>> {
         let applied = backend.applied().await?;
         Ok(self.states(applied))
     }
@@ -267,7 +216,7 @@ impl Migrator {
     }
 
     /// Every known migration and every tracking row, by version.
-    pub async fn status(&self, backend: &mut impl Backend) -> Result<Vec<MigrationStatus>> {
+    pub async fn status(&self, backend: &mut impl Journal) -> Result<Vec<MigrationStatus>> {
         self.index.status(backend).await
     }
 
@@ -321,7 +270,10 @@ impl Migrator {
             .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(usize::MAX))
             .collect();
-        self.execute(backend, &todo, Direction::Up, options).await
+        // A part-applied migration resumes with the steps planned from before it.
+        let live = self.replayed(&states, |s| matches!(s, MigrationState::Applied(_)));
+        self.execute(backend, &todo, live, Direction::Up, options)
+            .await
     }
 
     async fn down_locked(
@@ -348,7 +300,10 @@ impl Migrator {
             allow_destructive: true,
             ..options.clone()
         };
-        self.execute(backend, &todo, Direction::Down, &options)
+        let live = self.replayed(&states, |s| {
+            matches!(s, MigrationState::Applied(_) | MigrationState::Partial(_))
+        });
+        self.execute(backend, &todo, live, Direction::Down, &options)
             .await
     }
 
@@ -356,37 +311,59 @@ impl Migrator {
         self.migrations.iter().find(|p| p.version == version)
     }
 
-    async fn execute(
+    /// The schema the migrations in `states` that `counts` leave, replayed from their files in
+    /// version order: what a database with exactly those applied has.
+    fn replayed(
         &self,
-        backend: &mut impl Backend,
+        states: &[MigrationStatus],
+        counts: impl Fn(&MigrationState) -> bool,
+    ) -> SchemaSnapshot {
+        let mut schema = SchemaSnapshot::default();
+        for status in states.iter().filter(|s| counts(&s.state)) {
+            for op in self.plan(&status.version).into_iter().flat_map(|p| &p.up) {
+                replay(&mut schema, op);
+            }
+        }
+        schema
+    }
+
+    /// Checks every operation of `todo`, plans every step from `live` (the schema before the
+    /// first), then (unless dry) gates destructive operations and runs each migration the way
+    /// the backend keeps it with its tracking row.
+    async fn execute<B: Backend>(
+        &self,
+        backend: &mut B,
         todo: &[&MigrationPlan],
+        mut live: SchemaSnapshot,
         direction: Direction,
         options: &RunOptions,
     ) -> Result<RunReport> {
+        let refused = |plan: &MigrationPlan, message: String| Error::Migration {
+            version: plan.version.clone(),
+            message: format!("cannot run on {}: {message}", backend.target()),
+        };
         for plan in todo {
             for op in plan.operations(direction) {
-                backend.check(op).map_err(|message| Error::Migration {
-                    version: plan.version.clone(),
-                    message: format!("cannot run on {}: {message}", backend.target()),
-                })?;
+                backend.check(op).map_err(|m| refused(plan, m))?;
             }
         }
-        let mut report = RunReport::default();
-        let mut statements = if options.dry_run {
-            let operations: Vec<&[Operation]> =
-                todo.iter().map(|p| p.operations(direction)).collect();
-            backend.statements(&operations).await?
-        } else {
-            Vec::new()
-        }
-        .into_iter();
+        let mut planned = Vec::with_capacity(todo.len());
         for plan in todo {
-            let ops = plan.operations(direction);
+            let mut steps = Vec::new();
+            for op in plan.operations(direction) {
+                steps.extend(backend.plan(op, &live)?);
+                replay(&mut live, op);
+            }
+            planned.push(steps);
+        }
+        let mut report = RunReport::default();
+        for (plan, steps) in todo.iter().zip(&planned) {
             report.steps.push(RunStep {
                 version: plan.version.clone(),
                 direction,
-                statements: statements.next().unwrap_or_default(),
-                destructive: ops
+                statements: steps.iter().flat_map(Step::describe).collect(),
+                destructive: plan
+                    .operations(direction)
                     .iter()
                     .filter(|op| op.is_destructive())
                     .map(|op| op.to_string())
@@ -396,7 +373,10 @@ impl Migrator {
         }
         // A dry run executes nothing: it shows every step, the destructive ones marked, so that
         // a person can decide to allow them.
-        if !options.allow_destructive && !options.dry_run {
+        if options.dry_run {
+            return Ok(report);
+        }
+        if !options.allow_destructive {
             let blocked: Vec<String> = report
                 .steps
                 .iter()
@@ -412,15 +392,26 @@ impl Migrator {
                 });
             }
         }
-        if options.dry_run {
-            return Ok(report);
-        }
-        for (plan, step) in todo.iter().zip(&mut report.steps) {
+        for ((plan, steps), step) in todo.iter().zip(&planned).zip(&mut report.steps) {
             let checksum = self.index.checksum(&plan.version);
-            step.execution_time = Some(backend.run(plan, direction, &checksum).await?);
+            let elapsed = match backend.atomicity(plan)? {
+                Atomicity::Transaction => {
+                    run_in_transaction(backend, plan, steps, direction, &checksum).await?
+                }
+                Atomicity::Journal => {
+                    run_journaled(backend, plan, steps, direction, &checksum).await?
+                }
+            };
+            step.execution_time = Some(elapsed);
         }
         Ok(report)
     }
+}
+
+/// Replays `op` on `schema` as planning goes. An operation that does not fit is left out: a raw
+/// statement cannot be replayed, and anything else that does not fit fails when it runs.
+fn replay(schema: &mut SchemaSnapshot, op: &Operation) {
+    let _ = schema.apply(op);
 }
 
 /// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates
@@ -430,7 +421,7 @@ async fn lock(backend: &mut impl Backend, options: &RunOptions) -> Result<()> {
         return Ok(());
     }
     backend.lock().await?;
-    if let Err(e) = backend.ensure_tracking().await {
+    if let Err(e) = backend.ensure_journal().await {
         let _ = backend.unlock().await;
         return Err(e);
     }

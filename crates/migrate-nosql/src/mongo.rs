@@ -12,9 +12,9 @@ use mongodb::{Client, Database};
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Direction,
-    Error, Executor, IndexDef, IndexOp, JournalRow, MigrationPlan, Operation, PolledLock, Result,
-    SchemaSnapshot, TableDef, TableSnapshot, redact, run_journaled, wait_for_lock,
+    Atomicity, Backend, ColumnDef, ColumnPosition, ColumnType, DefaultValue, Error, Executor,
+    IndexDef, IndexOp, Introspect, Journal, JournalRow, Lock, MigrationPlan, Operation, Result,
+    SchemaSnapshot, Step, TableDef, TableSnapshot, redact,
 };
 
 /// The collection that records applied migrations.
@@ -120,7 +120,7 @@ impl MongoBackend {
     }
 
     /// The application's collections (those with a toasty-migrate validator) as a snapshot.
-    pub async fn introspect(&self) -> Result<SchemaSnapshot> {
+    async fn read_schema(&self) -> Result<SchemaSnapshot> {
         let mut tables = Vec::new();
         for name in self.collection_names().await? {
             tables.extend(self.table(&name).await?);
@@ -655,41 +655,88 @@ pub fn commands(
     })
 }
 
-/// MongoDB has no transaction for collection changes, so the core runs a migration operation by
-/// operation, each one's commands safe to run again, recording progress after each.
+/// One operation's commands, planned against its collection as the earlier operations leave it.
+pub struct MongoStep {
+    op: Operation,
+    commands: Vec<Document>,
+}
+
+impl Step for MongoStep {
+    fn describe(&self) -> Vec<String> {
+        self.commands.iter().map(render).collect()
+    }
+
+    /// The operation, not its commands: a journal's record of the operations done stays valid
+    /// whatever their commands' rendering.
+    fn key(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.op).expect("operations serialize")
+    }
+}
+
+/// MongoDB has no transaction for collection changes, so the core journals a migration operation
+/// by operation, each one's commands safe to run again.
 impl Executor for MongoBackend {
-    type Step = Operation;
+    type Step = MongoStep;
 
-    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {
-        Ok(operations.to_vec())
+    /// Collection names MongoDB refuses, and field names its update operators would read as a
+    /// path (`a.b`) or an operator (`$a`).
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        check(self.db.name(), op)
     }
 
-    fn step_key(step: &Operation) -> Vec<u8> {
-        serde_json::to_vec(step).expect("operations serialize")
-    }
-
-    /// The operation's commands against its collection as it is now, under the lease.
-    async fn perform(&mut self, op: &Operation) -> Result<()> {
-        let live = match op.table() {
-            Some(table) => self.table(table).await?,
-            None => None,
-        };
-        let cmds = commands(op, live.as_ref()).map_err(|message| Error::Unsupported {
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<MongoStep>> {
+        let table = op.table().and_then(|t| live.table(t));
+        let commands = commands(op, table).map_err(|message| Error::Unsupported {
             target: self.target.clone(),
             message,
         })?;
-        if let Operation::ModifyColumn { table, from, to } = op
+        Ok(vec![MongoStep {
+            op: op.clone(),
+            commands,
+        }])
+    }
+
+    /// The operation's commands, under the lease; a type change first checks that every value
+    /// converts.
+    async fn perform(&mut self, step: &MongoStep) -> Result<()> {
+        if let Operation::ModifyColumn { table, from, to } = &step.op
             && bson_type(&from.ty) != bson_type(&to.ty)
         {
             self.check_convertible(table, from, to).await?;
         }
         let run = async {
-            for cmd in cmds {
-                self.run_command(cmd).await?;
+            for cmd in &step.commands {
+                self.run_command(cmd.clone()).await?;
             }
             Ok(())
         };
         crate::lease::holding(&self.target, self.lease, || self.take_lease(), run).await
+    }
+
+    fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+        Ok(Atomicity::Journal)
+    }
+}
+
+/// `_toasty_migrations`, one document per migration.
+impl Journal for MongoBackend {
+    async fn ensure_journal(&mut self) -> Result<()> {
+        // Collections are created by their first write.
+        Ok(())
+    }
+
+    async fn rows(&mut self) -> Result<Vec<JournalRow>> {
+        use futures_util::TryStreamExt;
+        let rows: Vec<Document> = self
+            .tracking()
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(|e| self.error(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(rows.iter().map(Self::journal_row).collect())
     }
 
     async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
@@ -735,88 +782,19 @@ impl Executor for MongoBackend {
     }
 }
 
-/// The lease, taken by one conditional write; the core polls it.
-impl PolledLock for MongoBackend {
+/// The lease, taken by one conditional write and renewed by a task of its own while held; the
+/// core polls it.
+impl Lock for MongoBackend {
     async fn try_lock(&mut self) -> Result<bool> {
-        self.take_lease().await
-    }
-
-    fn lock_timeout(&self) -> Duration {
-        self.lock_timeout
-    }
-
-    async fn pause(&self, duration: Duration) {
-        tokio::time::sleep(duration).await
-    }
-}
-
-impl Backend for MongoBackend {
-    /// Collection names MongoDB refuses, and field names its update operators would read as a
-    /// path (`a.b`) or an operator (`$a`).
-    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
-        let namespace = self.db.name().len() + 1;
-        if let Some(table) = op.table() {
-            if table.contains('$') || table.starts_with("system.") {
-                return Err(format!(
-                    "collection name {table:?} has a `$` or starts with `system.`, which MongoDB refuses"
-                ));
-            }
-            if namespace + table.len() > 255 {
-                return Err(format!(
-                    "collection name {table:?} makes the namespace {} bytes long; MongoDB allows 255",
-                    namespace + table.len()
-                ));
-            }
+        let taken = self.take_lease().await?;
+        if taken && self.renewal.is_none() {
+            let (db, holder, lease) = (self.db.clone(), self.holder.clone(), self.lease);
+            self.renewal = Some(Renewal::start(lease, move || {
+                let (db, holder) = (db.clone(), holder.clone());
+                async move { take_lease(&db, &holder, lease).await }
+            }));
         }
-        let field = |name: &str| {
-            if name.contains('.') || name.starts_with('$') {
-                Err(format!(
-                    "field name {name:?} has a `.` or starts with `$`; MongoDB's updates would \
-                     read it as a path or an operator"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        match op {
-            Operation::CreateTable(def) => def.columns.iter().try_for_each(|c| field(&c.name)),
-            Operation::AddColumn { column, .. } => field(&column.name),
-            Operation::ModifyColumn { to, .. } => field(&to.name),
-            _ => Ok(()),
-        }
-    }
-
-    fn target(&self) -> String {
-        self.target.clone()
-    }
-
-    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
-        MongoBackend::introspect(self).await
-    }
-
-    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
-        stored_snapshot(snapshot)
-    }
-
-    /// The validator lists fields in the order the migrations put them.
-    fn keeps_column_order(&self) -> bool {
-        true
-    }
-
-    async fn ensure_tracking(&mut self) -> Result<()> {
-        // Collections are created by their first write.
-        Ok(())
-    }
-
-    async fn lock(&mut self) -> Result<()> {
-        let target = self.target.clone();
-        wait_for_lock(self, &target).await?;
-        let (db, holder, lease) = (self.db.clone(), self.holder.clone(), self.lease);
-        self.renewal = Some(Renewal::start(lease, move || {
-            let (db, holder) = (db.clone(), holder.clone());
-            async move { take_lease(&db, &holder, lease).await }
-        }));
-        Ok(())
+        Ok(taken)
     }
 
     async fn unlock(&mut self) -> Result<()> {
@@ -829,48 +807,67 @@ impl Backend for MongoBackend {
         Ok(())
     }
 
-    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
-        use futures_util::TryStreamExt;
-        let rows: Vec<Document> = self
-            .tracking()
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(|e| self.error(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(rows
-            .iter()
-            .map(|row| AppliedMigration::from(Self::journal_row(row)))
-            .collect())
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
     }
 
-    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
-        let mut schema = self.introspect().await?;
-        let mut out = Vec::new();
-        for ops in migrations {
-            let mut rendered = Vec::new();
-            for op in *ops {
-                let live = op.table().and_then(|t| schema.table(t)).cloned();
-                let cmds = commands(op, live.as_ref()).map_err(|m| Error::Unsupported {
-                    target: self.target.clone(),
-                    message: m,
-                })?;
-                rendered.extend(cmds.iter().map(render));
-                let _ = schema.apply(op);
-            }
-            out.push(rendered);
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
+impl Introspect for MongoBackend {
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        self.read_schema().await
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        stored_snapshot(snapshot)
+    }
+
+    /// The validator lists fields in the order the migrations put them.
+    fn keeps_column_order(&self) -> bool {
+        true
+    }
+}
+
+impl Backend for MongoBackend {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+}
+
+/// Collection names MongoDB refuses, and field names its update operators would read as a
+/// path (`a.b`) or an operator (`$a`).
+fn check(database: &str, op: &Operation) -> std::result::Result<(), String> {
+    let namespace = database.len() + 1;
+    if let Some(table) = op.table() {
+        if table.contains('$') || table.starts_with("system.") {
+            return Err(format!(
+                "collection name {table:?} has a `$` or starts with `system.`, which MongoDB refuses"
+            ));
         }
-        Ok(out)
+        if namespace + table.len() > 255 {
+            return Err(format!(
+                "collection name {table:?} makes the namespace {} bytes long; MongoDB allows 255",
+                namespace + table.len()
+            ));
+        }
     }
-
-    async fn run(
-        &mut self,
-        plan: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        run_journaled(self, plan, direction, checksum).await
+    let field = |name: &str| {
+        if name.contains('.') || name.starts_with('$') {
+            Err(format!(
+                "field name {name:?} has a `.` or starts with `$`; MongoDB's updates would \
+                 read it as a path or an operator"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match op {
+        Operation::CreateTable(def) => def.columns.iter().try_for_each(|c| field(&c.name)),
+        Operation::AddColumn { column, .. } => field(&column.name),
+        Operation::ModifyColumn { to, .. } => field(&to.name),
+        _ => Ok(()),
     }
 }

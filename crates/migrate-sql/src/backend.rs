@@ -28,9 +28,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, Direction, Error, Executor, IndexDef, JournalRow, MigrationPlan,
-    Operation, PolledLock, Result, SchemaSnapshot, TableSnapshot, Transactional, redact,
-    run_in_transaction, run_journaled, wait_for_lock,
+    Atomicity, Backend, Error, Executor, IndexDef, Introspect, Journal, JournalRow, Lock,
+    MigrationPlan, Operation, Result, SchemaSnapshot, TableSnapshot, redact,
 };
 
 /// How long to wait for a database to answer a connection attempt.
@@ -177,7 +176,16 @@ impl SqlBackend {
         match dialect {
             // Every UTC timestamp we write and read is UTC on the server too.
             Dialect::Mysql => backend.execute("SET time_zone = '+00:00'").await?,
-            Dialect::Postgres | Dialect::Sqlite => {}
+            // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
+            // connection within a second and ends the session, releasing the lock, instead of
+            // holding it until the statement finishes. Older servers lack the setting, and are
+            // left as they are.
+            Dialect::Postgres => {
+                let _ = backend
+                    .execute("SET client_connection_check_interval = '1s'")
+                    .await;
+            }
+            Dialect::Sqlite => {}
         }
         Ok(backend)
     }
@@ -224,7 +232,7 @@ impl SqlBackend {
     }
 
     /// The application's tables as they are in the database now.
-    pub async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+    async fn read_schema(&mut self) -> Result<SchemaSnapshot> {
         let tables = match self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(_) => self.sqlite_tables().await?,
@@ -236,10 +244,10 @@ impl SqlBackend {
         Ok(SchemaSnapshot::new(tables))
     }
 
-    /// A digest of everything [`introspect`](Self::introspect) reads, taken in one cheap query:
+    /// A digest of everything [`introspect`](Introspect::introspect) reads, taken in one cheap query:
     /// equal digests mean an unchanged schema, so a comparison made against one can be reused
     /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
-    pub async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
+    async fn read_fingerprint(&mut self) -> Result<Option<String>> {
         // SQLite keeps each table's and index's full definition as its CREATE statement.
         #[cfg(feature = "sqlite")]
         const SQLITE: &str = "SELECT type || char(31) || name || char(31) || COALESCE(sql, '') \
@@ -291,11 +299,11 @@ impl SqlBackend {
 
     /// A token for everything the server has committed: if it reads the same later, nothing at
     /// all was committed in between, so whatever was read after taking it still holds. Cheaper
-    /// than [`schema_fingerprint`](Self::schema_fingerprint) but moved by every write, so it
+    /// than the schema fingerprint but moved by every write, so it
     /// only saves work on a quiet database. PostgreSQL: the server's start, the database, the
     /// schema and the transaction snapshot, whose bounds and in-progress list move whenever any
     /// transaction ends (every change, DDL included, is made by one). `None` elsewhere.
-    pub async fn commit_watermark(&mut self) -> Result<Option<String>> {
+    async fn read_watermark(&mut self) -> Result<Option<String>> {
         #[cfg(feature = "postgres")]
         const POSTGRES: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
              (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema(), \
@@ -311,26 +319,6 @@ impl SqlBackend {
             _ => Ok(None),
         };
         result.map_err(|e| self.error(e))
-    }
-
-    /// The statements for `operations`, computing SQLite rebuilds against `schema` as each
-    /// operation leaves it.
-    fn statements_on(
-        &self,
-        schema: &mut SchemaSnapshot,
-        operations: &[Operation],
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for op in operations {
-            let live = op.table().and_then(|t| schema.table(t)).cloned();
-            out.extend(
-                ddl::statements(self.dialect, op, live.as_ref())
-                    .map_err(|m| self.unsupported(m))?,
-            );
-            // A raw statement cannot be replayed; later rebuilds see the schema without it.
-            let _ = schema.apply(op);
-        }
-        Ok(out)
     }
 
     async fn tracking_exists(&mut self) -> Result<bool> {
@@ -369,7 +357,7 @@ impl SqlBackend {
     }
 
     /// The tracking rows, oldest version first; only `version`'s if given.
-    async fn rows(&mut self, version: Option<&str>) -> Result<Vec<JournalRow>> {
+    async fn read_rows(&mut self, version: Option<&str>) -> Result<Vec<JournalRow>> {
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
         let filter = match (version, self.dialect) {
             (None, _) => "",
@@ -509,36 +497,6 @@ impl SqlBackend {
         raw.into_iter()
             .map(|(name, raw)| self.sqlite_snapshot(&name, raw))
             .collect::<Result<Vec<_>>>()
-    }
-
-    /// The table as it is now, for the operations that need it (SQLite's rebuilds).
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-    async fn live_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
-        match self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(_) => self.sqlite_table(name).await,
-            #[allow(unreachable_patterns)]
-            _ => Ok(None),
-        }
-    }
-
-    /// One SQLite table, from its pragmas and its `CREATE TABLE` text; `None` if it does not exist.
-    #[cfg(feature = "sqlite")]
-    // Irrefutable when this is the only backend built.
-    #[allow(irrefutable_let_patterns)]
-    async fn sqlite_table(&mut self, name: &str) -> Result<Option<TableSnapshot>> {
-        let Conn::Sqlite(s) = &mut self.conn else {
-            return Ok(None);
-        };
-        let owned = name.to_string();
-        let raw = s
-            .call(move |c| read_sqlite_tables(c, Some(&owned)))
-            .await
-            .map_err(|e| self.error(e))?;
-        raw.into_iter()
-            .next()
-            .map(|(_, raw)| self.sqlite_snapshot(name, raw))
-            .transpose()
     }
 
     #[cfg(feature = "sqlite")]
@@ -857,7 +815,7 @@ fn add_index_rows(
 /// The lock: SQLite's run-long write transaction (`BEGIN IMMEDIATE`), PostgreSQL's advisory lock,
 /// MySQL's named lock; each tried without waiting, the core polling. The database frees a dead
 /// runner's.
-impl PolledLock for SqlBackend {
+impl Lock for SqlBackend {
     async fn try_lock(&mut self) -> Result<bool> {
         let result = match &mut self.conn {
             #[cfg(feature = "sqlite")]
@@ -906,66 +864,93 @@ impl PolledLock for SqlBackend {
     async fn pause(&self, duration: Duration) {
         tokio::time::sleep(duration).await
     }
+
+    async fn unlock(&mut self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => self.execute("COMMIT").await,
+            Dialect::Postgres => self
+                .execute("SELECT pg_advisory_unlock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))")
+                .await,
+            Dialect::Mysql => self.execute("SELECT RELEASE_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())))").await,
+        }
+    }
 }
 
-/// A step of a SQL migration.
-pub enum SqlStep {
-    /// One statement (PostgreSQL, MySQL).
-    Statement(String),
-    /// One operation, planned when it runs (SQLite): a copy-table rebuild copies the table as
-    /// the earlier operations of the migration left it.
-    Operation(Box<Operation>),
-}
-
-/// In one transaction with the tracking row on SQLite and PostgreSQL; journaled, a statement a
-/// step, on MySQL, whose DDL commits statement by statement.
+/// SQL runs statements: PostgreSQL's and MySQL's need nothing but the operation; SQLite's
+/// copy-table rebuilds copy the table as `live` has it.
 impl Executor for SqlBackend {
-    type Step = SqlStep;
+    type Step = String;
 
-    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<SqlStep>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => operations
-                .iter()
-                .map(|op| SqlStep::Operation(Box::new(op.clone())))
-                .collect(),
-            // Nothing else needs the live tables.
-            Dialect::Postgres | Dialect::Mysql => self
-                .statements_on(&mut SchemaSnapshot::default(), operations)?
-                .into_iter()
-                .map(SqlStep::Statement)
-                .collect(),
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        ddl::check(self.dialect, op)
+    }
+
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<String>> {
+        let table = op.table().and_then(|t| live.table(t));
+        ddl::statements(self.dialect, op, table).map_err(|m| self.unsupported(m))
+    }
+
+    async fn perform(&mut self, sql: &String) -> Result<()> {
+        self.execute(sql).await
+    }
+
+    fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity> {
+        match (self.dialect, plan.transactional) {
+            (Dialect::Sqlite | Dialect::Postgres, true) => Ok(Atomicity::Transaction),
+            // Each statement commits on its own, so its progress is kept.
+            (Dialect::Postgres, false) => Ok(Atomicity::Journal),
+            (Dialect::Sqlite, false) => Err(self.unsupported(format!(
+                "migration {}: SQLite runs every migration inside the run's transaction (its lock); \
+                 it cannot opt out",
+                plan.version
+            ))),
+            // MySQL's DDL commits statement by statement whatever the migration says.
+            (Dialect::Mysql, _) => Ok(Atomicity::Journal),
+        }
+    }
+
+    /// SQLite nests a savepoint per migration in the run-long `BEGIN IMMEDIATE` that is its lock.
+    async fn begin(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "SAVEPOINT toasty_migration",
+            _ => "BEGIN",
         })
+        .await
     }
 
-    fn step_key(step: &SqlStep) -> Vec<u8> {
-        match step {
-            SqlStep::Statement(sql) => sql.as_bytes().to_vec(),
-            // SQLite is never journaled (its migrations always run in a transaction), so no
-            // journal keeps this; the description stands for the operation.
-            SqlStep::Operation(op) => op.to_string().into_bytes(),
-        }
+    async fn commit(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "RELEASE toasty_migration",
+            _ => "COMMIT",
+        })
+        .await
     }
 
-    async fn perform(&mut self, step: &SqlStep) -> Result<()> {
-        match step {
-            SqlStep::Statement(sql) => self.execute(sql).await,
-            SqlStep::Operation(op) => {
-                let live = match (op.table(), ddl::needs_live_table(self.dialect, op)) {
-                    (Some(table), true) => self.live_table(table).await?,
-                    _ => None,
-                };
-                let statements = ddl::statements(self.dialect, op, live.as_ref())
-                    .map_err(|m| self.unsupported(m))?;
-                for sql in &statements {
-                    self.execute(sql).await?;
-                }
-                Ok(())
-            }
+    async fn rollback(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
+            _ => "ROLLBACK",
+        })
+        .await
+    }
+}
+
+/// `_toasty_migrations`, one row per migration.
+impl Journal for SqlBackend {
+    async fn ensure_journal(&mut self) -> Result<()> {
+        let ddl = self.tracking_ddl();
+        self.execute(&ddl).await
+    }
+
+    async fn rows(&mut self) -> Result<Vec<JournalRow>> {
+        if !self.tracking_exists().await? {
+            return Ok(Vec::new());
         }
+        self.read_rows(None).await
     }
 
     async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
-        Ok(self.rows(Some(version)).await?.pop())
+        Ok(self.read_rows(Some(version)).await?.pop())
     }
 
     async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
@@ -1029,40 +1014,9 @@ impl Executor for SqlBackend {
     }
 }
 
-/// SQLite nests a savepoint per migration in the run-long `BEGIN IMMEDIATE` that is its lock.
-impl Transactional for SqlBackend {
-    async fn begin(&mut self) -> Result<()> {
-        self.execute(match self.dialect {
-            Dialect::Sqlite => "SAVEPOINT toasty_migration",
-            _ => "BEGIN",
-        })
-        .await
-    }
-
-    async fn commit(&mut self) -> Result<()> {
-        self.execute(match self.dialect {
-            Dialect::Sqlite => "RELEASE toasty_migration",
-            _ => "COMMIT",
-        })
-        .await
-    }
-
-    async fn rollback(&mut self) -> Result<()> {
-        self.execute(match self.dialect {
-            Dialect::Sqlite => "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
-            _ => "ROLLBACK",
-        })
-        .await
-    }
-}
-
-impl Backend for SqlBackend {
-    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
-        ddl::check(self.dialect, op)
-    }
-
+impl Introspect for SqlBackend {
     async fn introspect(&mut self) -> Result<SchemaSnapshot> {
-        SqlBackend::introspect(self).await
+        self.read_schema().await
     }
 
     fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
@@ -1073,80 +1027,17 @@ impl Backend for SqlBackend {
         self.dialect != Dialect::Postgres
     }
 
+    async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
+        self.read_fingerprint().await
+    }
+
+    async fn commit_watermark(&mut self) -> Result<Option<String>> {
+        self.read_watermark().await
+    }
+}
+
+impl Backend for SqlBackend {
     fn target(&self) -> String {
         self.target.clone()
-    }
-
-    async fn ensure_tracking(&mut self) -> Result<()> {
-        let ddl = self.tracking_ddl();
-        self.execute(&ddl).await
-    }
-
-    async fn lock(&mut self) -> Result<()> {
-        // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
-        // connection within a second and ends the session, releasing the lock, instead of
-        // holding it until the statement finishes. Older servers lack the setting, and are
-        // left as they are.
-        #[cfg(feature = "postgres")]
-        #[allow(irrefutable_let_patterns)] // when PostgreSQL is the only backend built
-        if let Conn::Postgres(c) = &mut self.conn {
-            let _ = raw_sql("SET client_connection_check_interval = '1s'")
-                .execute(&mut *c)
-                .await;
-        }
-        let target = self.target.clone();
-        wait_for_lock(self, &target).await
-    }
-
-    async fn unlock(&mut self) -> Result<()> {
-        match self.dialect {
-            Dialect::Sqlite => self.execute("COMMIT").await,
-            Dialect::Postgres => self
-                .execute("SELECT pg_advisory_unlock(hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0))")
-                .await,
-            Dialect::Mysql => self.execute("SELECT RELEASE_LOCK(CONCAT('toasty-migrate:', SHA1(DATABASE())))").await,
-        }
-    }
-
-    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
-        if !self.tracking_exists().await? {
-            return Ok(Vec::new());
-        }
-        let rows = self.rows(None).await?;
-        Ok(rows.into_iter().map(AppliedMigration::from).collect())
-    }
-
-    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
-        let mut schema = match self.dialect {
-            Dialect::Sqlite => self.introspect().await?,
-            // Only SQLite's rebuilds depend on the live tables.
-            Dialect::Postgres | Dialect::Mysql => SchemaSnapshot::default(),
-        };
-        migrations
-            .iter()
-            .map(|ops| self.statements_on(&mut schema, ops))
-            .collect()
-    }
-
-    async fn run(
-        &mut self,
-        migration: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        match (self.dialect, migration.transactional) {
-            (Dialect::Sqlite | Dialect::Postgres, true) => {
-                run_in_transaction(self, migration, direction, checksum).await
-            }
-            // Each statement commits on its own, so its progress is kept.
-            (Dialect::Postgres, false) => run_journaled(self, migration, direction, checksum).await,
-            (Dialect::Sqlite, false) => Err(self.unsupported(format!(
-                "migration {}: SQLite runs every migration inside the run's transaction (its lock); \
-                 it cannot opt out",
-                migration.version
-            ))),
-            // MySQL's DDL commits statement by statement whatever the migration says.
-            (Dialect::Mysql, _) => run_journaled(self, migration, direction, checksum).await,
-        }
     }
 }

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    AppliedMigration, Backend, ColumnDef, ColumnType, DefaultValue, Direction, Error, Executor,
-    IndexColumn, IndexDef, IndexOp, IndexScope, JournalRow, MigrationPlan, Operation, PolledLock,
-    Result, SchemaSnapshot, TableSnapshot, run_journaled, wait_for_lock,
+    Atomicity, Backend, ColumnDef, ColumnType, DefaultValue, Error, Executor, IndexColumn,
+    IndexDef, IndexOp, IndexScope, Introspect, Journal, JournalRow, Lock, MigrationPlan, Operation,
+    Result, SchemaSnapshot, Step, TableSnapshot,
 };
 
 const TRACKING: &str = "_toasty_migrations";
@@ -462,7 +462,7 @@ impl DynamoBackend {
 
     /// The application's tables: keys, GSIs and unique-index tables from DynamoDB, the other
     /// columns from the registry.
-    pub async fn introspect(&self) -> Result<SchemaSnapshot> {
+    async fn read_schema(&self) -> Result<SchemaSnapshot> {
         let registry = self.registry().await?;
         let mut tables = Vec::new();
         for registered in &registry.tables {
@@ -823,12 +823,11 @@ impl DynamoBackend {
         }
     }
 
-    /// Applies one operation against `registry` (each table's definition as it is now), and
-    /// updates `registry` to what the operation leaves, in memory and in its table.
-    async fn apply(&self, op: &Operation, registry: &mut SchemaSnapshot) -> Result<()> {
-        let live = op.table().and_then(|t| registry.table(t)).cloned();
+    /// Applies one operation to its table, `live` as it is now, and registers what the
+    /// operation leaves.
+    async fn apply(&self, op: &Operation, live: Option<&TableSnapshot>) -> Result<()> {
         let live_table = || {
-            live.clone().ok_or_else(|| {
+            live.cloned().ok_or_else(|| {
                 self.unsupported(format!("`{op}`: the table is not in the registry"))
             })
         };
@@ -987,12 +986,13 @@ impl DynamoBackend {
                 return Err(self.unsupported("raw statements have no meaning on DynamoDB".into()));
             }
         }
-        // Keep the registry as the operation leaves the schema.
-        registry.apply(op)?;
+        // Keep the registry as the operation leaves the table.
+        let mut after = SchemaSnapshot::new(live.into_iter().cloned().collect());
+        after.apply(op)?;
         match op {
             Operation::DropTable { table } => self.unregister(table).await?,
             other => {
-                if let Some(t) = other.table().and_then(|t| registry.table(t)) {
+                if let Some(t) = other.table().and_then(|t| after.table(t)) {
                     self.register(t).await?;
                 }
             }
@@ -1296,30 +1296,102 @@ pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
     stored
 }
 
-/// DynamoDB has no transaction for table changes, so the core runs a migration operation by
-/// operation, recording progress after each; every operation's writes are conditional and safe
-/// to repeat.
+/// One operation, planned against its table as the earlier operations leave it.
+pub struct DynamoStep {
+    op: Operation,
+    live: Option<TableSnapshot>,
+    /// The API calls it makes, for dry runs.
+    calls: Vec<String>,
+}
+
+impl Step for DynamoStep {
+    fn describe(&self) -> Vec<String> {
+        self.calls.clone()
+    }
+
+    fn key(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.op).expect("operations serialize")
+    }
+}
+
+/// DynamoDB has no transaction for table changes, so the core journals a migration operation by
+/// operation; every operation's writes are conditional and safe to repeat.
 impl Executor for DynamoBackend {
-    type Step = Operation;
+    type Step = DynamoStep;
 
-    async fn steps(&mut self, operations: &[Operation]) -> Result<Vec<Operation>> {
-        Ok(operations.to_vec())
+    /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
+    /// Toasty's index naming included.
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        let name = |role: &str, name: &str| {
+            let ok = (3..=255).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{role} name {name:?} is not 3 to 255 of the characters A-Z a-z 0-9 _ . - \
+                     that DynamoDB allows"
+                ))
+            }
+        };
+        if let Some(table) = op.table() {
+            name("table", &self.name(table))?;
+        }
+        match op {
+            Operation::CreateIndex { table, index } => {
+                name("index", &self.index_name(table, &index.name))
+            }
+            _ => Ok(()),
+        }
     }
 
-    fn step_key(step: &Operation) -> Vec<u8> {
-        serde_json::to_vec(step).expect("operations serialize")
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<DynamoStep>> {
+        let live = op.table().and_then(|t| live.table(t)).cloned();
+        let calls = self.api_calls(op, live.as_ref());
+        Ok(vec![DynamoStep {
+            op: op.clone(),
+            live,
+            calls,
+        }])
     }
 
-    /// The operation against the registry as it is now, under the lease.
-    async fn perform(&mut self, op: &Operation) -> Result<()> {
-        let mut registry = self.registry().await?;
+    /// The operation, under the lease.
+    async fn perform(&mut self, step: &DynamoStep) -> Result<()> {
         crate::lease::holding(
             &self.target,
             self.lease,
             || self.take_lease(),
-            self.apply(op, &mut registry),
+            self.apply(&step.op, step.live.as_ref()),
         )
         .await
+    }
+
+    fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+        Ok(Atomicity::Journal)
+    }
+}
+
+/// `_toasty_migrations`, one item per migration, and the registry beside it.
+impl Journal for DynamoBackend {
+    async fn ensure_journal(&mut self) -> Result<()> {
+        self.ensure_table(TRACKING, "version").await?;
+        self.ensure_table(REGISTRY, "table").await
+    }
+
+    async fn rows(&mut self) -> Result<Vec<JournalRow>> {
+        if self.describe(&self.name(TRACKING)).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<JournalRow> = self
+            .scan_internal(TRACKING)
+            .await?
+            .iter()
+            .map(Self::journal_row)
+            .collect();
+        rows.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(rows)
     }
 
     async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
@@ -1373,83 +1445,24 @@ impl Executor for DynamoBackend {
     }
 }
 
-/// The lease, taken by one conditional write; the core polls it.
-impl PolledLock for DynamoBackend {
+/// The lease, taken by one conditional write and renewed by a task of its own while held; the
+/// core polls it.
+impl Lock for DynamoBackend {
     async fn try_lock(&mut self) -> Result<bool> {
-        self.take_lease().await
-    }
-
-    fn lock_timeout(&self) -> Duration {
-        self.lock_timeout
-    }
-
-    async fn pause(&self, duration: Duration) {
-        tokio::time::sleep(duration).await
-    }
-}
-
-impl Backend for DynamoBackend {
-    /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
-    /// Toasty's index naming included.
-    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
-        let name = |role: &str, name: &str| {
-            let ok = (3..=255).contains(&name.len())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-            if ok {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{role} name {name:?} is not 3 to 255 of the characters A-Z a-z 0-9 _ . - \
-                     that DynamoDB allows"
-                ))
-            }
-        };
-        if let Some(table) = op.table() {
-            name("table", &self.name(table))?;
+        if self.renewal.is_some() {
+            return self.take_lease().await;
         }
-        match op {
-            Operation::CreateIndex { table, index } => {
-                name("index", &self.index_name(table, &index.name))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn target(&self) -> String {
-        self.target.clone()
-    }
-
-    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
-        DynamoBackend::introspect(self).await
-    }
-
-    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
-        stored_snapshot(snapshot)
-    }
-
-    /// The registry keeps each table's columns in the order the migrations put them.
-    fn keeps_column_order(&self) -> bool {
-        true
-    }
-
-    async fn ensure_tracking(&mut self) -> Result<()> {
-        self.ensure_table(TRACKING, "version").await?;
-        self.ensure_table(REGISTRY, "table").await
-    }
-
-    async fn lock(&mut self) -> Result<()> {
         self.ensure_table(LOCK, "id").await?;
-        let target = self.target.clone();
-        wait_for_lock(self, &target).await?;
-        let (client, table) = (self.client.clone(), self.name(LOCK));
-        let (holder, lease) = (self.holder.clone(), self.lease);
-        self.renewal = Some(Renewal::start(lease, move || {
-            let (client, table, holder) = (client.clone(), table.clone(), holder.clone());
-            async move { take_lease(&client, &table, &holder, lease).await }
-        }));
-        Ok(())
+        let taken = self.take_lease().await?;
+        if taken {
+            let (client, table) = (self.client.clone(), self.name(LOCK));
+            let (holder, lease) = (self.holder.clone(), self.lease);
+            self.renewal = Some(Renewal::start(lease, move || {
+                let (client, table, holder) = (client.clone(), table.clone(), holder.clone());
+                async move { take_lease(&client, &table, &holder, lease).await }
+            }));
+        }
+        Ok(taken)
     }
 
     async fn unlock(&mut self) -> Result<()> {
@@ -1475,45 +1488,32 @@ impl Backend for DynamoBackend {
         }
     }
 
-    async fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
-        if self.describe(&self.name(TRACKING)).await?.is_none() {
-            return Ok(Vec::new());
-        }
-        let mut rows: Vec<AppliedMigration> = self
-            .scan_internal(TRACKING)
-            .await?
-            .iter()
-            .map(|item| AppliedMigration::from(Self::journal_row(item)))
-            .collect();
-        rows.sort_by(|a, b| a.version.cmp(&b.version));
-        Ok(rows)
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
     }
 
-    async fn statements(&mut self, migrations: &[&[Operation]]) -> Result<Vec<Vec<String>>> {
-        // DynamoDB has no statement language: a dry run lists the API calls each operation
-        // becomes, against the registry as the earlier operations leave it.
-        let mut registry = self.registry().await?;
-        let mut out = Vec::new();
-        for ops in migrations {
-            let mut calls = Vec::new();
-            for op in *ops {
-                let live = op.table().and_then(|t| registry.table(t)).cloned();
-                calls.extend(self.api_calls(op, live.as_ref()));
-                // A table the registry does not know was refused at run time; later calls
-                // are described against the registry as it stands.
-                let _ = registry.apply(op);
-            }
-            out.push(calls);
-        }
-        Ok(out)
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
+impl Introspect for DynamoBackend {
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        self.read_schema().await
     }
 
-    async fn run(
-        &mut self,
-        plan: &MigrationPlan,
-        direction: Direction,
-        checksum: &str,
-    ) -> Result<Duration> {
-        run_journaled(self, plan, direction, checksum).await
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        stored_snapshot(snapshot)
+    }
+
+    /// The registry keeps each table's columns in the order the migrations put them.
+    fn keeps_column_order(&self) -> bool {
+        true
+    }
+}
+
+impl Backend for DynamoBackend {
+    fn target(&self) -> String {
+        self.target.clone()
     }
 }

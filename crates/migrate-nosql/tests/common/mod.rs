@@ -51,7 +51,7 @@ pub fn dropping_a_column(v1: &SchemaSnapshot, drop: &str) -> Migrator {
 
 /// `holder` takes the lock and then runs nothing for four leases; `other` still cannot take it,
 /// until `holder` unlocks.
-pub async fn a_held_lock_stays_held<B: Backend + PolledLock>(
+pub async fn a_held_lock_stays_held<B: Backend>(
     mut holder: B,
     mut other: B,
     lease: std::time::Duration,

@@ -1,0 +1,191 @@
+//! What a database implements for the migrator: four narrow traits, each one job, and
+//! [`Backend`], which is all four and a name for messages.
+//!
+//! - [`Executor`]: turns an operation into steps, purely, from the schema as the earlier
+//!   operations leave it ([`Executor::plan`]), and performs one step. The same steps are what a
+//!   dry run prints ([`Step::describe`]) and what runs. It also says how a migration's steps
+//!   and its tracking row are kept together ([`Atomicity`]).
+//! - [`Journal`]: the tracking rows (`_toasty_migrations`): read, write, delete.
+//! - [`Lock`]: take without waiting, release; waiting with a backoff and the timeout live in
+//!   [`crate::lock`].
+//! - [`Introspect`]: the schema as the database has it, for drift.
+//!
+//! Everything else (which migrations run, in what order, resuming, checksums, the destructive
+//! gate, dry runs) is the core's: [`crate::Migrator`] and [`crate::execute`].
+
+use crate::execute::JournalRow;
+use crate::migration::MigrationPlan;
+use crate::operation::Operation;
+use crate::runner::AppliedMigration;
+use crate::snapshot::SchemaSnapshot;
+use crate::{Error, Result};
+use std::time::Duration;
+
+/// One unit of work that commits on its own: a statement, a command, an API call sequence.
+pub trait Step: Send + Sync {
+    /// What a dry run prints for this step, one line each: its statement, or the calls it makes.
+    fn describe(&self) -> Vec<String>;
+
+    /// What must not change under a half-done migration: its bytes go into the journal's
+    /// checksum of the steps done. (A statement's text; an operation's JSON.)
+    fn key(&self) -> Vec<u8>;
+}
+
+/// A statement is its own description and key.
+impl Step for String {
+    fn describe(&self) -> Vec<String> {
+        vec![self.clone()]
+    }
+
+    fn key(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+/// How a migration's steps and its tracking row are kept together on a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Atomicity {
+    /// All steps and the row in one transaction (PostgreSQL, SQLite): all or nothing.
+    Transaction,
+    /// Each step commits on its own (MySQL's DDL, MongoDB, DynamoDB, a PostgreSQL migration that
+    /// opts out of the transaction): the row records progress after each step.
+    Journal,
+}
+
+/// Plans and performs steps.
+pub trait Executor: Send {
+    type Step: Step;
+
+    /// Refuses an operation this database cannot carry out as written (a name over its length
+    /// limit or with a character it refuses, a type it cannot store), saying what and why. The
+    /// migrator asks it of every operation of a run before any runs.
+    fn check(&self, op: &Operation) -> std::result::Result<(), String>;
+
+    /// The steps that carry out `op` on a database whose schema is `live` (as the migrations
+    /// before it, and the operations before it in its migration, leave it). Pure: a dry run and
+    /// a run plan the same steps.
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<Self::Step>>;
+
+    /// Performs one step. Performing a step again after it took effect must be harmless or
+    /// refused, never wrong: a run killed between a step and its record repeats it.
+    fn perform(&mut self, step: &Self::Step) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether `step`, which the journal does not record as done, took effect anyway: a server
+    /// can finish a statement after the runner that sent it died. Asked on resume of the first
+    /// step not recorded; one that took effect is recorded and skipped. By default, never.
+    fn took_effect(&mut self, step: &Self::Step) -> impl Future<Output = Result<bool>> + Send {
+        let _ = step;
+        async { Ok(false) }
+    }
+
+    /// How `plan` runs here, or why it cannot (a migration asking for what this database
+    /// cannot do).
+    fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity>;
+
+    /// Begins the transaction of a migration whose [`Atomicity`] is `Transaction`.
+    fn begin(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Err(no_transactions()) }
+    }
+
+    fn commit(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Err(no_transactions()) }
+    }
+
+    /// Undoes everything since `begin`. Called after a failure, whose error is the one reported.
+    fn rollback(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Err(no_transactions()) }
+    }
+}
+
+/// What a backend that never answers [`Atomicity::Transaction`] says if asked to begin one.
+fn no_transactions() -> Error {
+    Error::Unsupported {
+        target: String::new(),
+        message: "this database runs migrations without transactions".into(),
+    }
+}
+
+/// The tracking rows, one per applied (or part-applied) migration.
+pub trait Journal: Send {
+    /// Creates the tracking store (`_toasty_migrations`) if it does not exist.
+    fn ensure_journal(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every row, oldest version first; none if the tracking store does not exist.
+    fn rows(&mut self) -> impl Future<Output = Result<Vec<JournalRow>>> + Send;
+
+    fn read_row(
+        &mut self,
+        version: &str,
+    ) -> impl Future<Output = Result<Option<JournalRow>>> + Send;
+
+    /// Inserts or replaces the row of `row.version`.
+    fn write_row(&mut self, row: &JournalRow) -> impl Future<Output = Result<()>> + Send;
+
+    fn delete_row(&mut self, version: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every applied migration, oldest first.
+    fn applied(&mut self) -> impl Future<Output = Result<Vec<AppliedMigration>>> + Send {
+        async {
+            let rows = self.rows().await?;
+            Ok(rows.into_iter().map(AppliedMigration::from).collect())
+        }
+    }
+}
+
+/// The migration lock. A runner that dies must not hold it forever: the database ends its
+/// session, or its lease expires.
+pub trait Lock: Send {
+    /// Takes the lock if it is free (or already ours); `false` if another runner holds it.
+    fn try_lock(&mut self) -> impl Future<Output = Result<bool>> + Send;
+
+    fn unlock(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// How long to wait for another runner before giving up.
+    fn lock_timeout(&self) -> Duration;
+
+    /// Waits `duration` on the backend's runtime (the core has none).
+    fn pause(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The schema as the database has it.
+pub trait Introspect: Send {
+    /// The application's tables as they are in the database now.
+    fn introspect(&mut self) -> impl Future<Output = Result<SchemaSnapshot>> + Send;
+
+    /// `snapshot` as this database keeps it (what it cannot tell apart collapsed: SQLite's
+    /// integer widths, MySQL's enum names, ...), to compare with [`introspect`](Self::introspect).
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot;
+
+    /// Whether the database keeps columns in the order migrations put them (PostgreSQL cannot
+    /// put a column back in its place, so order is not compared there).
+    fn keeps_column_order(&self) -> bool;
+
+    /// A digest of everything `introspect` reads, taken cheaply, where the database has one:
+    /// equal digests mean an unchanged schema. (The CLI's `status` reuses a drift verdict on it.)
+    fn schema_fingerprint(&mut self) -> impl Future<Output = Result<Option<String>>> + Send {
+        async { Ok(None) }
+    }
+
+    /// A token that moves with anything the server commits, where it has one.
+    fn commit_watermark(&mut self) -> impl Future<Output = Result<Option<String>>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// A database the migrator can drive.
+pub trait Backend: Executor + Journal + Lock + Introspect {
+    /// Where the backend points, for messages, without any password.
+    fn target(&self) -> String;
+
+    /// Takes the migration lock, polling while another runner holds it, up to
+    /// [`Lock::lock_timeout`].
+    fn lock(&mut self) -> impl Future<Output = Result<()>> + Send
+    where
+        Self: Sized,
+    {
+        async {
+            let target = self.target();
+            crate::lock::wait_for_lock(self, &target).await
+        }
+    }
+}
