@@ -22,10 +22,10 @@ mod mongo;
 mod progress;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::{DynamoBackend, stored_snapshot as dynamodb_stored_snapshot};
+pub use dynamo::{DynamoBackend, DynamoStep, stored_snapshot as dynamodb_stored_snapshot};
 
 #[cfg(feature = "mongodb")]
 pub use mongo::{
-    LOCK_COLLECTION, MongoBackend, TRACKING_COLLECTION, commands, render, stored_snapshot,
-    validator,
+    LOCK_COLLECTION, MongoBackend, MongoStep, TRACKING_COLLECTION, commands, render,
+    stored_snapshot, validator,
 };

@@ -10,11 +10,6 @@ use toasty_migrate::{
 /// The name SQLite's rebuild builds the new table under before renaming it into place.
 pub const REBUILD_TABLE: &str = "_toasty_migrate_rebuild";
 
-/// True when `op` on this dialect needs the live table (SQLite's copy-table rebuild).
-pub fn needs_live_table(dialect: Dialect, op: &Operation) -> bool {
-    dialect == Dialect::Sqlite && sqlite_rebuild_reason(op).is_some()
-}
-
 /// What ALTER TABLE on SQLite cannot do, so that the table is rebuilt.
 fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
     match op {
@@ -80,8 +75,8 @@ pub fn check(dialect: Dialect, op: &Operation) -> Result<(), DialectError> {
     }
 }
 
-/// The statements for one operation. `live` is the table as it is now, required where
-/// [`needs_live_table`] says so.
+/// The statements for one operation. `live` is the table as it is now, required by SQLite's
+/// copy-table rebuild.
 pub fn statements(
     dialect: Dialect,
     op: &Operation,

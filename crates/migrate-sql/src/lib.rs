@@ -35,7 +35,7 @@ mod sqlite;
 mod url;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use backend::SqlBackend;
+pub use backend::{SqlBackend, SqlStep};
 
 /// The table that records applied migrations. Never Toasty's own `__toasty_migrations`.
 pub const TRACKING_TABLE: &str = "_toasty_migrations";

@@ -175,3 +175,138 @@ async fn killed_runner_postgres() {
 async fn killed_runner_mysql() {
     kill_mid_migration(Dialect::Mysql, "mysql").await;
 }
+
+/// Rows in the table the slow index builds read: about 0.7 s per index on MariaDB here.
+const BIG_ROWS: u32 = 500_000;
+
+/// The migration that fills `big`, and one that builds three indexes on it, each followed by a
+/// new table: six statements, most of the time spent in the index builds.
+fn index_migrations() -> Vec<MigrationPlan> {
+    let big = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "big",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("a", ColumnType::Integer(8)),
+            ColumnDef::new("b", ColumnType::Integer(8)),
+            ColumnDef::new("c", ColumnType::Integer(8)),
+        ],
+        vec![],
+    )]);
+    let mut fill = migration("20250101_000000_big", &SchemaSnapshot::default(), &big, &[]);
+    fill.up.push(Operation::Raw {
+        statement: format!(
+            "INSERT INTO big SELECT seq, seq * 7 % 1000003, seq * 11 % 1000003, seq * 13 % 1000003 \
+             FROM seq_1_to_{BIG_ROWS}"
+        ),
+    });
+    let mut indexed = big.clone();
+    for column in ["a", "b", "c"] {
+        indexed.tables[0]
+            .indexes
+            .push(IndexDef::new(format!("big_{column}"), &[column], false));
+        indexed.tables.push(TableSnapshot::keyed_by_first_column(
+            format!("after_{column}"),
+            vec![ColumnDef::new("id", ColumnType::Integer(8))],
+            vec![],
+        ));
+    }
+    indexed.canonicalize();
+    let mut build = migration("20250102_000000_indexes", &big, &indexed, &[]);
+    // Index, table, index, table, ...: a kill lands in either kind of statement.
+    build.up.sort_by_key(|op| match op {
+        Operation::CreateIndex { index, .. } => format!("{}0", &index.name[4..]),
+        Operation::CreateTable(def) => format!("{}1", &def.name[6..]),
+        _ => String::new(),
+    });
+    vec![fill, build]
+}
+
+/// The child of `mariadb_finishes_what_a_killed_runner_left_running`: runs `up` and says how it
+/// ended (unless killed first).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "run by mariadb_finishes_what_a_killed_runner_left_running as a child process"]
+async fn child_builds_the_indexes() {
+    let Ok(url) = std::env::var("KILLED_INDEX_RUNNER_URL") else {
+        return;
+    };
+    let mut backend = connect(&url).await;
+    println!("STARTED");
+    match Migrator::from_plans(index_migrations())
+        .up(&mut backend, &allow())
+        .await
+    {
+        Ok(_) => println!("FINISHED"),
+        Err(e) => println!("FAILED: {e}"),
+    }
+}
+
+/// MariaDB runs a DDL statement to its end after its client died, so the statement a killed
+/// runner was in is done though the journal does not say so: each resumed run finds it done
+/// and goes on, kill after kill, instead of failing on "Duplicate key name" or "Table already
+/// exists".
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_finishes_what_a_killed_runner_left_running() {
+    let db = TestDb::new(Dialect::Mysql).await;
+    let mut backend = db.connect().await;
+    Migrator::from_plans(index_migrations())
+        .up(
+            &mut backend,
+            &RunOptions {
+                count: Some(1),
+                ..allow()
+            },
+        )
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for delay_ms in [300, 700, 1100, 1500, 1900, 2300] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_builds_the_indexes",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("KILLED_INDEX_RUNNER_URL", &db.url)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        while !lines
+            .next()
+            .expect("the child reports")
+            .unwrap()
+            .contains("STARTED")
+        {}
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child.kill().unwrap(); // SIGKILL, or too late if it already ended
+        child.wait().unwrap();
+        let said: Vec<String> = lines.map_while(|l| l.ok()).collect();
+        assert!(
+            !said.iter().any(|l| l.starts_with("FAILED")),
+            "a resumed run failed after a kill at {delay_ms} ms: {said:?}"
+        );
+        outcomes.push(match backend.applied().await.unwrap().get(1) {
+            Some(a) => format!("{:?}", a.progress),
+            None => "nothing recorded".into(),
+        });
+    }
+    let mut backend = db
+        .connect()
+        .await
+        .with_lock_timeout(Duration::from_secs(30));
+    Migrator::from_plans(index_migrations())
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_or_else(|e| panic!("the last run finishes ({outcomes:?}): {e}"));
+    let applied = backend.applied().await.unwrap();
+    assert_eq!(applied.len(), 2);
+    assert_eq!(applied[1].progress, None, "complete");
+    let live = backend.introspect().await.unwrap();
+    let big = live.table("big").unwrap();
+    assert_eq!(big.indexes.len(), 3, "{outcomes:?}");
+    for t in ["after_a", "after_b", "after_c"] {
+        assert!(live.table(t).is_some(), "{t}");
+    }
+}

@@ -1,0 +1,254 @@
+//! `_toasty_migrations`: its DDL and every read and write of its rows, for all three dialects.
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::server_message;
+use super::{Conn, SqlBackend};
+use crate::TRACKING_TABLE;
+use crate::dialect::Dialect;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx_core::{query::query, query_scalar::query_scalar, row::Row, sql_str::AssertSqlSafe};
+use std::time::Duration;
+use time::OffsetDateTime;
+use toasty_migrate::{Journal, JournalRow, Result};
+
+/// `_toasty_migrations`, one row per migration.
+impl Journal for SqlBackend {
+    async fn ensure_journal(&mut self) -> Result<()> {
+        let ddl = self.tracking_ddl();
+        self.execute(&ddl).await
+    }
+
+    async fn rows(&mut self) -> Result<Vec<JournalRow>> {
+        if !self.tracking_exists().await? {
+            return Ok(Vec::new());
+        }
+        self.read_rows(None).await
+    }
+
+    async fn read_row(&mut self, version: &str) -> Result<Option<JournalRow>> {
+        Ok(self.read_rows(Some(version)).await?.pop())
+    }
+
+    async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let JournalRow {
+            version,
+            name,
+            checksum,
+            applied_at,
+            execution_time,
+            done,
+            total,
+            steps_checksum,
+            reverting,
+        } = row.clone();
+        let ms = execution_time.as_millis() as i64;
+        let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
+        let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => {
+                let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
+                s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                    ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
+                    statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
+                    .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => {
+                let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
+                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+                    .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
+                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    async fn delete_row(&mut self, version: &str) -> Result<()> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let placeholder = if self.dialect == Dialect::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!("DELETE FROM {t} WHERE version = {placeholder}");
+        on_conn!(&mut self.conn,
+        c => query(AssertSqlSafe(sql.as_str())).bind(version).execute(&mut *c).await.map(|_| ()),
+        s => {
+            let owned = version.to_string();
+            s.call(move |c| c.execute(&sql, [owned]).map(|_| ())).await
+        })
+        .map_err(|e| self.error(e))
+    }
+}
+
+impl SqlBackend {
+    async fn tracking_exists(&mut self) -> Result<bool> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = $1"
+            }
+            Dialect::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let count: i64 = on_conn!(&mut self.conn,
+            c => query_scalar(AssertSqlSafe(sql)).bind(TRACKING_TABLE).fetch_one(&mut *c).await,
+            s => s.call(move |c| c.query_row(sql, [TRACKING_TABLE], |r| r.get(0))).await)
+        .map_err(|e| self.error(e))?;
+        Ok(count > 0)
+    }
+
+    fn tracking_ddl(&self) -> String {
+        let (version, text, time) = match self.dialect {
+            Dialect::Sqlite => ("TEXT", "TEXT", "TEXT"),
+            Dialect::Postgres => ("VARCHAR(255)", "TEXT", "TIMESTAMPTZ"),
+            Dialect::Mysql => ("VARCHAR(191)", "TEXT", "DATETIME(6)"),
+        };
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\n    version {version} NOT NULL PRIMARY KEY,\n    name {text} NOT NULL,\n    \
+             checksum {text} NOT NULL,\n    applied_at {time} NOT NULL,\n    execution_ms BIGINT NOT NULL,\n    \
+             statements_done INTEGER NOT NULL,\n    statements_total INTEGER NOT NULL,\n    statements_checksum {text} NOT NULL,\n    \
+             reverting INTEGER NOT NULL DEFAULT 0\n)"
+        )
+    }
+
+    /// The tracking rows, oldest version first; only `version`'s if given.
+    async fn read_rows(&mut self, version: Option<&str>) -> Result<Vec<JournalRow>> {
+        let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+        let filter = match (version, self.dialect) {
+            (None, _) => "",
+            (Some(_), Dialect::Postgres) => " WHERE version = $1",
+            (Some(_), _) => " WHERE version = ?",
+        };
+        let sql = format!(
+            "SELECT version, name, checksum, applied_at, execution_ms, statements_done, \
+             statements_total, statements_checksum, reverting FROM {t}{filter} ORDER BY version"
+        );
+        type Fields = (String, String, String, i64, i32, i32, String, i32);
+        let version = version.map(str::to_string);
+        let rows: Vec<(Fields, OffsetDateTime)> = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => s
+                .call(move |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    let params: Vec<String> = version.into_iter().collect();
+                    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                        let at: String = r.get(3)?;
+                        let at = OffsetDateTime::parse(
+                            &at,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                3,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
+                        let fields = (
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        );
+                        Ok((fields, at))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                let mut q = query(AssertSqlSafe(sql.as_str()));
+                if let Some(v) = version {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&mut *c)
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| {
+                                let fields = (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                    r.get(8),
+                                );
+                                (fields, r.get::<OffsetDateTime, _>(3))
+                            })
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => {
+                let mut q = query(AssertSqlSafe(sql.as_str()));
+                if let Some(v) = version {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&mut *c)
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| {
+                                let at: time::PrimitiveDateTime = r.get(3);
+                                let fields = (
+                                    r.get(0),
+                                    r.get(1),
+                                    r.get(2),
+                                    r.get(4),
+                                    r.get(5),
+                                    r.get(6),
+                                    r.get(7),
+                                    r.get(8),
+                                );
+                                (fields, at.assume_utc())
+                            })
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        }
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |((version, name, checksum, ms, done, total, steps_checksum, reverting), at)| {
+                    JournalRow {
+                        version,
+                        name,
+                        checksum,
+                        applied_at: at,
+                        execution_time: Duration::from_millis(ms.max(0) as u64),
+                        done: done.max(0) as usize,
+                        total: total.max(0) as usize,
+                        steps_checksum,
+                        reverting: reverting != 0,
+                    }
+                },
+            )
+            .collect())
+    }
+}

@@ -1,0 +1,442 @@
+//! `SqlBackend`: one connection to SQLite, PostgreSQL or MySQL/MariaDB, and the migrator's
+//! [`Backend`] over it: tracking table, lock, transactions, MySQL's statement-by-statement
+//! progress, and introspection queries.
+
+use crate::ddl;
+use crate::dialect::Dialect;
+use crate::introspect;
+#[cfg(feature = "sqlite")]
+use crate::sqlite::SqliteConn;
+use crate::url::DatabaseUrl;
+use effect::Effect;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx_core::connection::Connection;
+// Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
+// escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx_core::raw_sql::raw_sql;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx_core::sql_str::AssertSqlSafe;
+#[cfg(feature = "mysql")]
+use sqlx_mysql::MySqlConnection;
+#[cfg(feature = "postgres")]
+use sqlx_postgres::PgConnection;
+use std::time::Duration;
+use toasty_migrate::{
+    Atomicity, Backend, Error, Executor, Introspect, Lock, MigrationPlan, Operation, Result,
+    SchemaSnapshot, Step, redact,
+};
+
+/// How long to wait for a database to answer a connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connection, of whichever backends this build has (Cargo features `sqlite`, `postgres`,
+/// `mysql`).
+enum Conn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteConn),
+    #[cfg(feature = "postgres")]
+    Postgres(PgConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(MySqlConnection),
+}
+
+/// Runs `$sqlx` with `$c` bound to the sqlx connection (PostgreSQL, MySQL), or `$sqlite` with
+/// `$s` bound to the SQLite one; both give a `Result<_, String>`.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $sqlx:expr, $s:ident => $sqlite:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite($s) => $sqlite.map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres($c) => $sqlx.map_err(server_message),
+            #[cfg(feature = "mysql")]
+            Conn::Mysql($c) => $sqlx.map_err(server_message),
+        }
+    };
+}
+
+// After `on_conn!`, which they use.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod catalog;
+mod effect;
+mod journal;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+/// What sqlx reports, for a person: a server's error is its message with PostgreSQL's detail and
+/// hint, without the line of the server's C source that sqlx appends ("at line 948"), which
+/// reads like a line of the migration.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn server_message(e: sqlx_core::Error) -> String {
+    let sqlx_core::Error::Database(db) = &e else {
+        return e.to_string();
+    };
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = db.try_downcast_ref::<sqlx_postgres::PgDatabaseError>() {
+        let mut message = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+        if let Some(detail) = pg.detail() {
+            message.push_str(&format!("\n  detail: {detail}"));
+        }
+        if let Some(hint) = pg.hint() {
+            message.push_str(&format!("\n  hint: {hint}"));
+        }
+        return message;
+    }
+    db.to_string()
+}
+
+/// A migration backend over one SQL connection.
+pub struct SqlBackend {
+    conn: Conn,
+    dialect: Dialect,
+    target: String,
+    lock_timeout: Duration,
+}
+
+impl SqlBackend {
+    /// Connects to `sqlite:<path>` (created if missing), `sqlite::memory:`, `postgres://...` or
+    /// `mysql://...`. A server that does not answer within 10 s is an error, not a hang.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_to(url, true).await
+    }
+
+    /// [`connect`](Self::connect) for reading (status, dry runs): a SQLite file that does not
+    /// exist reads as an empty database and is not created.
+    pub async fn connect_without_creating(url: &str) -> Result<Self> {
+        Self::connect_to(url, false).await
+    }
+
+    async fn connect_to(url: &str, create: bool) -> Result<Self> {
+        // Only SQLite creates a database by connecting.
+        #[cfg(not(feature = "sqlite"))]
+        let _ = create;
+        let parsed = DatabaseUrl::parse(url)?;
+        if !parsed.is_built() {
+            return Err(parsed.not_built(url));
+        }
+        let target = redact(url);
+        #[cfg(feature = "sqlite")]
+        if parsed == DatabaseUrl::Sqlite && crate::sqlite::path_of(url).is_empty() {
+            return Err(Error::Unsupported {
+                target,
+                message: "the URL names no file: use sqlite:PATH, or sqlite::memory: for a \
+                          database that is gone when the command ends"
+                    .into(),
+            });
+        }
+        let fail = |e: String| Error::Backend {
+            target: target.clone(),
+            message: format!("cannot connect: {e}"),
+        };
+        let lock_timeout = Duration::from_secs(60);
+        let connect = async {
+            Ok::<_, String>(match parsed {
+                #[cfg(feature = "sqlite")]
+                DatabaseUrl::Sqlite => {
+                    Conn::Sqlite(SqliteConn::open(url, lock_timeout, create).await?)
+                }
+                #[cfg(feature = "postgres")]
+                DatabaseUrl::Postgres => {
+                    Conn::Postgres(PgConnection::connect(url).await.map_err(server_message)?)
+                }
+                #[cfg(feature = "mysql")]
+                DatabaseUrl::Mysql => Conn::Mysql(
+                    MySqlConnection::connect(url)
+                        .await
+                        .map_err(server_message)?,
+                ),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("checked by is_built above"),
+            })
+        };
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(conn) => conn.map_err(fail)?,
+            Err(_) => {
+                return Err(Error::Backend {
+                    target,
+                    message: format!(
+                        "cannot connect: no answer within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
+        let dialect = match conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => Dialect::Mysql,
+        };
+        let mut backend = SqlBackend {
+            conn,
+            dialect,
+            target,
+            lock_timeout,
+        };
+        match dialect {
+            // Every UTC timestamp we write and read is UTC on the server too.
+            Dialect::Mysql => backend.execute("SET time_zone = '+00:00'").await?,
+            // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
+            // connection within a second and ends the session, releasing the lock, instead of
+            // holding it until the statement finishes. Older servers lack the setting, and are
+            // left as they are.
+            Dialect::Postgres => {
+                let _ = backend
+                    .execute("SET client_connection_check_interval = '1s'")
+                    .await;
+            }
+            Dialect::Sqlite => {}
+        }
+        Ok(backend)
+    }
+
+    /// How long `lock` waits for another runner before giving up (default 60 s).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Backend {
+            target: self.target.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn unsupported(&self, message: String) -> Error {
+        Error::Unsupported {
+            target: self.target.clone(),
+            message,
+        }
+    }
+
+    /// Executes one statement as written.
+    pub async fn execute(&mut self, sql: &str) -> Result<()> {
+        let result = on_conn!(&mut self.conn,
+        c => raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(|_| ()),
+        s => {
+            let owned = sql.to_string();
+            s.call(move |c| c.execute_batch(&owned)).await
+        });
+        result.map_err(|e| {
+            let mut err = self.error(e);
+            if let Error::Backend { message, .. } = &mut err {
+                message.push_str(&format!("\n  in: {sql}"));
+            }
+            err
+        })
+    }
+
+    /// The application's tables as they are in the database now.
+    async fn read_schema(&mut self) -> Result<SchemaSnapshot> {
+        let tables = match self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => self.sqlite_tables().await?,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => self.postgres_tables().await?,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => self.mysql_tables().await?,
+        };
+        Ok(SchemaSnapshot::new(tables))
+    }
+
+    /// A digest of everything [`introspect`](Introspect::introspect) reads, taken in one cheap query:
+    /// equal digests mean an unchanged schema, so a comparison made against one can be reused
+    /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
+    async fn read_fingerprint(&mut self) -> Result<Option<String>> {
+        let result: std::result::Result<_, String> = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => sqlite::fingerprint(s).await,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => postgres::fingerprint(c).await,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => Ok(None),
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    /// A token for everything the server has committed: if it reads the same later, nothing at
+    /// all was committed in between, so whatever was read after taking it still holds. Cheaper
+    /// than the schema fingerprint but moved by every write, so it
+    /// only saves work on a quiet database. PostgreSQL: the server's start, the database, the
+    /// schema and the transaction snapshot, whose bounds and in-progress list move whenever any
+    /// transaction ends (every change, DDL included, is made by one). `None` elsewhere.
+    async fn read_watermark(&mut self) -> Result<Option<String>> {
+        let result: std::result::Result<_, String> = match &mut self.conn {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => postgres::watermark(c).await,
+            #[allow(unreachable_patterns)]
+            _ => Ok(None),
+        };
+        result.map_err(|e| self.error(e))
+    }
+}
+
+/// The lock: SQLite's run-long write transaction (`BEGIN IMMEDIATE`), PostgreSQL's advisory lock,
+/// MySQL's named lock; each tried without waiting, the core polling. The database frees a dead
+/// runner's.
+impl Lock for SqlBackend {
+    async fn try_lock(&mut self) -> Result<bool> {
+        let result = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(s) => sqlite::try_lock(s, self.lock_timeout).await,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => postgres::try_lock(c).await,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(c) => mysql::try_lock(c).await,
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        let sql = match &self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => "COMMIT".to_string(),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => postgres::unlock_sql(),
+            #[cfg(feature = "mysql")]
+            Conn::Mysql(_) => mysql::unlock_sql(),
+        };
+        self.execute(&sql).await
+    }
+}
+
+/// One statement, and what it leaves in the schema once done.
+pub struct SqlStep {
+    sql: String,
+    effect: Option<Effect>,
+}
+
+impl Step for SqlStep {
+    fn describe(&self) -> Vec<String> {
+        vec![self.sql.clone()]
+    }
+
+    fn key(&self) -> Vec<u8> {
+        self.sql.as_bytes().to_vec()
+    }
+}
+
+/// SQL runs statements: PostgreSQL's and MySQL's need nothing but the operation; SQLite's
+/// copy-table rebuilds copy the table as `live` has it.
+impl Executor for SqlBackend {
+    type Step = SqlStep;
+
+    fn check(&self, op: &Operation) -> std::result::Result<(), String> {
+        ddl::check(self.dialect, op)
+    }
+
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<SqlStep>> {
+        let table = op.table().and_then(|t| live.table(t));
+        let statements =
+            ddl::statements(self.dialect, op, table).map_err(|m| self.unsupported(m))?;
+        let count = statements.len();
+        Ok(statements
+            .into_iter()
+            .enumerate()
+            .map(|(position, sql)| SqlStep {
+                sql,
+                effect: Effect::of(op, position, count),
+            })
+            .collect())
+    }
+
+    async fn perform(&mut self, step: &SqlStep) -> Result<()> {
+        self.execute(&step.sql).await
+    }
+
+    /// MySQL finishes a DDL statement whose client died; the schema says whether it did.
+    async fn took_effect(&mut self, step: &SqlStep) -> Result<bool> {
+        match &step.effect {
+            Some(effect) => Ok(effect.shown_by(&self.read_schema().await?)),
+            None => Ok(false),
+        }
+    }
+
+    fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity> {
+        match (self.dialect, plan.transactional) {
+            (Dialect::Sqlite | Dialect::Postgres, true) => Ok(Atomicity::Transaction),
+            // Each statement commits on its own, so its progress is kept.
+            (Dialect::Postgres, false) => Ok(Atomicity::Journal),
+            (Dialect::Sqlite, false) => Err(self.unsupported(format!(
+                "migration {}: SQLite runs every migration inside the run's transaction (its lock); \
+                 it cannot opt out",
+                plan.version
+            ))),
+            // MySQL's DDL commits statement by statement whatever the migration says.
+            (Dialect::Mysql, _) => Ok(Atomicity::Journal),
+        }
+    }
+
+    /// SQLite nests a savepoint per migration in the run-long `BEGIN IMMEDIATE` that is its lock.
+    async fn begin(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "SAVEPOINT toasty_migration",
+            _ => "BEGIN",
+        })
+        .await
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "RELEASE toasty_migration",
+            _ => "COMMIT",
+        })
+        .await
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        self.execute(match self.dialect {
+            Dialect::Sqlite => "ROLLBACK TO toasty_migration; RELEASE toasty_migration",
+            _ => "ROLLBACK",
+        })
+        .await
+    }
+}
+
+impl Introspect for SqlBackend {
+    async fn introspect(&mut self) -> Result<SchemaSnapshot> {
+        self.read_schema().await
+    }
+
+    fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {
+        introspect::stored_snapshot(self.dialect, snapshot)
+    }
+
+    fn keeps_column_order(&self) -> bool {
+        self.dialect != Dialect::Postgres
+    }
+
+    async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
+        self.read_fingerprint().await
+    }
+
+    async fn commit_watermark(&mut self) -> Result<Option<String>> {
+        self.read_watermark().await
+    }
+}
+
+impl Backend for SqlBackend {
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+}

@@ -1,0 +1,96 @@
+//! MySQL/MariaDB: introspection from `information_schema`, and the lock (a named lock).
+
+use super::catalog::{add_index_rows, empty_table};
+use super::{Conn, SqlBackend};
+use crate::dialect::Dialect;
+use crate::introspect::{self, is_internal_table};
+use sqlx_core::query_as::query_as;
+use sqlx_core::query_scalar::query_scalar;
+use sqlx_mysql::MySqlConnection;
+use std::collections::BTreeMap;
+use toasty_migrate::{Error, Result, TableSnapshot};
+
+/// The lock's name: one per database.
+const LOCK_NAME: &str = "CONCAT('toasty-migrate:', SHA1(DATABASE()))";
+
+impl SqlBackend {
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
+    pub(super) async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+        let target = self.target.clone();
+        let err = |e: sqlx_core::Error| Error::Backend {
+            target: target.clone(),
+            message: e.to_string(),
+        };
+        let Conn::Mysql(c) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        // information_schema's columns are of various binary/text types across versions: CAST
+        // them so they decode as strings everywhere.
+        let rows: Vec<(String, String, String, String, Option<String>, String)> = query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+             CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        for (table, column, ty, nullable, default, extra) in rows {
+            if is_internal_table(&table) {
+                continue;
+            }
+            let ty = introspect::mysql_type(&ty);
+            let auto = extra.to_ascii_lowercase().contains("auto_increment");
+            let t = tables
+                .entry(table.clone())
+                .or_insert_with(|| empty_table(table));
+            t.columns.push(introspect::column(
+                Dialect::Mysql,
+                column,
+                ty,
+                nullable == "YES",
+                default.as_deref(),
+                auto,
+            ));
+        }
+        let index_rows: Vec<(String, String, i64, String, Option<String>)> = query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), \
+             CAST(COLLATION AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let index_rows = index_rows
+            .into_iter()
+            .map(|(table, index, non_unique, column, collation)| {
+                let primary = index == "PRIMARY";
+                (
+                    table,
+                    index,
+                    non_unique == 0,
+                    primary,
+                    column,
+                    collation.as_deref() == Some("D"),
+                )
+            })
+            .collect();
+        add_index_rows(&mut tables, index_rows);
+        Ok(tables.into_values().collect())
+    }
+}
+
+pub(super) async fn try_lock(c: &mut MySqlConnection) -> std::result::Result<bool, String> {
+    query_scalar::<_, Option<i64>>(sqlx_core::sql_str::AssertSqlSafe(format!(
+        "SELECT GET_LOCK({LOCK_NAME}, 0)"
+    )))
+    .fetch_one(&mut *c)
+    .await
+    .map(|locked| locked == Some(1))
+    .map_err(super::server_message)
+}
+
+pub(super) fn unlock_sql() -> String {
+    format!("SELECT RELEASE_LOCK({LOCK_NAME})")
+}

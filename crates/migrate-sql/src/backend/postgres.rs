@@ -1,0 +1,139 @@
+//! PostgreSQL: introspection from the catalog, the schema fingerprint and commit watermark, and
+//! the lock (a session advisory lock).
+
+use super::catalog::{add_index_rows, empty_table};
+use super::{Conn, SqlBackend};
+use crate::dialect::Dialect;
+use crate::introspect::{self, is_internal_table};
+use sqlx_core::query_as::query_as;
+use sqlx_core::query_scalar::query_scalar;
+use sqlx_postgres::PgConnection;
+use std::collections::BTreeMap;
+use toasty_migrate::{Error, Result, TableSnapshot};
+
+/// The lock's key: one per database and schema.
+const LOCK_KEY: &str =
+    "hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0)";
+
+impl SqlBackend {
+    // Irrefutable when this is the only backend built.
+    #[allow(irrefutable_let_patterns)]
+    pub(super) async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+        let target = self.target.clone();
+        let err = |e: sqlx_core::Error| Error::Backend {
+            target: target.clone(),
+            message: e.to_string(),
+        };
+        let Conn::Postgres(c) = &mut self.conn else {
+            return Ok(Vec::new());
+        };
+        let enum_rows: Vec<(String, String)> = query_as(
+            "SELECT t.typname::text, e.enumlabel::text FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut enums: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (ty, label) in enum_rows {
+            enums.entry(ty).or_default().push(label);
+        }
+        let lookup = |name: &str| enums.get(name).cloned();
+        let rows: Vec<(String, String, String, bool, Option<String>, bool)> = query_as(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+             pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY c.relname, a.attnum",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        for (table, column, ty, not_null, default, identity) in rows {
+            if is_internal_table(&table) {
+                continue;
+            }
+            let ty = introspect::postgres_type(&ty, &lookup);
+            let t = tables
+                .entry(table.clone())
+                .or_insert_with(|| empty_table(table));
+            t.columns.push(introspect::column(
+                Dialect::Postgres,
+                column,
+                ty,
+                !not_null,
+                default.as_deref(),
+                identity,
+            ));
+        }
+        let index_rows: Vec<(String, String, bool, bool, String, bool)> = query_as(
+            "SELECT tc.relname::text, ic.relname::text, ix.indisunique, ix.indisprimary, a.attname::text, \
+             (ix.indoption[k.ord - 1] & 1) = 1 \
+             FROM pg_index ix JOIN pg_class tc ON tc.oid = ix.indrelid JOIN pg_class ic ON ic.oid = ix.indexrelid \
+             JOIN pg_namespace n ON n.oid = tc.relnamespace \
+             CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = current_schema() ORDER BY 1, 2, k.ord",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(err)?;
+        add_index_rows(&mut tables, index_rows);
+        Ok(tables.into_values().collect())
+    }
+}
+
+/// An md5 of the catalog rows introspection reads, by oid, so that a table dropped and created
+/// again differs too; `adbin` is a default's stored form.
+pub(super) async fn fingerprint(
+    c: &mut PgConnection,
+) -> std::result::Result<Option<String>, String> {
+    const SQL: &str = "SELECT md5(concat_ws('|', current_schema(), \
+         (SELECT string_agg(concat_ws(',', c.oid, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod, \
+           a.attnotnull, a.attidentity, d.adbin::text), ';' ORDER BY c.oid, a.attnum) \
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+          WHERE n.nspname = current_schema() AND c.relkind = 'r'), \
+         (SELECT string_agg(concat_ws(',', ix.indexrelid, ic.relname, ix.indrelid, ix.indisunique, \
+           ix.indisprimary, ix.indkey::text, ix.indoption::text), ';' ORDER BY ix.indexrelid) \
+          FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid \
+          JOIN pg_namespace n ON n.oid = ic.relnamespace WHERE n.nspname = current_schema()), \
+         (SELECT string_agg(concat_ws(',', t.oid, t.typname, e.enumlabel), ';' ORDER BY t.oid, e.enumsortorder) \
+          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
+          JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema())))";
+    query_scalar::<_, String>(SQL)
+        .fetch_one(&mut *c)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The server's start, the database, the schema and the transaction snapshot, whose bounds and
+/// in-progress list move whenever any transaction ends (every change, DDL included, is made by
+/// one).
+pub(super) async fn watermark(c: &mut PgConnection) -> std::result::Result<Option<String>, String> {
+    const SQL: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
+         (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema(), \
+         txid_current_snapshot())";
+    query_scalar::<_, String>(SQL)
+        .fetch_one(&mut *c)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+pub(super) async fn try_lock(c: &mut PgConnection) -> std::result::Result<bool, String> {
+    query_scalar(sqlx_core::sql_str::AssertSqlSafe(format!(
+        "SELECT pg_try_advisory_lock({LOCK_KEY})"
+    )))
+    .fetch_one(&mut *c)
+    .await
+    .map_err(super::server_message)
+}
+
+pub(super) fn unlock_sql() -> String {
+    format!("SELECT pg_advisory_unlock({LOCK_KEY})")
+}
