@@ -52,46 +52,90 @@ pub fn generate_fixture_migrations(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A fresh, empty database of one dialect for one test: a SQLite file in a temporary directory,
-/// or a PostgreSQL or MariaDB database of its own (Toasty's drivers cannot be pointed at a
-/// PostgreSQL schema). A server that is down fails the test; `./scripts/test` starts them.
-pub struct FreshDatabase {
-    pub dialect: Dialect,
+/// The databases every backend test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sql(Dialect),
+    Mongo,
+    Dynamo,
+}
+
+/// Every kind, for a test that runs on all five.
+pub const KINDS: [Kind; 5] = [
+    Kind::Sql(Dialect::Sqlite),
+    Kind::Sql(Dialect::Postgres),
+    Kind::Sql(Dialect::Mysql),
+    Kind::Mongo,
+    Kind::Dynamo,
+];
+
+/// A fresh, empty database for one test, the one factory every test uses: a SQLite file in a
+/// temporary directory, a PostgreSQL or MariaDB database of its own (Toasty's drivers cannot be
+/// pointed at a PostgreSQL schema), a MongoDB database, or DynamoDB tables under a prefix of
+/// their own. A server that is down fails the test; `./scripts/test` starts them.
+pub struct TestDatabase {
+    pub kind: Kind,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
-impl FreshDatabase {
-    pub async fn new(dialect: Dialect) -> FreshDatabase {
+fn server(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+impl TestDatabase {
+    pub async fn new(kind: Kind) -> TestDatabase {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let name = format!(
-            "tm_e2e_{}_{}",
+            "tm_{}_{}_{}",
             std::process::id(),
-            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000
         );
-        let server =
-            |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
-        let (admin, create) = match dialect {
-            Dialect::Sqlite => {
+        let database = |url: String| TestDatabase {
+            kind,
+            url,
+            _dir: None,
+        };
+        let (admin, create) = match kind {
+            Kind::Sql(Dialect::Sqlite) => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite:{}", dir.path().join("app.db").display());
-                return FreshDatabase {
-                    dialect,
+                return TestDatabase {
+                    kind,
                     url,
                     _dir: Some(dir),
                 };
             }
-            Dialect::Postgres => (
+            Kind::Sql(Dialect::Postgres) => (
                 server(
                     "TOASTY_TEST_POSTGRES_URL",
                     "postgres://postgres@127.0.0.1:5432/test",
                 ),
                 format!("CREATE DATABASE \"{name}\""),
             ),
-            Dialect::Mysql => (
+            Kind::Sql(Dialect::Mysql) => (
                 server("TOASTY_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
                 format!("CREATE DATABASE `{name}`"),
             ),
+            // Databases and tables come into being with their first write.
+            Kind::Mongo => {
+                let base = server("TOASTY_TEST_MONGODB_URL", "mongodb://127.0.0.1:27017");
+                return database(format!("{base}/{name}"));
+            }
+            Kind::Dynamo => {
+                // moto takes any credentials; the AWS chain reads these.
+                // SAFETY: set before any client exists, to the same values by every test.
+                unsafe {
+                    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+                    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+                }
+                let endpoint = server("TOASTY_TEST_DYNAMODB_ENDPOINT", "http://127.0.0.1:8000");
+                return database(format!(
+                    "dynamodb://us-east-1?endpoint={endpoint}&prefix={}_",
+                    name.replace('_', "x")
+                ));
+            }
         };
         let mut backend = SqlBackend::connect(&admin).await.unwrap_or_else(|e| {
             panic!("test database server unavailable ({e}); ./scripts/test starts it")
@@ -100,14 +144,29 @@ impl FreshDatabase {
             .execute(&create)
             .await
             .expect("create the test database");
-        let url = format!(
+        database(format!(
             "{}/{name}",
             &admin[..admin.rfind('/').expect("a URL with a database")]
-        );
-        FreshDatabase {
-            dialect,
-            url,
-            _dir: None,
+        ))
+    }
+
+    /// A fresh SQL database of `dialect`.
+    pub async fn sql(dialect: Dialect) -> TestDatabase {
+        TestDatabase::new(Kind::Sql(dialect)).await
+    }
+
+    /// The SQL dialect of a SQL database.
+    pub fn dialect(&self) -> Dialect {
+        match self.kind {
+            Kind::Sql(dialect) => dialect,
+            other => panic!("{other:?} is not a SQL database"),
         }
+    }
+
+    /// A connection to a SQL database.
+    pub async fn connect(&self) -> SqlBackend {
+        SqlBackend::connect(&self.url).await.unwrap_or_else(|e| {
+            panic!("test database unavailable ({e}); ./scripts/test starts the servers")
+        })
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use toasty_core::driver::Capability;
 use toasty_migrate::{SchemaSnapshot, save_snapshot};
 use toasty_migrate_sql::Dialect;
-use toasty_migrate_tests::FreshDatabase;
+use toasty_migrate_tests::TestDatabase;
 
 mod v1 {
     #[derive(Debug, toasty::Model)]
@@ -77,7 +77,7 @@ async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
 }
 
 async fn evolve(dialect: Dialect) {
-    let database = FreshDatabase::new(dialect).await;
+    let database = TestDatabase::sql(dialect).await;
     let url = database.url.as_str();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("migrations");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use toasty_migrate::Introspect as _;
 use toasty_migrate::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot, save_snapshot};
 use toasty_migrate_sql::{Dialect, SqlBackend};
-use toasty_migrate_tests::FreshDatabase;
+use toasty_migrate_tests::TestDatabase;
 
 const DIALECTS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql];
 
@@ -65,7 +65,7 @@ async fn tables(url: &str) -> Vec<String> {
 async fn sql_in_a_custom_type_is_refused_and_never_runs() {
     let injection = "text); DROP TABLE victim; CREATE TABLE pwned (a int";
     for dialect in DIALECTS {
-        let database = FreshDatabase::new(dialect).await;
+        let database = TestDatabase::sql(dialect).await;
         let url = database.url.as_str();
         SqlBackend::connect(url)
             .await
@@ -155,7 +155,7 @@ async fn credentials_appear_in_no_output() {
     };
 
     // PostgreSQL takes a password in the query string (trust auth ignores it, so these run).
-    let pg = FreshDatabase::new(Dialect::Postgres).await;
+    let pg = TestDatabase::sql(Dialect::Postgres).await;
     check(&format!("{}?password=hunter2-pg", pg.url), &["hunter2-pg"]);
     check(
         &format!("{}?sslmode=disable&sslpassword=key-pass-pg", pg.url),
@@ -169,7 +169,7 @@ async fn credentials_appear_in_no_output() {
         include_str!("fixtures/20250101_000000_bad.rs"),
     )
     .unwrap();
-    let fresh = FreshDatabase::new(Dialect::Postgres).await;
+    let fresh = TestDatabase::sql(Dialect::Postgres).await;
     let (code, text) = output(
         cli(w, &["migrate:up", "--dir", "bad", "--url"])
             .arg(format!("{}?password=hunter2-pg", fresh.url)),
@@ -255,7 +255,7 @@ fn nesting_deep_enough_to_overflow_a_stack_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_exits_2_when_an_applied_migration_was_edited_or_removed() {
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        let database = FreshDatabase::new(dialect).await;
+        let database = TestDatabase::sql(dialect).await;
         let url = database.url.as_str();
         let work = tempfile::tempdir().unwrap();
         let w = work.path();

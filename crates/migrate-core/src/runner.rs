@@ -338,9 +338,10 @@ impl Migrator {
         direction: Direction,
         options: &RunOptions,
     ) -> Result<RunReport> {
+        let target = backend.target();
         let refused = |plan: &MigrationPlan, message: String| Error::Migration {
             version: plan.version.clone(),
-            message: format!("cannot run on {}: {message}", backend.target()),
+            message: format!("cannot run on {target}: {message}"),
         };
         for plan in todo {
             for op in plan.operations(direction) {

@@ -143,8 +143,8 @@ fn cases() -> Vec<(&'static str, SchemaSnapshot, Vec<&'static str>)> {
 async fn count_users(db: &TestDb) -> String {
     let sql = format!(
         "SELECT CAST(COUNT(*) AS {}) FROM {}",
-        text_type(db.dialect),
-        q(db.dialect, "users")
+        text_type(db.dialect()),
+        q(db.dialect(), "users")
     );
     fetch_strings(db, &sql).await.remove(0)
 }
@@ -200,7 +200,7 @@ async fn down_puts_dropped_columns_back_in_place(dialect: Dialect) {
         t.columns.push(column("e"));
         s
     };
-    let db = TestDb::new(dialect).await;
+    let db = TestDb::sql(dialect).await;
     let mut backend = db.connect().await;
     let migrator = Migrator::from_plans(vec![
         migration(
@@ -253,7 +253,7 @@ async fn down_puts_dropped_columns_back_in_place_on_every_dialect() {
 }
 
 async fn run_case(dialect: Dialect, label: &str, new: SchemaSnapshot, renames: Vec<&str>) {
-    let db = TestDb::new(dialect).await;
+    let db = TestDb::sql(dialect).await;
     let mut backend = db.connect().await;
     let first = migration(
         "20250101_000000_create",

@@ -77,7 +77,7 @@ fn schema(types: &[ColumnType]) -> SchemaSnapshot {
 }
 
 async fn every_type_round_trips(dialect: Dialect) {
-    let db = TestDb::new(dialect).await;
+    let db = TestDb::sql(dialect).await;
     let mut backend = db.connect().await;
     let types = every_type(dialect);
     let new = schema(&types);
@@ -180,7 +180,7 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_enum_types_gain_variants_and_refuse_to_lose_them() {
-    let db = TestDb::new(Dialect::Postgres).await;
+    let db = TestDb::sql(Dialect::Postgres).await;
     let mut backend = db.connect().await;
     let mood = |variants: &[&str]| {
         ColumnType::Enum(EnumType {

@@ -11,7 +11,7 @@ use toasty_migrate_sql::Dialect;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_first_statement_records_nothing() {
-    let db = TestDb::new(Dialect::Mysql).await;
+    let db = TestDb::sql(Dialect::Mysql).await;
     let mut backend = db.connect().await;
     let v1 = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "t",

@@ -75,7 +75,7 @@ async fn child_applies_the_slow_migration() {
 }
 
 async fn kill_mid_migration(dialect: Dialect, name: &str) {
-    let db = TestDb::new(dialect).await;
+    let db = TestDb::sql(dialect).await;
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -246,7 +246,7 @@ async fn child_builds_the_indexes() {
 /// exists".
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_finishes_what_a_killed_runner_left_running() {
-    let db = TestDb::new(Dialect::Mysql).await;
+    let db = TestDb::sql(Dialect::Mysql).await;
     let mut backend = db.connect().await;
     Migrator::from_plans(index_migrations())
         .up(

@@ -23,7 +23,7 @@ fn table(name: &str, column: &str) -> SchemaSnapshot {
 /// Two migrations, the first fine and the second with `bad`: `up` refuses before running
 /// either, and the database holds nothing.
 async fn refused_before_anything_runs(dialect: Dialect, bad: SchemaSnapshot, expected: &str) {
-    let db = TestDb::new(dialect).await;
+    let db = TestDb::sql(dialect).await;
     let mut backend = db.connect().await;
     let fine = table("fine", "c");
     let mut both = fine.clone();
@@ -78,7 +78,7 @@ async fn postgres_refuses_names_it_would_cut() {
     )
     .await;
     // 63 bytes is the name as written.
-    let db = TestDb::new(Dialect::Postgres).await;
+    let db = TestDb::sql(Dialect::Postgres).await;
     let mut backend = db.connect().await;
     let name = "t".repeat(63);
     Migrator::from_plans(vec![migration(

@@ -50,7 +50,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for dialect in DIALECTS {
-        f(TestDb::new(dialect).await).await;
+        f(TestDb::sql(dialect).await).await;
     }
 }
 
@@ -73,7 +73,7 @@ async fn destructive_operations_need_an_explicit_allow() {
         assert!(
             applied_versions(&mut backend).await.is_empty(),
             "{:?}",
-            db.dialect
+            db.dialect()
         );
         // A dry run is not refused: it shows what would run, the destructive step marked.
         let dry = migrator
@@ -161,7 +161,7 @@ async fn an_edited_or_missing_migration_is_refused() {
 async fn dry_run_prints_the_exact_statements_and_changes_nothing() {
     let mut listing = Vec::new();
     for dialect in DIALECTS {
-        let db = TestDb::new(dialect).await;
+        let db = TestDb::sql(dialect).await;
         let mut backend = db.connect().await;
         let migrator = Migrator::from_plans(two_migrations());
         let dry = RunOptions {
@@ -233,10 +233,11 @@ async fn names_with_quotes_backticks_and_sql_are_just_names() {
         let live = backend.introspect().await.unwrap();
         assert!(
             live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(
-                db.dialect, &schema
+                db.dialect(),
+                &schema
             )),
             "{:?}: {}",
-            db.dialect,
+            db.dialect(),
             snapshot_to_json(&live)
         );
         migrator
@@ -306,7 +307,7 @@ async fn a_held_lock_times_out_with_a_clear_error() {
         assert!(
             matches!(err, Error::LockTimeout { .. }),
             "{:?}: {err}",
-            db.dialect
+            db.dialect()
         );
         assert!(
             err.to_string()
@@ -321,7 +322,7 @@ async fn a_held_lock_times_out_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn eight_runners_at_once_apply_each_migration_once() {
     for dialect in DIALECTS {
-        let db = TestDb::new(dialect).await;
+        let db = TestDb::sql(dialect).await;
         let plans: Vec<MigrationPlan> = (0..6)
             .map(|i| {
                 let name = format!("t{i}");
@@ -390,7 +391,7 @@ async fn eight_runners_at_once_apply_each_migration_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_migration_leaves_nothing_on_transactional_databases() {
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        let db = TestDb::new(dialect).await;
+        let db = TestDb::sql(dialect).await;
         let mut backend = db.connect().await;
         let mut plan = two_migrations().remove(0);
         plan.up.push(Operation::Raw {
@@ -416,7 +417,7 @@ async fn a_failing_migration_leaves_nothing_on_transactional_databases() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
-    let db = TestDb::new(Dialect::Mysql).await;
+    let db = TestDb::sql(Dialect::Mysql).await;
     let mut backend = db.connect().await;
     let mut plan = two_migrations().remove(0);
     // Statement 1: CREATE TABLE, 2: fails, 3: CREATE INDEX.
@@ -474,7 +475,7 @@ async fn mysql_resumes_an_interrupted_migration_and_refuses_a_changed_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_migration_can_opt_out_of_the_transaction_for_concurrent_indexes() {
-    let db = TestDb::new(Dialect::Postgres).await;
+    let db = TestDb::sql(Dialect::Postgres).await;
     let mut backend = db.connect().await;
     let mut plan = two_migrations().remove(0);
     plan.up.push(Operation::Raw {
@@ -505,7 +506,7 @@ async fn a_migration_can_opt_out_of_the_transaction_for_concurrent_indexes() {
         plan.checksum()
     );
 
-    let sqlite = TestDb::new(Dialect::Sqlite).await;
+    let sqlite = TestDb::sql(Dialect::Sqlite).await;
     let err = Migrator::from_plans(vec![plan])
         .up(&mut sqlite.connect().await, &allow())
         .await
@@ -517,7 +518,7 @@ async fn a_migration_can_opt_out_of_the_transaction_for_concurrent_indexes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_over_several_migrations_sees_what_the_earlier_ones_build() {
     // On SQLite the second migration rebuilds a table only the first one creates.
-    let db = TestDb::new(Dialect::Sqlite).await;
+    let db = TestDb::sql(Dialect::Sqlite).await;
     let mut backend = db.connect().await;
     let mut widened = users();
     widened.tables[0].columns[1].ty = ColumnType::Text;
@@ -558,7 +559,7 @@ async fn a_dry_run_over_several_migrations_sees_what_the_earlier_ones_build() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_can_be_spawned_onto_the_runtime() {
     // An application applying migrations from a spawned task needs the futures to be Send.
-    let db = TestDb::new(Dialect::Postgres).await;
+    let db = TestDb::sql(Dialect::Postgres).await;
     let url = db.url.clone();
     let applied = tokio::spawn(async move {
         let mut backend = connect(&url).await;
@@ -575,7 +576,7 @@ async fn a_run_can_be_spawned_onto_the_runtime() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_resumes_an_interrupted_down_and_up_waits_for_it() {
-    let db = TestDb::new(Dialect::Mysql).await;
+    let db = TestDb::sql(Dialect::Mysql).await;
     let mut backend = db.connect().await;
     let mut plan = two_migrations().remove(0);
     // down: DROP INDEX, then a failing statement, then DROP TABLE.
@@ -629,14 +630,18 @@ async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let Some(mut last) = backend.schema_fingerprint().await.unwrap() else {
-            assert_eq!(db.dialect, Dialect::Mysql, "only MySQL has no fingerprint");
+            assert_eq!(
+                db.dialect(),
+                Dialect::Mysql,
+                "only MySQL has no fingerprint"
+            );
             return;
         };
         let (t, a, b, index) = (
-            q(db.dialect, "t"),
-            q(db.dialect, "a"),
-            q(db.dialect, "b"),
-            q(db.dialect, "t_a"),
+            q(db.dialect(), "t"),
+            q(db.dialect(), "a"),
+            q(db.dialect(), "b"),
+            q(db.dialect(), "t_a"),
         );
         let mut changes = vec![
             format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, {a} INTEGER)"),
@@ -646,10 +651,10 @@ async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data
             format!("CREATE UNIQUE INDEX {index} ON {t} ({a})"),
             format!(
                 "ALTER TABLE {t} RENAME COLUMN {b} TO {}",
-                q(db.dialect, "c")
+                q(db.dialect(), "c")
             ),
         ];
-        if db.dialect == Dialect::Postgres {
+        if db.dialect() == Dialect::Postgres {
             changes.extend([
                 format!("ALTER TABLE {t} ALTER COLUMN {a} SET NOT NULL"),
                 format!("ALTER TABLE {t} ALTER COLUMN {a} SET DEFAULT 1"),
@@ -662,7 +667,7 @@ async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data
         for sql in &changes {
             backend.execute(sql).await.unwrap();
             let now = backend.schema_fingerprint().await.unwrap().unwrap();
-            assert_ne!(now, last, "{:?}: {sql}", db.dialect);
+            assert_ne!(now, last, "{:?}: {sql}", db.dialect());
             last = now;
         }
         backend
@@ -670,7 +675,12 @@ async fn the_schema_fingerprint_moves_with_every_schema_change_and_not_with_data
             .await
             .unwrap();
         let now = backend.schema_fingerprint().await.unwrap().unwrap();
-        assert_eq!(now, last, "{:?}: a row is not a schema change", db.dialect);
+        assert_eq!(
+            now,
+            last,
+            "{:?}: a row is not a schema change",
+            db.dialect()
+        );
     })
     .await;
 }
@@ -683,10 +693,14 @@ async fn the_commit_watermark_moves_with_every_commit() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let Some(before) = backend.commit_watermark().await.unwrap() else {
-            assert_ne!(db.dialect, Dialect::Postgres, "PostgreSQL has a watermark");
+            assert_ne!(
+                db.dialect(),
+                Dialect::Postgres,
+                "PostgreSQL has a watermark"
+            );
             return;
         };
-        let t = q(db.dialect, "t");
+        let t = q(db.dialect(), "t");
         let mut other = db.connect().await;
         other.execute("BEGIN").await.unwrap();
         other
@@ -700,7 +714,10 @@ async fn the_commit_watermark_moves_with_every_commit() {
         assert_ne!(last, running, "the running transaction committed");
         assert_ne!(last, before);
         for sql in [
-            format!("ALTER TABLE {t} ADD COLUMN {} INTEGER", q(db.dialect, "a")),
+            format!(
+                "ALTER TABLE {t} ADD COLUMN {} INTEGER",
+                q(db.dialect(), "a")
+            ),
             format!("INSERT INTO {t} (id) VALUES (1)"),
         ] {
             backend.execute(&sql).await.unwrap();

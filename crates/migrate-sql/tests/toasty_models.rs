@@ -46,13 +46,13 @@ fn toasty_url(db: &TestDb) -> String {
 
 async fn same_as_toasty(dialect: Dialect) {
     // Toasty builds one database itself.
-    let theirs = TestDb::new_database(dialect).await;
+    let theirs = TestDb::sql(dialect).await;
     let toasty_theirs = toasty_db(&toasty_url(&theirs)).await;
     toasty_theirs.push_schema().await.unwrap();
     let snapshot = SchemaSnapshot::from_schema(&toasty_theirs.schema().db);
 
     // We build the other from the snapshot of the same models.
-    let ours = TestDb::new_database(dialect).await;
+    let ours = TestDb::sql(dialect).await;
     let mut backend = ours.connect().await;
     let create = migration(
         "20250101_000000_create_models",

@@ -367,7 +367,15 @@ impl Executor for DynamoBackend {
 
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<DynamoStep>> {
         let live = op.table().and_then(|t| live.table(t)).cloned();
-        let calls = self.api_calls(op, live.as_ref());
+        let mut calls = self.api_calls(op, live.as_ref());
+        // Every operation on a table ends by recording what it left.
+        if let Some(table) = op.table() {
+            let registry = self.name(REGISTRY);
+            calls.push(match op {
+                Operation::DropTable { .. } => format!("DeleteItem {registry} {table}"),
+                _ => format!("PutItem {registry} {table} (its definition after this operation)"),
+            });
+        }
         Ok(vec![DynamoStep {
             op: op.clone(),
             live,
