@@ -377,6 +377,11 @@ async fn a_held_lock_blocks_and_a_dead_runner_frees_it<C: Connect>(kind: Kind, c
         .await
         .unwrap_err();
     assert!(matches!(err, Error::LockTimeout { .. }), "{kind:?}: {err}");
+    assert!(
+        err.to_string()
+            .contains("another runner holds the migration lock"),
+        "{err}"
+    );
     assert!(waiter.applied().await.unwrap().is_empty());
     drop(holder); // dies holding the lock
     let mut next = connect.connect(db.url.clone(), LEASE * 5).await;
@@ -408,12 +413,17 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
     let journaled = backend.atomicity(&failing).unwrap() == Atomicity::Journal;
-    assert!(
-        Migrator::from_plans(vec![failing])
-            .up(&mut backend, &allow())
-            .await
-            .is_err()
-    );
+    let err = Migrator::from_plans(vec![failing])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap_err()
+        .to_string();
+    if let Kind::Sql(_) = kind {
+        assert!(
+            err.contains("no_such_table"),
+            "the error names the statement: {err}"
+        );
+    }
     let applied = backend.applied().await.unwrap();
     if journaled {
         assert_eq!(applied[0].progress, Some((1, 3)), "{kind:?}");

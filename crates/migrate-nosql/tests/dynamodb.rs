@@ -377,71 +377,6 @@ async fn a_duplicate_refuses_a_unique_index() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn four_runners_at_once_apply_each_migration_once() {
-    let _moto = MOTO.read().await;
-    let url = url();
-    let plans: Vec<MigrationPlan> = (0..3)
-        .map(|i| {
-            let table = |j: usize| {
-                TableSnapshot::keyed_by_first_column(
-                    format!("t{j}"),
-                    vec![ColumnDef::new("id", ColumnType::Text)],
-                    vec![],
-                )
-            };
-            let old = SchemaSnapshot::new((0..i).map(table).collect());
-            let new = SchemaSnapshot::new((0..=i).map(table).collect());
-            migration(&format!("2025010{}_000000_t{i}", i + 1), &old, &new, &[])
-        })
-        .collect();
-    let runners: Vec<_> = (0..4)
-        .map(|_| {
-            let (url, plans) = (url.clone(), plans.clone());
-            tokio::spawn(async move {
-                let mut backend = connect(&url).await;
-                Migrator::from_plans(plans)
-                    .up(&mut backend, &allow())
-                    .await
-                    .map(|r| r.steps.len())
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for r in runners {
-        total += r.await.unwrap().unwrap();
-    }
-    assert_eq!(total, 3, "each migration ran in exactly one runner");
-    let mut backend = connect(&url).await;
-    assert_eq!(backend.applied().await.unwrap().len(), 3);
-    assert_eq!(backend.introspect().await.unwrap().tables.len(), 3);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_live_lease_blocks_and_a_dead_one_is_taken_over() {
-    let _moto = MOTO.read().await;
-    let url = url();
-    let mut holder = connect(&url).await.with_lease(Duration::from_millis(800));
-    holder.lock().await.unwrap();
-    let migrator = Migrator::from_plans(vec![migration(
-        "20250101_000000_create",
-        &SchemaSnapshot::default(),
-        &v1(),
-        &[],
-    )]);
-    let mut waiter = connect(&url)
-        .await
-        .with_lock_timeout(Duration::from_millis(200));
-    let err = migrator.up(&mut waiter, &allow()).await.unwrap_err();
-    assert!(matches!(err, Error::LockTimeout { .. }), "{err}");
-    drop(holder);
-    let mut waiter = connect(&url)
-        .await
-        .with_lock_timeout(Duration::from_secs(5));
-    migrator.up(&mut waiter, &allow()).await.unwrap();
-    assert_eq!(waiter.applied().await.unwrap().len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn unsupported_paths_say_so() {
     let _moto = MOTO.read().await;
     let url = url();
@@ -696,16 +631,6 @@ async fn a_table_name_dynamodb_refuses_is_refused_before_anything_runs() {
     assert!(err.contains("table name"), "{err}");
     assert!(err.contains("bad name!"), "{err}");
     assert!(backend.applied().await.unwrap().is_empty(), "nothing ran");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failed_first_operation_records_nothing() {
-    let _moto = MOTO.read().await;
-    let url = url();
-    let mut backend = connect(&url).await;
-    // Creates a table that exists: DynamoDB refuses the first call.
-    let again = Operation::CreateTable(v1().tables[0].def());
-    common::a_failed_first_operation_records_nothing(&mut backend, &v1(), again).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
