@@ -5,6 +5,7 @@
 //! This crate decides only what is printed and which exit code a failure gets.
 
 mod backend;
+mod cache;
 mod generate;
 mod output;
 mod run;

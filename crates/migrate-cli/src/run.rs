@@ -64,8 +64,7 @@ async fn up_on<B: Backend>(
     args: &UpArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (migrator, mut backend) =
-        open_with(&args.target, |dir| Migrator::from_dir(dir), connect).await?;
+    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
     let options = RunOptions {
         count: args.count,
         dry_run: args.dry_run,
@@ -92,8 +91,7 @@ async fn down_on<B: Backend>(
     args: &DownArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (migrator, mut backend) =
-        open_with(&args.target, |dir| Migrator::from_dir(dir), connect).await?;
+    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
     let options = RunOptions {
         count: Some(args.count),
         dry_run: args.dry_run,

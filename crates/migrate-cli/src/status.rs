@@ -3,6 +3,7 @@
 
 use crate::Target;
 use crate::backend::with_backend;
+use crate::cache::{read_cache_file, write_cache_file};
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
 use crate::run::open_with;
 use anstream::{print, println};
@@ -13,10 +14,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
-use toasty_migrate::{
-    Backend, Drift, Error, MigrationIndex, MigrationState, MigrationStatus, Migrator,
-    read_cache_file, write_cache_file,
-};
+use toasty_migrate::{Backend, Drift, Error, MigrationState, MigrationStatus};
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -35,8 +33,7 @@ async fn run_on<B: Backend>(
     args: &StatusArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (index, mut backend) =
-        open_with(&args.target, |dir| MigrationIndex::from_dir(dir), connect).await?;
+    let (index, mut backend) = open_with(&args.target, crate::cache::index, connect).await?;
     let statuses = index.status(&mut backend).await?;
     let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
     let history = history_problem(&statuses);
@@ -126,7 +123,7 @@ async fn drift(
         return Ok(Drift::InSync);
     }
 
-    let drift = Migrator::from_dir(dir)?.drift(backend).await?;
+    let drift = crate::cache::migrator(dir)?.drift(backend).await?;
     if drift == Drift::InSync {
         // The fingerprint vouches for the verdict only if nothing changed the schema while it
         // was compared; the watermark, taken first, moves with any such change by itself.

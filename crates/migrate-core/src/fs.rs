@@ -30,16 +30,6 @@ pub(crate) fn read_text(
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it over
 /// `path`: after a crash, `path` holds the old bytes or the new ones.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, true)
-}
-
-/// [`write_atomic`] without the flush, for a cache: its readers check what they read against
-/// the files and the database it stands for, so losing it in a crash costs only a miss.
-pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false)
-}
-
-fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -56,9 +46,7 @@ fn replace(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        if sync {
-            file.sync_all()?;
-        }
+        file.sync_all()?;
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| {

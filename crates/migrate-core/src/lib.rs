@@ -47,7 +47,6 @@ mod migration;
 mod nesting;
 mod operation;
 mod parse;
-mod plan_cache;
 mod redact;
 mod runner;
 mod snapshot;
@@ -72,8 +71,7 @@ pub use migration::{
     version_name,
 };
 pub use operation::{ColumnPosition, Operation};
-pub use parse::{parse_migration, parse_migration_file};
-pub use plan_cache::{PLAN_CACHE_DIR, read_cache_file, write_cache_file};
+pub use parse::{parse_migration, parse_migration_dir, parse_migration_file, parse_migrations};
 pub use redact::{redact, redact_in};
 pub use runner::{
     AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,

@@ -80,7 +80,7 @@ pub struct RunStep {
 }
 
 /// Each migration's version and checksum, oldest first: all that [`MigrationIndex::status`]
-/// needs, and cheap to load from a directory (see [`crate::PLAN_CACHE_DIR`]).
+/// needs (a tool can keep them cheaper to load than the files; the CLI does).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MigrationIndex {
     versions: Vec<String>,
@@ -88,16 +88,14 @@ pub struct MigrationIndex {
 }
 
 impl MigrationIndex {
-    /// The versions and checksums of a directory's migrations, read from the index cache where
-    /// `stat` says a file is unchanged, otherwise from the file.
-    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let versions = list_migration_dir(dir)?;
-        let checksums = crate::plan_cache::load_checksums(dir, &versions)?;
-        Ok(MigrationIndex {
+    /// `(version, checksum)` of each migration; sorted here by version.
+    pub fn new(mut migrations: Vec<(String, String)>) -> Self {
+        migrations.sort();
+        let (versions, checksums) = migrations.into_iter().unzip();
+        MigrationIndex {
             versions,
             checksums,
-        })
+        }
     }
 
     pub fn versions(&self) -> &[String] {
@@ -147,20 +145,6 @@ impl MigrationIndex {
     }
 }
 
-/// The migration versions in `dir`, which must exist.
-fn list_migration_dir(dir: &Path) -> Result<Vec<String>> {
-    if !dir.is_dir() {
-        return Err(Error::io(
-            dir,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "migrations directory not found",
-            ),
-        ));
-    }
-    crate::generate::list_versions(dir)
-}
-
 /// The migrations of one project, oldest first.
 #[derive(Debug, Clone)]
 pub struct Migrator {
@@ -170,21 +154,19 @@ pub struct Migrator {
 }
 
 impl Migrator {
-    /// The migrations of a directory, parsed from their files (or taken from the parse cache,
-    /// see [`crate::PLAN_CACHE_DIR`], when a file's bytes are unchanged).
+    /// The migrations of a directory, parsed from their files. Only reads.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let versions = list_migration_dir(dir)?;
-        let (migrations, checksums) = crate::plan_cache::load_plans(dir, &versions)?
-            .into_iter()
-            .unzip();
-        Ok(Migrator {
-            index: MigrationIndex {
-                versions,
-                checksums,
-            },
-            migrations,
-        })
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "migrations directory not found",
+                ),
+            ));
+        }
+        Ok(Self::from_plans(crate::parse::parse_migration_dir(dir)?))
     }
 
     /// Compiled migrations (the generated `migrations::migrations()`), for embedding.

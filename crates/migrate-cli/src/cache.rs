@@ -1,5 +1,6 @@
 //! Caches of the migrations directory, so that a CLI run over many migrations neither parses nor
-//! (for `status`) reads every file every time. Both live in `<migrations>/.toasty-cache/`, which
+//! (for `status`) reads every file every time. (The library only reads: `Migrator::from_dir`
+//! parses every file; these caches are the CLI's.) Both live in `<migrations>/.toasty-cache/`, which
 //! ignores itself in git (`*` in its own `.gitignore`, as `.pytest_cache` does), and are dropped
 //! whole when toasty-migrate's version changes (the vocabulary may have). Failing to read or write
 //! them only costs the work they save.
@@ -14,16 +15,37 @@
 //!   is still seen. Where `stat` has no change time or inode (not
 //!   Unix), every file is read and hashed.
 
-use crate::migration::{MigrationPlan, to_hex};
-use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+use toasty_migrate::{
+    MigrationIndex, MigrationPlan, Migrator, Result, list_versions, parse_migration_file,
+    parse_migrations,
+};
+
+/// The migrations of `dir`, parsed files taken from the cache where unchanged.
+pub fn migrator(dir: &Path) -> Result<Migrator> {
+    let versions = list_versions(dir)?;
+    let plans = load_plans(dir, &versions)?;
+    Ok(Migrator::from_plans(
+        plans.into_iter().map(|(plan, _)| plan).collect(),
+    ))
+}
+
+/// The versions and checksums of `dir`'s migrations, from the `stat`-keyed index where a file is
+/// unchanged.
+pub fn index(dir: &Path) -> Result<MigrationIndex> {
+    let versions = list_versions(dir)?;
+    let checksums = load_checksums(dir, &versions)?;
+    Ok(MigrationIndex::new(
+        versions.into_iter().zip(checksums).collect(),
+    ))
+}
 
 /// The cache directory's name inside a migrations directory.
-pub const PLAN_CACHE_DIR: &str = ".toasty-cache";
+pub const CACHE_DIR: &str = ".toasty-cache";
 const PLANS_FILE: &str = "plans.json";
 const INDEX_FILE: &str = "index.json";
 
@@ -90,8 +112,8 @@ const RACY_NS: i128 = 3_000_000_000;
 
 /// The checksums of `versions` in `dir`, in order: from the index where a file's `stat` is
 /// unchanged, otherwise from its bytes (through the plan cache).
-pub(crate) fn load_checksums(dir: &Path, versions: &[String]) -> Result<Vec<String>> {
-    let index_path = dir.join(PLAN_CACHE_DIR).join(INDEX_FILE);
+fn load_checksums(dir: &Path, versions: &[String]) -> Result<Vec<String>> {
+    let index_path = dir.join(CACHE_DIR).join(INDEX_FILE);
     let mut index = read_cache::<Index>(&index_path)
         .filter(|i| i.toasty_migrate == env!("CARGO_PKG_VERSION"))
         .map(|i| i.files)
@@ -153,21 +175,23 @@ fn file_name(version: &str) -> String {
 
 /// The plans of `versions` in `dir`, in order, with their checksums: cached where the file is
 /// unchanged, parsed (on every core) where not.
-pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, String)>> {
-    let cache_path = dir.join(PLAN_CACHE_DIR).join(PLANS_FILE);
+fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, String)>> {
+    let cache_path = dir.join(CACHE_DIR).join(PLANS_FILE);
     let mut cache = read_cache::<Plans>(&cache_path)
         .filter(|c| c.toasty_migrate == env!("CARGO_PKG_VERSION"))
         .map(|c| c.plans)
         .unwrap_or_default();
 
-    let files = on_every_core(versions, |version| {
+    let mut files = Vec::with_capacity(versions.len());
+    for version in versions {
         let path = dir.join(file_name(version));
-        let source = crate::fs::read_text(&path, |line, column| {
-            crate::parse::not_utf8(&path, line, column)
-        })?;
-        let hash = to_hex(&Sha256::digest(source.as_bytes()));
-        Ok((path, source, hash))
-    })?;
+        let Ok(source) = std::fs::read_to_string(&path) else {
+            // Missing, unreadable or not UTF-8: the parser's error says where.
+            return Err(parse_migration_file(&path).expect_err("an unreadable file fails"));
+        };
+        let hash = format!("{:x}", Sha256::digest(source.as_bytes()));
+        files.push((path, source, hash));
+    }
     let misses: Vec<usize> = (0..files.len())
         .filter(|&i| {
             cache
@@ -175,10 +199,10 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
                 .is_none_or(|(p, _)| p.version != versions[i])
         })
         .collect();
-    let parsed = parse_in_parallel(
+    let parsed = parse_migrations(
         &misses
             .iter()
-            .map(|&i| (&files[i].0, &files[i].1))
+            .map(|&i| (files[i].0.as_path(), files[i].1.as_str()))
             .collect::<Vec<_>>(),
     )?;
     for (&i, plan) in misses.iter().zip(parsed) {
@@ -199,7 +223,7 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
         .collect();
     // Only plans of removed files go: `load_checksums` asks for a few files at a time, and a
     // `git checkout` may bring a file's old contents back.
-    let present = crate::generate::list_versions(dir)?;
+    let present = list_versions(dir)?;
     cache.retain(|_, (plan, _)| present.binary_search(&plan.version).is_ok());
     write_cache(
         dir,
@@ -210,44 +234,6 @@ pub(crate) fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(Migrati
         },
     );
     Ok(plans)
-}
-
-/// Parsing is most of a cold run's time with many migrations: spread it over the cores.
-fn parse_in_parallel(files: &[(&PathBuf, &String)]) -> Result<Vec<MigrationPlan>> {
-    on_every_core(files, |(path, source)| {
-        crate::parse::parse_migration(source, path)
-    })
-}
-
-/// `f` of each of `items`, in order, the items split evenly over the cores: reading, hashing
-/// and parsing a thousand files is most of what a run over them costs.
-fn on_every_core<I: Sync, T: Send>(
-    items: &[I],
-    f: impl Fn(&I) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
-    if items.is_empty() {
-        return Ok(Vec::new());
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    let done: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Result<Vec<_>>>()))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("workers do not panic"))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in done {
-        out.extend(chunk?);
-    }
-    Ok(out)
 }
 
 fn read_cache<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -265,23 +251,149 @@ fn write_cache(dir: &Path, path: &Path, cache: &impl Serialize) {
 /// cache of their own there (`migrate:status` keeps its drift verdicts); `None` if it cannot be
 /// read.
 pub fn read_cache_file(dir: &Path, name: &str) -> Option<Vec<u8>> {
-    std::fs::read(dir.join(PLAN_CACHE_DIR).join(name)).ok()
+    std::fs::read(dir.join(CACHE_DIR).join(name)).ok()
 }
 
 /// Writes a cache file, best effort: a read-only directory just means the work is redone next
 /// time.
 pub fn write_cache_file(dir: &Path, name: &str, bytes: &[u8]) {
-    let cache_dir = dir.join(PLAN_CACHE_DIR);
-    let write = || -> Result<()> {
-        std::fs::create_dir_all(&cache_dir).map_err(|e| Error::io(&cache_dir, e))?;
+    let cache_dir = dir.join(CACHE_DIR);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&cache_dir)?;
         let ignore = cache_dir.join(".gitignore");
         if !ignore.exists() {
-            crate::fs::write_cache(
+            replace(
                 &ignore,
                 b"# Written by toasty-migrate: a cache, not to commit.\n*\n",
             )?;
         }
-        crate::fs::write_cache(&cache_dir.join(name), bytes)
+        replace(&cache_dir.join(name), bytes)
     };
     let _ = write();
+}
+
+/// Writes `bytes` beside `path` and renames them over it, so that a reader never sees half a
+/// file. Not flushed to disk: readers check what they read against the files and the database
+/// it stands for, so a cache lost in a crash costs only a miss.
+fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toasty_migrate::{
+        ColumnDef, ColumnType, MigrationGenerator, SchemaSnapshot, TableSnapshot, detect_changes,
+    };
+
+    fn users_v1() -> SchemaSnapshot {
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users",
+            vec![
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("mail", ColumnType::VarChar(255)),
+            ],
+            vec![],
+        )])
+    }
+
+    #[test]
+    fn the_parse_cache_serves_unchanged_files_and_never_an_edited_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let diff = detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap();
+        let plan = MigrationGenerator::new(dir.path())
+            .generate(&diff, "create users")
+            .unwrap();
+        let path = MigrationGenerator::new(dir.path())
+            .write_migration_file(&plan)
+            .unwrap();
+
+        let first = migrator(dir.path()).unwrap();
+        let cache = dir.path().join(CACHE_DIR);
+        assert!(cache.join("plans.json").exists());
+        assert_eq!(
+            std::fs::read_to_string(cache.join(".gitignore"))
+                .unwrap()
+                .lines()
+                .last(),
+            Some("*")
+        );
+        assert_eq!(
+            migrator(dir.path()).unwrap().migrations(),
+            first.migrations()
+        );
+
+        // An edit within the vocabulary is parsed again, not served from the cache.
+        let source = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(256)", 1)).unwrap();
+        let edited = migrator(dir.path()).unwrap();
+        assert_ne!(edited.migrations()[0], first.migrations()[0]);
+        assert_eq!(edited.migrations()[0], parse_migration_file(&path).unwrap());
+
+        // A broken cache only costs the parse.
+        std::fs::write(cache.join("plans.json"), "not json").unwrap();
+        assert_eq!(
+            migrator(dir.path()).unwrap().migrations(),
+            edited.migrations()
+        );
+    }
+
+    #[test]
+    fn the_index_serves_unchanged_files_and_sees_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let diff = detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap();
+        let plan = MigrationGenerator::new(dir.path())
+            .generate(&diff, "create users")
+            .unwrap();
+        let path = MigrationGenerator::new(dir.path())
+            .write_migration_file(&plan)
+            .unwrap();
+        let index_file = dir.path().join(CACHE_DIR).join("index.json");
+
+        // A file written within the last three seconds is not trusted to its `stat` yet (a second write
+        // in the same clock tick could leave it unchanged): read every time, never indexed.
+        let fresh = index(dir.path()).unwrap();
+        assert_eq!(fresh.versions(), std::slice::from_ref(&plan.version));
+        assert_eq!(
+            migrator(dir.path()).unwrap().index(),
+            &fresh,
+            "the index and the parsed files agree"
+        );
+        assert!(
+            !std::fs::read_to_string(&index_file)
+                .unwrap()
+                .contains(".rs")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(index(dir.path()).unwrap(), fresh);
+        assert!(
+            std::fs::read_to_string(&index_file)
+                .unwrap()
+                .contains(".rs")
+        );
+
+        // An edit of the same length with the modification time set back is still seen: the
+        // change time moves on every write.
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let source = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(256)", 1)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let edited = index(dir.path()).unwrap();
+        assert_ne!(edited, fresh);
+        assert_eq!(migrator(dir.path()).unwrap().index(), &edited);
+
+        // A broken index only costs reading the files.
+        std::fs::write(&index_file, "not json").unwrap();
+        assert_eq!(index(dir.path()).unwrap(), edited);
+    }
 }
