@@ -22,7 +22,7 @@ pub struct AppliedMigration {
     pub applied_at: OffsetDateTime,
     pub execution_time: Duration,
     /// Set while a migration is part-way applied on a journaled database (MySQL, MongoDB,
-    /// DynamoDB; see [`crate::run_journaled`]): steps done of the total. `None` once complete.
+    /// DynamoDB; steps journaled one by one): steps done of the total. `None` once complete.
     pub progress: Option<(u32, u32)>,
     /// With `progress`: the interrupted run was reverting the migration (`down`), and
     /// `progress` counts its down steps.
