@@ -42,6 +42,7 @@ mod error;
 mod execute;
 mod fs;
 mod generate;
+mod load;
 mod lock;
 mod migration;
 mod nesting;
@@ -66,12 +67,13 @@ pub use execute::JournalRow;
 pub use generate::{
     MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
 };
+pub use load::{parse_migration_dir, parse_migrations};
 pub use migration::{
     Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
     version_name,
 };
 pub use operation::{ColumnPosition, Operation};
-pub use parse::{parse_migration, parse_migration_dir, parse_migration_file, parse_migrations};
+pub use parse::{parse_migration, parse_migration_file};
 pub use redact::{redact, redact_in};
 pub use runner::{
     AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,

@@ -166,7 +166,7 @@ impl Migrator {
                 ),
             ));
         }
-        Ok(Self::from_plans(crate::parse::parse_migration_dir(dir)?))
+        Ok(Self::from_plans(crate::load::parse_migration_dir(dir)?))
     }
 
     /// Compiled migrations (the generated `migrations::migrations()`), for embedding.
