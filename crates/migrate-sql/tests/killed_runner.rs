@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 use toasty_migrate::*;
 use toasty_migrate_sql::Dialect;
@@ -74,28 +74,43 @@ async fn child_applies_the_slow_migration() {
     println!("FINISHED");
 }
 
-async fn kill_mid_migration(dialect: Dialect, name: &str) {
-    let db = TestDb::sql(dialect).await;
-    let mut child = Command::new(std::env::current_exe().unwrap())
+/// Runs the ignored test `child` of this binary in a process of its own with `env`, and returns
+/// once it has said "STARTED", with the rest of what it prints.
+fn start_child(
+    child: &str,
+    env: &[(&str, &str)],
+) -> (Child, std::io::Lines<BufReader<ChildStdout>>) {
+    let mut process = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_applies_the_slow_migration",
+            child,
             "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("KILLED_RUNNER_URL", &db.url)
-        .env("KILLED_RUNNER_DIALECT", name)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("the child reports").unwrap();
-        if line.contains("STARTED") {
-            break;
-        }
-    }
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("the child reports")
+        .unwrap()
+        .contains("STARTED")
+    {}
+    (process, lines)
+}
+
+async fn kill_mid_migration(dialect: Dialect, name: &str) {
+    let db = TestDb::sql(dialect).await;
+    let (mut child, _) = start_child(
+        "child_applies_the_slow_migration",
+        &[
+            ("KILLED_RUNNER_URL", &db.url),
+            ("KILLED_RUNNER_DIALECT", name),
+        ],
+    );
     // Well into the slow statement.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     child.kill().unwrap(); // SIGKILL
@@ -260,25 +275,10 @@ async fn mariadb_finishes_what_a_killed_runner_left_running() {
         .unwrap();
     let mut outcomes = Vec::new();
     for delay_ms in [300, 700, 1100, 1500, 1900, 2300] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_builds_the_indexes",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("KILLED_INDEX_RUNNER_URL", &db.url)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while !lines
-            .next()
-            .expect("the child reports")
-            .unwrap()
-            .contains("STARTED")
-        {}
+        let (mut child, lines) = start_child(
+            "child_builds_the_indexes",
+            &[("KILLED_INDEX_RUNNER_URL", &db.url)],
+        );
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         child.kill().unwrap(); // SIGKILL, or too late if it already ended
         child.wait().unwrap();
