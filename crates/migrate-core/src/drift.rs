@@ -53,33 +53,27 @@ impl Migrator {
 
     /// The schema the applied migrations build, or why it cannot be known.
     fn applied_schema(&self, statuses: &[MigrationStatus]) -> Result<SchemaSnapshot, String> {
-        let mut schema = SchemaSnapshot::default();
         for status in statuses {
             match &status.state {
-                MigrationState::Applied(_) | MigrationState::Modified { .. } => {}
-                MigrationState::Pending => continue,
                 MigrationState::Missing(_) => {
                     return Err(format!("migration {} is missing", status.version));
                 }
                 MigrationState::Partial(_) => {
                     return Err(format!("migration {} is partial", status.version));
                 }
-            }
-            let plan = self
-                .migrations()
-                .iter()
-                .find(|p| p.version == status.version)
-                .expect("an applied migration with a file has a plan");
-            for op in &plan.up {
-                if schema.apply(op).is_err() {
-                    return Err(format!(
-                        "migration {} has an operation that cannot be replayed (`{op}`)",
-                        plan.version
-                    ));
-                }
+                _ => {}
             }
         }
-        Ok(schema)
+        let applied = |s: &MigrationState| {
+            matches!(
+                s,
+                MigrationState::Applied(_) | MigrationState::Modified { .. }
+            )
+        };
+        match self.replayed(statuses, applied) {
+            (schema, None) => Ok(schema),
+            (_, Some(failure)) => Err(failure),
+        }
     }
 }
 

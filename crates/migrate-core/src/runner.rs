@@ -5,7 +5,6 @@
 use crate::backend::{Atomicity, Backend, Journal, Step};
 use crate::execute::{run_in_transaction, run_journaled};
 use crate::migration::{Direction, Migration, MigrationPlan};
-use crate::operation::Operation;
 use crate::snapshot::SchemaSnapshot;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -253,7 +252,7 @@ impl Migrator {
             .take(options.count.unwrap_or(usize::MAX))
             .collect();
         // A part-applied migration resumes with the steps planned from before it.
-        let live = self.replayed(&states, |s| matches!(s, MigrationState::Applied(_)));
+        let (live, _) = self.replayed(&states, |s| matches!(s, MigrationState::Applied(_)));
         self.execute(backend, &todo, live, Direction::Up, options)
             .await
     }
@@ -282,7 +281,7 @@ impl Migrator {
             allow_destructive: true,
             ..options.clone()
         };
-        let live = self.replayed(&states, |s| {
+        let (live, _) = self.replayed(&states, |s| {
             matches!(s, MigrationState::Applied(_) | MigrationState::Partial(_))
         });
         self.execute(backend, &todo, live, Direction::Down, &options)
@@ -294,19 +293,27 @@ impl Migrator {
     }
 
     /// The schema the migrations in `states` that `counts` leave, replayed from their files in
-    /// version order: what a database with exactly those applied has.
-    fn replayed(
+    /// version order: what a database with exactly those applied has. Also the first operation
+    /// that did not replay, described (a raw statement cannot be; the others are replayed past
+    /// it).
+    pub(crate) fn replayed(
         &self,
         states: &[MigrationStatus],
         counts: impl Fn(&MigrationState) -> bool,
-    ) -> SchemaSnapshot {
+    ) -> (SchemaSnapshot, Option<String>) {
         let mut schema = SchemaSnapshot::default();
+        let mut first_failure = None;
         for status in states.iter().filter(|s| counts(&s.state)) {
             for op in self.plan(&status.version).into_iter().flat_map(|p| &p.up) {
-                replay(&mut schema, op);
+                if schema.apply(op).is_err() && first_failure.is_none() {
+                    first_failure = Some(format!(
+                        "migration {} has an operation that cannot be replayed (`{op}`)",
+                        status.version
+                    ));
+                }
             }
         }
-        schema
+        (schema, first_failure)
     }
 
     /// Checks every operation of `todo`, plans every step from `live` (the schema before the
@@ -335,7 +342,9 @@ impl Migrator {
             let mut steps = Vec::new();
             for op in plan.operations(direction) {
                 steps.extend(backend.plan(op, &live)?);
-                replay(&mut live, op);
+                // An operation that does not fit is left out of `live`: a raw statement cannot
+                // be replayed, and anything else that does not fit fails when it runs.
+                let _ = live.apply(op);
             }
             planned.push(steps);
         }
@@ -389,12 +398,6 @@ impl Migrator {
         }
         Ok(report)
     }
-}
-
-/// Replays `op` on `schema` as planning goes. An operation that does not fit is left out: a raw
-/// statement cannot be replayed, and anything else that does not fit fails when it runs.
-fn replay(schema: &mut SchemaSnapshot, op: &Operation) {
-    let _ = schema.apply(op);
 }
 
 /// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates
