@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use toasty_migrate::{
-    DiffOptions, MigrationGenerator, Result, SCHEMA_FILE, SchemaSnapshot, detect_changes_with,
-    load_snapshot,
+    Result,
+    diff::{DiffOptions, detect_changes_with},
+    files::{MigrationGenerator, SCHEMA_FILE},
+    schema::{SchemaSnapshot, load_snapshot},
 };
 use toasty_migrate_sql::{Dialect, SqlBackend};
 

@@ -6,7 +6,14 @@
 
 use std::future::Future;
 use std::time::Duration;
-use toasty_migrate::*;
+use toasty_migrate::{
+    Error,
+    backend::{Atomicity, Backend, Executor as _, Journal as _},
+    diff::{DiffOptions, detect_changes_with},
+    files::MigrationPlan,
+    run::{Drift, Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
 use toasty_migrate_sql::{Dialect, SqlBackend};
 use toasty_migrate_tests::{Kind, TestDatabase};
@@ -234,7 +241,7 @@ fn migrations(history: &[(&str, SchemaSnapshot, Vec<&str>)]) -> Vec<MigrationPla
             renames: renames.iter().map(|r| r.parse().unwrap()).collect(),
         };
         let diff = detect_changes_with(&previous, schema, &options).unwrap();
-        plans.push(MigrationPlan::from_diff(&version(i), &diff));
+        plans.push(MigrationPlan::from_diff(version(i), &diff));
         previous = schema.clone();
     }
     plans

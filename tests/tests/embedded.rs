@@ -6,8 +6,8 @@
 #[path = "../fixtures/migrations/mod.rs"]
 mod migrations;
 
-use toasty_migrate::Introspect as _;
-use toasty_migrate::{MigrationPlan, list_versions, parse_migration_file};
+use toasty_migrate::backend::Introspect as _;
+use toasty_migrate::files::{MigrationPlan, list_versions, parse_migration_file};
 use toasty_migrate_tests::{fixture_migrations_dir, generate_fixture_migrations};
 
 #[test]
@@ -64,7 +64,7 @@ fn fixtures_are_what_the_generator_writes_today() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_application_applies_its_embedded_migrations_at_start_up() {
-    use toasty_migrate::{Migrator, RunOptions};
+    use toasty_migrate::run::{Migrator, RunOptions};
     use toasty_migrate_sql::SqlBackend;
 
     // What an application's `main` does before serving.
@@ -91,12 +91,13 @@ async fn an_application_applies_its_embedded_migrations_at_start_up() {
     assert!(
         status
             .iter()
-            .all(|s| matches!(s.state, toasty_migrate::MigrationState::Applied(_))),
+            .all(|s| matches!(s.state, toasty_migrate::run::MigrationState::Applied(_))),
         "{status:?}"
     );
     let live = db.introspect().await.unwrap();
     let expected =
-        toasty_migrate::load_snapshot(fixture_migrations_dir().join(".schema.json")).unwrap();
+        toasty_migrate::schema::load_snapshot(fixture_migrations_dir().join(".schema.json"))
+            .unwrap();
     assert!(
         live.is_equivalent(&toasty_migrate_sql::introspect::stored_snapshot(
             db.dialect(),

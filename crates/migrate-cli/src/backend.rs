@@ -1,5 +1,5 @@
 //! Which backend a `--url` names, behind the CLI's Cargo features. Commands are generic over
-//! [`toasty_migrate::Backend`]; [`with_backend!`] picks the backend once and calls them.
+//! [`toasty_migrate::backend::Backend`]; [`with_backend!`] picks the backend once and calls them.
 
 use toasty_migrate::{Error, Result};
 

@@ -21,8 +21,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use toasty_migrate::{
-    MigrationIndex, MigrationPlan, Migrator, Result, list_versions, parse_migration_file,
-    parse_migrations,
+    Result,
+    files::{MigrationPlan, list_versions, parse_migration_file, parse_migrations},
+    run::{MigrationIndex, Migrator},
 };
 
 /// The migrations of `dir`, parsed files taken from the cache where unchanged.
@@ -288,7 +289,9 @@ fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use toasty_migrate::{
-        ColumnDef, ColumnType, MigrationGenerator, SchemaSnapshot, TableSnapshot, detect_changes,
+        diff::detect_changes,
+        files::MigrationGenerator,
+        schema::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot},
     };
 
     fn users_v1() -> SchemaSnapshot {

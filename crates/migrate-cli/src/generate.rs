@@ -8,8 +8,10 @@ use clap::Args;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use toasty_migrate::{
-    ColumnRename, DiffOptions, Error, MigrationGenerator, SCHEMA_FILE, SchemaSnapshot,
-    detect_changes_with, load_snapshot,
+    Error,
+    diff::{ColumnRename, DiffOptions, detect_changes_with},
+    files::{MigrationGenerator, SCHEMA_FILE},
+    schema::{SchemaSnapshot, load_snapshot},
 };
 
 #[derive(Args)]

@@ -2,7 +2,7 @@
 
 use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
-use toasty_migrate::{ChangeKind, SchemaChange};
+use toasty_migrate::diff::{ChangeKind, SchemaChange};
 
 pub const BOLD: Style = Style::new().bold();
 pub const GREEN: Style = AnsiColor::Green.on_default();
@@ -33,7 +33,7 @@ pub fn change(change: &SchemaChange) {
 /// not repeated), with the URL's credentials hidden from anything a driver quoted.
 pub fn error(err: &anyhow::Error, url: Option<&str>) {
     let hide = |text: String| match url {
-        Some(url) => toasty_migrate::redact_in(&text, url),
+        Some(url) => toasty_migrate::backend::redact_in(&text, url),
         None => text,
     };
     let mut said = err.to_string();

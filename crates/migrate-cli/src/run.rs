@@ -7,7 +7,12 @@ use anstream::println;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::Path;
-use toasty_migrate::{Backend, Direction, Migrator, Operation, RunOptions, RunReport};
+use toasty_migrate::{
+    backend::Backend,
+    files::Direction,
+    run::{Migrator, RunOptions, RunReport},
+    schema::Operation,
+};
 
 #[derive(Args)]
 pub struct UpArgs {

@@ -14,7 +14,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
-use toasty_migrate::{Backend, Drift, Error, MigrationState, MigrationStatus};
+use toasty_migrate::{
+    Error,
+    backend::Backend,
+    run::{Drift, MigrationState, MigrationStatus},
+};
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -68,7 +72,7 @@ fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
     })
 }
 
-/// Compares the database with the schema its applied migrations build ([`Migrator::drift`]).
+/// Compares the database with the schema its applied migrations build ([`toasty_migrate::run::Migrator::drift`]).
 /// That takes the plans and a full introspection, so an "in sync" verdict is kept in the migrations' cache directory per
 /// database and reused while the applied migrations' checksums and one of two tokens stay the
 /// same: the server's commit watermark (nothing committed at all since) or the schema's

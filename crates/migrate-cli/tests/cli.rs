@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{fails, run, toasty};
 use std::path::Path;
 use toasty_core::driver::Capability;
-use toasty_migrate::{SchemaSnapshot, save_snapshot};
+use toasty_migrate::schema::{SchemaSnapshot, save_snapshot};
 use toasty_migrate_sql::Dialect;
 use toasty_migrate_tests::TestDatabase;
 
@@ -591,7 +591,7 @@ fn mongodb_through_the_cli() {
 #[cfg(feature = "dynamodb")]
 #[test]
 fn dynamodb_through_the_cli() {
-    use toasty_migrate::{ColumnDef, ColumnType, DefaultValue, IndexDef, TableSnapshot};
+    use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, IndexDef, TableSnapshot};
     let url = format!(
         "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix=tmcli{}_",
         std::process::id()
@@ -665,22 +665,20 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
     let url = format!("mongodb://127.0.0.1:27017/tm_kill_{}", std::process::id());
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let table = |extra: Vec<toasty_migrate::ColumnDef>| {
-        let mut columns = vec![toasty_migrate::ColumnDef::new(
+    let table = |extra: Vec<toasty_migrate::schema::ColumnDef>| {
+        let mut columns = vec![toasty_migrate::schema::ColumnDef::new(
             "id",
-            toasty_migrate::ColumnType::Integer(8),
+            toasty_migrate::schema::ColumnType::Integer(8),
         )];
         columns.extend(extra);
-        SchemaSnapshot::new(vec![toasty_migrate::TableSnapshot::keyed_by_first_column(
-            "items",
-            columns,
-            vec![],
-        )])
+        SchemaSnapshot::new(vec![
+            toasty_migrate::schema::TableSnapshot::keyed_by_first_column("items", columns, vec![]),
+        ])
     };
     save_snapshot(&table(vec![]), w.join("v1.json")).unwrap();
-    let motto = toasty_migrate::ColumnDef {
-        default: Some(toasty_migrate::DefaultValue::Text("hello".into())),
-        ..toasty_migrate::ColumnDef::new("motto", toasty_migrate::ColumnType::Text)
+    let motto = toasty_migrate::schema::ColumnDef {
+        default: Some(toasty_migrate::schema::DefaultValue::Text("hello".into())),
+        ..toasty_migrate::schema::ColumnDef::new("motto", toasty_migrate::schema::ColumnType::Text)
     };
     save_snapshot(&table(vec![motto]), w.join("v2.json")).unwrap();
     let cli = |args: &[&str]| {
@@ -781,7 +779,7 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-    use toasty_migrate::{ColumnDef, ColumnType, DefaultValue, TableSnapshot};
+    use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, TableSnapshot};
     let prefix = format!("tmkill{}_", std::process::id());
     let url = format!("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix={prefix}");
     let work = tempfile::tempdir().unwrap();

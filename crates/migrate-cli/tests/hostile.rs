@@ -10,8 +10,8 @@ use assert_cmd::Command;
 use common::{fails, run, toasty};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use toasty_migrate::Introspect as _;
-use toasty_migrate::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot, save_snapshot};
+use toasty_migrate::backend::Introspect as _;
+use toasty_migrate::schema::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot, save_snapshot};
 use toasty_migrate_sql::{Dialect, SqlBackend};
 use toasty_migrate_tests::TestDatabase;
 

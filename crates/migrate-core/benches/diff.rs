@@ -8,7 +8,13 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::path::Path;
 use toasty_core::schema::db;
 use toasty_core::stmt;
-use toasty_migrate::*;
+use toasty_migrate::{
+    diff::detect_changes,
+    schema::{
+        ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, IndexScope, SchemaSnapshot,
+        TableSnapshot, load_snapshot, save_snapshot,
+    },
+};
 
 fn column(name: String, ty: ColumnType, nullable: bool) -> ColumnDef {
     ColumnDef {

@@ -4,7 +4,12 @@
 //! cargo run -p toasty-migrate --example quickstart [-- <migrations dir>]
 
 use std::path::{Path, PathBuf};
-use toasty_migrate::*;
+use toasty_migrate::{
+    Error, Result,
+    diff::{DiffOptions, detect_changes, detect_changes_with},
+    files::{MigrationGenerator, SCHEMA_FILE, list_versions, parse_migration_file},
+    schema::{SchemaSnapshot, load_snapshot},
+};
 
 fn main() -> Result<()> {
     let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schemas");

@@ -6,14 +6,16 @@
 //!   dry run prints ([`Step::describe`]) and what runs. It also says how a migration's steps
 //!   and its tracking row are kept together ([`Atomicity`]).
 //! - [`Journal`]: the tracking rows (`_toasty_migrations`): read, write, delete.
-//! - [`Lock`]: take without waiting, release; waiting with a backoff and the timeout live in
-//!   [`crate::lock`].
+//! - [`Lock`]: take without waiting, release; waiting with a backoff and the timeout live once, in
+//!   the core ([`Backend::lock`]).
 //! - [`Introspect`]: the schema as the database has it, for drift.
 //!
 //! Everything else (which migrations run, in what order, resuming, checksums, the destructive
-//! gate, dry runs) is the core's: [`crate::Migrator`] and [`crate::execute`].
+//! gate, dry runs) is the core's: [`crate::run::Migrator`].
 
-use crate::execute::JournalRow;
+pub use crate::execute::JournalRow;
+pub use crate::redact::{redact, redact_in};
+
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
 use crate::runner::AppliedMigration;

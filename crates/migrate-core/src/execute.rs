@@ -32,7 +32,7 @@ pub struct JournalRow {
     /// Steps done, of `total`. A finished `up` has all done; a `down` deletes its row when done.
     pub done: usize,
     pub total: usize,
-    /// A SHA-256 over the keys ([`Step::key`](crate::Step::key)) of the steps done.
+    /// A SHA-256 over the keys ([`Step::key`](crate::backend::Step::key)) of the steps done.
     pub steps_checksum: String,
     /// The run this row records is reverting the migration (its steps are `down`'s).
     pub reverting: bool,

@@ -12,13 +12,21 @@
 //! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
 //!
-//! [`Migrator`] decides everything about applying migrations, and runs every step; a database
-//! backend implements [`Backend`]: four narrow traits that plan and perform steps
-//! ([`Executor`]), keep tracking rows ([`Journal`]), lock ([`Lock`]) and read the schema back
-//! ([`Introspect`]).
+//! The API comes in five groups:
+//! - [`schema`]: snapshots of a schema, their types, and the operations that edit them;
+//! - [`diff`]: what changed between two snapshots;
+//! - [`files`]: migration files: generating, reading back, the [`Migration`] trait;
+//! - [`run`]: the [`run::Migrator`], which decides everything about applying migrations and runs
+//!   every step;
+//! - [`backend`]: what a database implements: four narrow traits that plan and perform steps
+//!   ([`backend::Executor`]), keep tracking rows ([`backend::Journal`]), lock
+//!   ([`backend::Lock`]) and read the schema back ([`backend::Introspect`]).
+//!
+//! [`Error`], [`Result`], the [`Migration`] trait that generated files implement and the
+//! [`prelude`] they import live at the root.
 //!
 //! ```no_run
-//! use toasty_migrate::{MigrationGenerator, detect_changes, load_snapshot};
+//! use toasty_migrate::{diff::detect_changes, files::MigrationGenerator, schema::load_snapshot};
 //!
 //! # fn main() -> toasty_migrate::Result<()> {
 //! let old = load_snapshot("migrations/.schema.json")?;
@@ -35,8 +43,8 @@
 //! # }
 //! ```
 
-mod backend;
-mod diff;
+pub mod backend;
+pub mod diff;
 mod drift;
 mod error;
 mod execute;
@@ -56,40 +64,51 @@ mod types;
 #[cfg(feature = "toasty")]
 mod from_toasty;
 
-pub use backend::{Atomicity, Backend, Executor, Introspect, Journal, Lock, Step};
-pub use diff::{
-    ChangeKind, ColumnRename, DiffOptions, SchemaChange, SchemaDiff, detect_changes,
-    detect_changes_with,
-};
-pub use drift::Drift;
 pub use error::{Error, Result};
-pub use execute::JournalRow;
-pub use generate::{
-    MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
-};
-pub use load::{parse_migration_dir, parse_migrations};
-pub use migration::{
-    Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
-    version_name,
-};
-pub use operation::{ColumnPosition, Operation};
-pub use parse::{parse_migration, parse_migration_file};
-pub use redact::{redact, redact_in};
-pub use runner::{
-    AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,
-    RunReport, RunStep,
-};
-pub use snapshot::{
-    ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
-    SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,
-    snapshot_to_json,
-};
-pub use types::{ColumnType, EnumType, MAX_LIST_NESTING};
+pub use migration::{Migration, MigrationContext};
+
+/// A schema as data: the snapshot (`.schema.json`), its tables, columns, types and indexes, and
+/// the [`Operation`](schema::Operation)s that edit it.
+pub mod schema {
+    pub use crate::operation::{ColumnPosition, Operation};
+    pub use crate::snapshot::{
+        ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
+        SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,
+        snapshot_to_json,
+    };
+    pub use crate::types::{ColumnType, EnumType, MAX_LIST_NESTING};
+}
+
+/// Migration files: writing them ([`MigrationGenerator`](files::MigrationGenerator)), reading
+/// them back without compiling them ([`parse_migration_file`](files::parse_migration_file)), and
+/// what a compiled one is ([`Migration`]).
+pub mod files {
+    pub use crate::generate::{
+        MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
+    };
+    pub use crate::load::{parse_migration_dir, parse_migrations};
+    pub use crate::migration::{
+        Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
+        version_name,
+    };
+    pub use crate::parse::{parse_migration, parse_migration_file};
+}
+
+/// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,
+/// each migration's status, and drift.
+pub mod run {
+    pub use crate::drift::Drift;
+    pub use crate::runner::{
+        AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,
+        RunReport, RunStep,
+    };
+}
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
+    pub use crate::schema::{
         ColumnDef, ColumnPosition, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef,
-        IndexOp, IndexScope, Migration, MigrationContext, Result, TableDef,
+        IndexOp, IndexScope, TableDef,
     };
+    pub use crate::{Migration, MigrationContext, Result};
 }

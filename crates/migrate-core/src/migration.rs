@@ -145,7 +145,7 @@ pub enum Direction {
 impl MigrationPlan {
     /// The migration that applies `diff` (`up`) and reverts it (`down`: each change undone,
     /// newest first), in a transaction.
-    pub fn from_diff(version: impl Into<String>, diff: &crate::SchemaDiff) -> Self {
+    pub fn from_diff(version: impl Into<String>, diff: &crate::diff::SchemaDiff) -> Self {
         MigrationPlan {
             version: version.into(),
             up: diff.up_operations(),

@@ -121,7 +121,7 @@ impl Operation {
     }
 
     /// True when the operation can lose data: dropping a table or a column, and a column change
-    /// that narrows the type (see [`crate::ColumnType::widens_to`]) or makes a nullable column
+    /// that narrows the type (see [`crate::schema::ColumnType::widens_to`]) or makes a nullable column
     /// NOT NULL. Dropping an index loses no data (the index is rebuilt from the rows), so it is
     /// not. A raw statement is the author's responsibility and is not judged.
     pub fn is_destructive(&self) -> bool {

@@ -4,7 +4,14 @@
 mod common;
 
 use proptest::prelude::*;
-use toasty_migrate::*;
+use toasty_migrate::{
+    diff::{
+        ChangeKind, ColumnRename, DiffOptions, SchemaChange, detect_changes, detect_changes_with,
+    },
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexColumn, IndexDef, SchemaSnapshot, TableSnapshot,
+    },
+};
 
 const TABLES: &[&str] = &["accounts", "posts", "tags", "users", "weird \"name\"; DROP"];
 const COLUMNS: &[&str] = &["a", "b", "c", "d", "e", "f", "g"];

@@ -3,8 +3,10 @@
 
 use toasty_core::driver::Capability;
 use toasty_migrate::{
-    ColumnType, IndexOp, IndexScope, SchemaSnapshot, detect_changes, snapshot_from_json,
-    snapshot_to_json,
+    diff::detect_changes,
+    schema::{
+        ColumnType, IndexOp, IndexScope, SchemaSnapshot, snapshot_from_json, snapshot_to_json,
+    },
 };
 
 #[allow(dead_code)]
@@ -144,7 +146,7 @@ fn models_from_nothing_diff_into_creates() {
     let creates = diff
         .changes
         .iter()
-        .filter(|c| matches!(c, toasty_migrate::SchemaChange::CreateTable { .. }))
+        .filter(|c| matches!(c, toasty_migrate::diff::SchemaChange::CreateTable { .. }))
         .count();
     assert_eq!(creates, 2);
     assert!(!diff.has_destructive());

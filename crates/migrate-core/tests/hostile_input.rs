@@ -7,7 +7,16 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use std::path::Path;
-use toasty_migrate::*;
+use toasty_migrate::{
+    Migration, MigrationContext, Result,
+    diff::detect_changes,
+    files::{MigrationPlan, parse_migration, parse_migration_file, render_migration},
+    run::Migrator,
+    schema::{
+        ColumnDef, ColumnType, MAX_LIST_NESTING, SchemaSnapshot, TableSnapshot, load_snapshot,
+        snapshot_from_json, snapshot_to_json,
+    },
+};
 
 const INJECTION: &str = "text); DROP TABLE victim; CREATE TABLE pwned (a int";
 

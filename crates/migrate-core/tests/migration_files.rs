@@ -5,7 +5,17 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use toasty_migrate::*;
+use toasty_migrate::{
+    Error, Migration, MigrationContext, Result,
+    diff::{DiffOptions, detect_changes, detect_changes_with},
+    files::{
+        MOD_FILE, MigrationGenerator, MigrationPlan, SCHEMA_FILE, list_versions, parse_migration,
+        parse_migration_file, render_migration,
+    },
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexDef, SchemaSnapshot, TableSnapshot, load_snapshot,
+    },
+};
 
 fn users_v1() -> SchemaSnapshot {
     SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(

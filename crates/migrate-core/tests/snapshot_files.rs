@@ -4,7 +4,10 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::schema::{
+    ColumnDef, ColumnType, IndexColumn, IndexDef, SchemaSnapshot, TableSnapshot, load_snapshot,
+    save_snapshot, snapshot_to_json,
+};
 
 fn sample() -> SchemaSnapshot {
     SchemaSnapshot::new(vec![

@@ -7,7 +7,12 @@
 
 use mongodb::bson::{Document, doc};
 use std::time::{Duration, Instant};
-use toasty_migrate::*;
+use toasty_migrate::{
+    diff::detect_changes,
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, DefaultValue, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_nosql::MongoBackend;
 
 const DOCUMENTS: i64 = 100_000;

@@ -9,7 +9,12 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use std::time::{Duration, Instant};
-use toasty_migrate::*;
+use toasty_migrate::{
+    diff::detect_changes,
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, DefaultValue, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_nosql::DynamoBackend;
 
 /// Items in the table: `TOASTY_BENCH_ITEMS`, default 10,000.

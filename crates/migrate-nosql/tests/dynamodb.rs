@@ -10,7 +10,14 @@ use std::time::Duration;
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::{
+    run::{MigrationState, Migrator, RunOptions},
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexColumn, IndexDef, IndexScope, SchemaSnapshot,
+        TableSnapshot, snapshot_to_json,
+    },
+};
 use toasty_migrate_nosql::{DynamoBackend, dynamodb_stored_snapshot};
 
 fn endpoint() -> String {

@@ -6,7 +6,13 @@ use aws_sdk_dynamodb::Client;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use toasty_core::driver::Capability;
-use toasty_migrate::*;
+use toasty_migrate::{
+    Result,
+    diff::detect_changes,
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::SchemaSnapshot,
+};
 use toasty_migrate_nosql::DynamoBackend;
 
 #[derive(Debug, toasty::Model)]

@@ -8,7 +8,14 @@ use std::time::Duration;
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::{
+    run::{Migrator, RunOptions},
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexDef, Operation, SchemaSnapshot, TableSnapshot,
+        snapshot_to_json,
+    },
+};
 use toasty_migrate_nosql::MongoBackend;
 
 fn url() -> String {

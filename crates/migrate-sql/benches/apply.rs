@@ -7,7 +7,14 @@
 //! PostgreSQL: 127.0.0.1:5432 (TOASTY_BENCH_POSTGRES_URL); each run uses a fresh schema.
 
 use std::time::{Duration, Instant};
-use toasty_migrate::*;
+use toasty_migrate::backend::Journal as _;
+use toasty_migrate::{
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::{
+        ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, IndexScope, Operation, TableDef,
+    },
+};
 use toasty_migrate_sql::{Dialect, SqlBackend, ddl};
 
 const RUNS: usize = 5;

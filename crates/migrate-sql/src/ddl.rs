@@ -2,7 +2,7 @@
 //! only input besides the operation is, for SQLite's copy-table rebuild, the table as it is now.
 
 use crate::dialect::{Dialect, DialectError};
-use toasty_migrate::{
+use toasty_migrate::schema::{
     ColumnDef, ColumnPosition, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef,
     TableSnapshot,
 };

@@ -2,7 +2,7 @@
 //! type names (following toasty-sql 0.11's serializer, so that our tables are Toasty's tables),
 //! and what each server reports back for a type.
 
-use toasty_migrate::{ColumnType, DefaultValue, EnumType};
+use toasty_migrate::schema::{ColumnType, DefaultValue, EnumType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {

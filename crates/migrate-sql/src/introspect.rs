@@ -5,7 +5,7 @@
 //! in `backend`.
 
 use crate::dialect::Dialect;
-use toasty_migrate::{
+use toasty_migrate::schema::{
     ColumnDef, ColumnType, DefaultValue, EnumType, IndexColumn, IndexOp, IndexScope, SchemaSnapshot,
 };
 

@@ -13,7 +13,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> toasty_migrate::Result<()> {
-//! use toasty_migrate::{Migrator, RunOptions};
+//! use toasty_migrate::run::{Migrator, RunOptions};
 //! use toasty_migrate_sql::SqlBackend;
 //!
 //! let mut db = SqlBackend::connect("sqlite:app.db").await?;

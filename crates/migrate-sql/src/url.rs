@@ -1,6 +1,6 @@
 //! Database URLs: which backend a URL names, and the error for one this build left out.
 
-use toasty_migrate::{Error, Result, redact};
+use toasty_migrate::{Error, Result, backend::redact};
 
 /// The SQL backend a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

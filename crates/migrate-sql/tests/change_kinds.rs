@@ -5,7 +5,14 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::Introspect as _;
+use toasty_migrate::{
+    run::{Drift, MigrationState, Migrator, RunOptions},
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexDef, SchemaSnapshot, TableSnapshot,
+        snapshot_to_json,
+    },
+};
 use toasty_migrate_sql::introspect::stored_snapshot;
 use toasty_migrate_sql::{Dialect, SqlBackend};
 

@@ -5,7 +5,11 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::{
+    run::{Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, EnumType, Operation, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_sql::introspect::stored_snapshot;
 use toasty_migrate_sql::{Dialect, ddl};
 

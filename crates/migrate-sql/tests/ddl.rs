@@ -3,7 +3,10 @@
 
 mod common;
 
-use toasty_migrate::*;
+use toasty_migrate::schema::{
+    ColumnDef, ColumnPosition, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef, IndexOp,
+    Operation, TableDef, TableSnapshot,
+};
 use toasty_migrate_sql::{Dialect, ddl};
 
 fn live_users() -> TableSnapshot {

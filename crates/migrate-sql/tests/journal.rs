@@ -6,7 +6,11 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::{
+    files::MigrationPlan,
+    run::{MigrationState, Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, Operation, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_sql::Dialect;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,12 @@ use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
-use toasty_migrate::*;
+use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::{
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_sql::Dialect;
 
 /// A migration: create `first`, a slow statement, create `second`.

@@ -6,7 +6,11 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::Introspect as _;
+use toasty_migrate::{
+    run::{MigrationState, Migrator, RunOptions},
+    schema::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot},
+};
 use toasty_migrate_sql::Dialect;
 
 fn table(name: &str, column: &str) -> SchemaSnapshot {

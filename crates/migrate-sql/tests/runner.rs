@@ -5,7 +5,16 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use toasty_migrate::*;
+use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::{
+    Error,
+    files::MigrationPlan,
+    run::{MigrationState, Migrator, RunOptions},
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexDef, Operation, SchemaSnapshot, TableSnapshot,
+        snapshot_to_json,
+    },
+};
 use toasty_migrate_sql::{Dialect, SqlBackend};
 
 fn users() -> SchemaSnapshot {

@@ -4,7 +4,11 @@
 mod common;
 
 use common::*;
-use toasty_migrate::*;
+use toasty_migrate::backend::Introspect as _;
+use toasty_migrate::{
+    run::Migrator,
+    schema::{SchemaSnapshot, snapshot_to_json},
+};
 use toasty_migrate_sql::Dialect;
 
 #[derive(Debug, toasty::Model)]

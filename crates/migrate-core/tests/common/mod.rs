@@ -1,7 +1,10 @@
 //! Fixtures shared by the core's integration tests.
 #![allow(dead_code)]
 
-use toasty_migrate::*;
+use toasty_migrate::{
+    files::MigrationGenerator,
+    schema::{ColumnDef, ColumnType, DefaultValue, EnumType, IndexDef, TableSnapshot},
+};
 
 /// One of every portable type, with parameters where the type has them.
 pub fn every_type() -> Vec<ColumnType> {

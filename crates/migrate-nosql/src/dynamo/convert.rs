@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use toasty_migrate::ColumnType;
+use toasty_migrate::schema::ColumnType;
 
 /// The DynamoDB attribute type a column's values are stored as (Toasty's `Value::to_ddb`):
 /// booleans as BOOL, integers and floats as N, bytes as B, everything else (text, decimals,
@@ -139,7 +139,7 @@ fn fits(value: &AttributeValue, to: &ColumnType) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use toasty_migrate::EnumType;
+    use toasty_migrate::schema::EnumType;
 
     fn n(v: &str) -> AttributeValue {
         AttributeValue::N(v.into())

@@ -33,9 +33,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::{
-    Atomicity, Backend, ColumnDef, ColumnType, DefaultValue, Error, Executor, IndexColumn,
-    IndexDef, IndexOp, IndexScope, Introspect, Journal, JournalRow, Lock, MigrationPlan, Operation,
-    Result, SchemaSnapshot, Step, TableSnapshot,
+    Error, Result,
+    backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
+    files::MigrationPlan,
+    schema::{
+        ColumnDef, ColumnType, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, Operation,
+        SchemaSnapshot, TableSnapshot,
+    },
 };
 
 const TRACKING: &str = "_toasty_migrations";
@@ -105,7 +109,7 @@ impl DynamoBackend {
     /// Connects to `dynamodb://<region>[?endpoint=http://host:port][&prefix=app_]`, with
     /// credentials from the usual AWS chain (environment, profile, instance role).
     pub async fn connect(url: &str) -> Result<Self> {
-        let target = toasty_migrate::redact(url);
+        let target = toasty_migrate::backend::redact(url);
         let rest = url
             .strip_prefix("dynamodb://")
             .ok_or_else(|| Error::Unsupported {

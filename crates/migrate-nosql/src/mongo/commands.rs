@@ -3,7 +3,7 @@
 //! and the names MongoDB refuses.
 
 use mongodb::bson::{Bson, Document, doc};
-use toasty_migrate::{
+use toasty_migrate::schema::{
     ColumnDef, ColumnPosition, ColumnType, DefaultValue, IndexOp, Operation, SchemaSnapshot,
     TableDef, TableSnapshot,
 };
@@ -16,7 +16,7 @@ pub(super) fn primary_key_index(table: &str) -> String {
 /// Table-level facts the validator's `description` keeps.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct TableMeta {
-    pub(super) primary_key: Vec<toasty_migrate::IndexColumn>,
+    pub(super) primary_key: Vec<toasty_migrate::schema::IndexColumn>,
 }
 
 /// `snapshot` as MongoDB keeps it: index columns keep their direction, not DynamoDB's
@@ -30,9 +30,9 @@ pub fn stored_snapshot(snapshot: &SchemaSnapshot) -> SchemaSnapshot {
             } else {
                 IndexOp::Eq
             };
-            *key = toasty_migrate::IndexColumn {
+            *key = toasty_migrate::schema::IndexColumn {
                 op,
-                ..toasty_migrate::IndexColumn::new(key.column.clone())
+                ..toasty_migrate::schema::IndexColumn::new(key.column.clone())
             };
         }
     }
@@ -141,7 +141,7 @@ pub fn validator(table: &TableDef) -> Document {
     doc! { "$jsonSchema": schema }
 }
 
-fn index_keys(columns: &[toasty_migrate::IndexColumn]) -> Document {
+fn index_keys(columns: &[toasty_migrate::schema::IndexColumn]) -> Document {
     columns
         .iter()
         .map(|c| {

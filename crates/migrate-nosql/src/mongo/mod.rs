@@ -16,9 +16,10 @@ use mongodb::{Client, Database};
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
-    Atomicity, Backend, ColumnDef, Error, Executor, IndexDef, IndexOp, Introspect, Journal,
-    JournalRow, Lock, MigrationPlan, Operation, Result, SchemaSnapshot, Step, TableSnapshot,
-    redact,
+    Error, Result,
+    backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step, redact},
+    files::MigrationPlan,
+    schema::{ColumnDef, IndexDef, IndexOp, Operation, SchemaSnapshot, TableSnapshot},
 };
 
 /// The collection that records applied migrations.
@@ -209,13 +210,13 @@ impl MongoBackend {
                 name: index_name.to_string(),
                 columns: keys
                     .iter()
-                    .map(|(column, direction)| toasty_migrate::IndexColumn {
+                    .map(|(column, direction)| toasty_migrate::schema::IndexColumn {
                         op: if direction.as_i32() == Some(-1) || direction.as_i64() == Some(-1) {
                             IndexOp::Desc
                         } else {
                             IndexOp::Eq
                         },
-                        ..toasty_migrate::IndexColumn::new(column.clone())
+                        ..toasty_migrate::schema::IndexColumn::new(column.clone())
                     })
                     .collect(),
                 unique: index.get_bool("unique").unwrap_or(false),

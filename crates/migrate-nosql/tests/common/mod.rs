@@ -1,6 +1,12 @@
 //! Helpers shared by the MongoDB and DynamoDB tests.
 
-use toasty_migrate::*;
+use toasty_migrate::{
+    backend::Backend,
+    diff::{DiffOptions, detect_changes_with},
+    files::MigrationPlan,
+    run::{Migrator, RunOptions},
+    schema::SchemaSnapshot,
+};
 
 /// Options that let destructive operations run.
 pub fn allow() -> RunOptions {

@@ -2,7 +2,7 @@
 
 use crate::introspect::stored_key;
 use std::collections::BTreeMap;
-use toasty_migrate::{IndexDef, TableSnapshot};
+use toasty_migrate::schema::{IndexDef, TableSnapshot};
 
 pub(super) fn empty_table(name: String) -> TableSnapshot {
     TableSnapshot {

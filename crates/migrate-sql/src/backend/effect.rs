@@ -2,7 +2,7 @@
 //! statement the server finished after its runner died (MySQL runs a DDL statement to its end
 //! whether or not its client is still there) from one that never ran.
 
-use toasty_migrate::{Operation, SchemaSnapshot};
+use toasty_migrate::schema::{Operation, SchemaSnapshot};
 
 /// What the schema shows once a statement took effect.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +75,7 @@ impl Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use toasty_migrate::{ColumnDef, ColumnType, IndexDef, TableSnapshot};
+    use toasty_migrate::schema::{ColumnDef, ColumnType, IndexDef, TableSnapshot};
 
     fn users() -> SchemaSnapshot {
         SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(

@@ -9,7 +9,10 @@ use crate::dialect::Dialect;
 use sqlx_core::{query::query, query_scalar::query_scalar, row::Row, sql_str::AssertSqlSafe};
 use std::time::Duration;
 use time::OffsetDateTime;
-use toasty_migrate::{Journal, JournalRow, Result};
+use toasty_migrate::{
+    Result,
+    backend::{Journal, JournalRow},
+};
 
 /// `_toasty_migrations`, one row per migration.
 impl Journal for SqlBackend {

@@ -23,8 +23,10 @@ use sqlx_mysql::MySqlConnection;
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
 use toasty_migrate::{
-    Atomicity, Backend, Error, Executor, Introspect, Lock, MigrationPlan, Operation, Result,
-    SchemaSnapshot, Step, redact,
+    Error, Result,
+    backend::{Atomicity, Backend, Executor, Introspect, Lock, Step, redact},
+    files::MigrationPlan,
+    schema::{Operation, SchemaSnapshot},
 };
 
 /// How long to wait for a database to answer a connection attempt.

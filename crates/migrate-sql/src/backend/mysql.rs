@@ -8,7 +8,7 @@ use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_mysql::MySqlConnection;
 use std::collections::BTreeMap;
-use toasty_migrate::{Error, Result, TableSnapshot};
+use toasty_migrate::{Error, Result, schema::TableSnapshot};
 
 /// The lock's name: one per database.
 const LOCK_NAME: &str = "CONCAT('toasty-migrate:', SHA1(DATABASE()))";

@@ -9,7 +9,7 @@ use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_postgres::PgConnection;
 use std::collections::BTreeMap;
-use toasty_migrate::{Error, Result, TableSnapshot};
+use toasty_migrate::{Error, Result, schema::TableSnapshot};
 
 /// The lock's key: one per database and schema.
 const LOCK_KEY: &str =

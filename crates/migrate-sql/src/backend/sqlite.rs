@@ -6,7 +6,10 @@ use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
 use crate::sqlite::SqliteConn;
 use std::time::Duration;
-use toasty_migrate::{IndexDef, Result, TableSnapshot};
+use toasty_migrate::{
+    Result,
+    schema::{IndexDef, TableSnapshot},
+};
 
 impl SqlBackend {
     // Irrefutable when this is the only backend built.
@@ -35,7 +38,7 @@ impl SqlBackend {
                 .map_err(|m| self.unsupported(m))?;
             let mut ty = introspect::sqlite_type(&declared);
             if let Some(variants) = introspect::sqlite_enum_variants(&raw.sql, &quoted) {
-                ty = toasty_migrate::ColumnType::Enum(toasty_migrate::EnumType {
+                ty = toasty_migrate::schema::ColumnType::Enum(toasty_migrate::schema::EnumType {
                     name: None,
                     variants,
                 });

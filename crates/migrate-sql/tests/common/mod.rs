@@ -3,7 +3,13 @@
 //! skipped (`./scripts/test` starts the servers first).
 #![allow(dead_code)]
 
-use toasty_migrate::*;
+use toasty_migrate::{
+    Result,
+    diff::{DiffOptions, detect_changes_with},
+    files::MigrationPlan,
+    run::RunOptions,
+    schema::SchemaSnapshot,
+};
 use toasty_migrate_sql::{Dialect, SqlBackend};
 
 /// The one test-database factory, shared with every other test crate.
