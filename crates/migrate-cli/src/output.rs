@@ -36,13 +36,19 @@ pub fn error(err: &anyhow::Error, url: Option<&str>) {
         Some(url) => toasty_migrate::backend::redact_in(&text, url),
         None => text,
     };
-    let mut said = err.to_string();
-    eprintln!("{RED}error:{RED:#} {}", hide(said.clone()));
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !said.contains(&cause) {
-            eprintln!("  caused by: {}", hide(cause.clone()));
+    let mut said = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        let text = cause.to_string();
+        if i == 0 {
+            eprintln!("{RED}error:{RED:#} {}", hide(text.clone()));
+        } else if !said.contains(&text) {
+            eprintln!("  caused by: {}", hide(text.clone()));
         }
-        said.push_str(&cause);
+        said.push_str(&text);
+        // A database error's message already says, for a person, what the driver's error (its
+        // source) says for a program.
+        if let Some(toasty_migrate::Error::Backend { .. }) = cause.downcast_ref() {
+            break;
+        }
     }
 }

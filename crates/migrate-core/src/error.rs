@@ -65,9 +65,16 @@ pub enum Error {
         message: String,
     },
 
-    /// The database (or the connection to it) failed.
+    /// The database (or the connection to it) failed. `message` is for a person; the driver's
+    /// own error, where there is one, is the [`source`](std::error::Error::source). Built with
+    /// [`Error::backend`] or [`Error::driver`].
     #[error("{target}: {message}")]
-    Backend { target: String, message: String },
+    Backend {
+        target: String,
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
 
     /// Another runner held the migration lock for longer than the lock timeout.
     #[error("{target}: another runner holds the migration lock; gave up after {waited_secs} s")]
@@ -108,6 +115,30 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A database failure said in our words (a timeout, a lost lock), with no driver error
+    /// behind it.
+    pub fn backend(target: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Backend {
+            target: target.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure the database driver reported: `message` says it for a person, `source` keeps
+    /// the driver's error for a caller that wants to inspect it.
+    pub fn driver(
+        target: impl Into<String>,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Backend {
+            target: target.into(),
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -226,10 +226,7 @@ mod tests {
 
         async fn perform(&mut self, step: &String) -> Result<()> {
             if self.failing.contains(step) {
-                return Err(Error::Backend {
-                    target: "memory".into(),
-                    message: format!("{step} failed"),
-                });
+                return Err(Error::backend("memory", format!("{step} failed")));
             }
             self.performed.push(step.clone());
             Ok(())

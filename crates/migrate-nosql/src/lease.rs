@@ -63,9 +63,11 @@ where
     R: Fn() -> RF,
     RF: Future<Output = Result<bool>>,
 {
-    let lost = || Error::Backend {
-        target: target.to_string(),
-        message: "lost the migration lock: another runner took over the lease".into(),
+    let lost = || {
+        Error::backend(
+            target,
+            "lost the migration lock: another runner took over the lease",
+        )
     };
     if !renew().await? {
         return Err(lost());

@@ -27,7 +27,7 @@ impl SqliteConn {
         url: &str,
         busy_timeout: Duration,
         create: bool,
-    ) -> Result<SqliteConn, String> {
+    ) -> rusqlite::Result<SqliteConn> {
         let path = path_of(url).to_string();
         let missing = path != ":memory:" && !std::path::Path::new(&path).exists();
         let conn = tokio::task::spawn_blocking(move || {
@@ -53,8 +53,7 @@ impl SqliteConn {
             Ok::<_, rusqlite::Error>(conn)
         })
         .await
-        .expect("the SQLite open task does not panic")
-        .map_err(|e| e.to_string())?;
+        .expect("the SQLite open task does not panic")?;
         Ok(SqliteConn {
             inner: Arc::new(Mutex::new(conn)),
         })

@@ -557,3 +557,30 @@ async fn the_commit_watermark_moves_with_every_commit() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_statement_keeps_the_drivers_error_as_its_source() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let err = backend
+            .execute("SELECT * FROM no_such_table_here")
+            .await
+            .expect_err("the table does not exist");
+        let Error::Backend {
+            message, source, ..
+        } = &err
+        else {
+            panic!("a database failure: {err:?}");
+        };
+        assert!(message.contains("no_such_table_here"), "{message}");
+        let source = source.as_deref().expect("the driver's error is kept");
+        let from_driver = match backend.dialect() {
+            Dialect::Sqlite => source.downcast_ref::<rusqlite::Error>().is_some(),
+            Dialect::Postgres | Dialect::Mysql => {
+                source.downcast_ref::<sqlx_core::Error>().is_some()
+            }
+        };
+        assert!(from_driver, "{source:?}");
+    })
+    .await;
+}

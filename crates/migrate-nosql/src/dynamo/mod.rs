@@ -146,10 +146,7 @@ impl DynamoBackend {
             Some((host, port)) => crate::connect::refused(&host, port).await,
             None => None,
         } {
-            return Err(Error::Backend {
-                target,
-                message: refused,
-            });
+            return Err(Error::backend(target, refused));
         }
         let config = loader.load().await;
         let client = Client::new(&config);
@@ -161,16 +158,17 @@ impl DynamoBackend {
         match check {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                return Err(Error::Backend {
-                    target,
-                    message: format!("cannot connect: {}", error_chain(&e)),
-                });
+                return Err(Error::driver(
+                    &target,
+                    format!("cannot connect: {}", error_chain(&e)),
+                    e,
+                ));
             }
             Err(_) => {
-                return Err(Error::Backend {
+                return Err(Error::backend(
                     target,
-                    message: "cannot connect: no answer within 10 s".into(),
-                });
+                    "cannot connect: no answer within 10 s",
+                ));
             }
         }
         Ok(DynamoBackend {
@@ -231,14 +229,12 @@ impl DynamoBackend {
 
     /// A failure of the database (exit 1), said in our words.
     fn error_message(&self, message: String) -> Error {
-        Error::Backend {
-            target: self.target.clone(),
-            message,
-        }
+        Error::backend(&self.target, message)
     }
 
-    fn error(&self, e: impl std::error::Error) -> Error {
-        self.error_message(error_chain(&e))
+    /// A failure the SDK reported, with its chain of causes in the message.
+    fn error(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::driver(&self.target, error_chain(&e), e)
     }
 
     fn unsupported(&self, message: String) -> Error {

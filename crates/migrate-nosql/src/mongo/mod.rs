@@ -48,13 +48,11 @@ impl MongoBackend {
     /// 10 s is an error, not a hang.
     pub async fn connect(url: &str) -> Result<Self> {
         let target = redact(url);
-        let fail = |message: String| Error::Backend {
-            target: target.clone(),
-            message: format!("cannot connect: {message}"),
+        // The error's kind says what went wrong; its own Display adds labels and debug dumps.
+        let fail = |e: mongodb::error::Error| {
+            Error::driver(&target, format!("cannot connect: {}", e.kind), e)
         };
-        let mut options = ClientOptions::parse(url)
-            .await
-            .map_err(|e| fail(e.kind.to_string()))?;
+        let mut options = ClientOptions::parse(url).await.map_err(fail)?;
         let database = options
             .default_database
             .clone()
@@ -72,19 +70,13 @@ impl MongoBackend {
             }
         }
         if !refusals.is_empty() && refusals.len() == options.hosts.len() {
-            return Err(Error::Backend {
-                target,
-                message: refusals.join("; "),
-            });
+            return Err(Error::backend(target, refusals.join("; ")));
         }
         options.server_selection_timeout = Some(CONNECT_TIMEOUT);
         options.connect_timeout = Some(CONNECT_TIMEOUT);
-        // The error's kind says what went wrong; its own Display adds labels and debug dumps.
-        let client = Client::with_options(options).map_err(|e| fail(e.kind.to_string()))?;
+        let client = Client::with_options(options).map_err(fail)?;
         let db = client.database(&database);
-        db.run_command(doc! { "ping": 1 })
-            .await
-            .map_err(|e| fail(e.kind.to_string()))?;
+        db.run_command(doc! { "ping": 1 }).await.map_err(fail)?;
         Ok(MongoBackend {
             db,
             target,
@@ -117,11 +109,9 @@ impl MongoBackend {
         self
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Backend {
-            target: self.target.clone(),
-            message: e.to_string(),
-        }
+    /// A failure the driver reported.
+    fn error(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::driver(&self.target, e.to_string(), e)
     }
 
     /// The application's collections (those with a toasty-migrate validator) as a snapshot.
@@ -183,9 +173,10 @@ impl MongoBackend {
                     .and_then(|p| p.get_str("description").ok())
                     .and_then(|d| serde_json::from_str(d).ok())
                     .ok_or_else(|| {
-                        self.error(format!(
-                            "collection {name}: field {field} has no column description"
-                        ))
+                        Error::backend(
+                            &self.target,
+                            format!("collection {name}: field {field} has no column description"),
+                        )
                     })?;
                 columns.push(column);
             }
@@ -282,7 +273,11 @@ impl MongoBackend {
                 mongodb::error::ErrorKind::Command(ref c) if ALREADY_DONE.contains(&c.code) => {
                     Ok(())
                 }
-                _ => Err(self.error(format!("{e}\n  in: {}", render(&command)))),
+                _ => Err(Error::driver(
+                    &self.target,
+                    format!("{e}\n  in: {}", render(&command)),
+                    e,
+                )),
             },
         }
     }

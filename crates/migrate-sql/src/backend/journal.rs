@@ -1,8 +1,6 @@
 //! `_toasty_migrations`: its DDL and every read and write of its rows, for all three dialects.
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::server_message;
-use super::{Conn, SqlBackend};
+use super::{Conn, DriverError, SqlBackend};
 use crate::TRACKING_TABLE;
 use crate::dialect::Dialect;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -54,7 +52,7 @@ impl Journal for SqlBackend {
                 let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
                 s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(DriverError::from)
             }
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
@@ -62,14 +60,14 @@ impl Journal for SqlBackend {
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
                     statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
                     .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
-                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+                    .execute(&mut *c).await.map(|_| ()).map_err(DriverError::from)
             }
             #[cfg(feature = "mysql")]
             Conn::Mysql(c) => {
                 let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
                 query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
                     .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
-                    .execute(&mut *c).await.map(|_| ()).map_err(|e| e.to_string())
+                    .execute(&mut *c).await.map(|_| ()).map_err(DriverError::from)
             }
         };
         result.map_err(|e| self.error(e))
@@ -177,7 +175,7 @@ impl SqlBackend {
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(DriverError::from),
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
                 let mut q = query(AssertSqlSafe(sql.as_str()));
@@ -203,7 +201,7 @@ impl SqlBackend {
                             })
                             .collect()
                     })
-                    .map_err(|e| e.to_string())
+                    .map_err(DriverError::from)
             }
             #[cfg(feature = "mysql")]
             Conn::Mysql(c) => {
@@ -231,7 +229,7 @@ impl SqlBackend {
                             })
                             .collect()
                     })
-                    .map_err(|e| e.to_string())
+                    .map_err(DriverError::from)
             }
         }
         .map_err(|e| self.error(e))?;

@@ -44,16 +44,16 @@ enum Conn {
 }
 
 /// Runs `$sqlx` with `$c` bound to the sqlx connection (PostgreSQL, MySQL), or `$sqlite` with
-/// `$s` bound to the SQLite one; both give a `Result<_, String>`.
+/// `$s` bound to the SQLite one; both give a `Result<_, DriverError>`.
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $sqlx:expr, $s:ident => $sqlite:expr) => {
         match $conn {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite($s) => $sqlite.map_err(|e| e.to_string()),
+            Conn::Sqlite($s) => $sqlite.map_err($crate::backend::DriverError::from),
             #[cfg(feature = "postgres")]
-            Conn::Postgres($c) => $sqlx.map_err(server_message),
+            Conn::Postgres($c) => $sqlx.map_err($crate::backend::DriverError::from),
             #[cfg(feature = "mysql")]
-            Conn::Mysql($c) => $sqlx.map_err(server_message),
+            Conn::Mysql($c) => $sqlx.map_err($crate::backend::DriverError::from),
         }
     };
 }
@@ -70,12 +70,45 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+/// What a driver reported: the text a person reads, and the driver's error itself, kept as the
+/// source of the [`Error::Backend`] it becomes.
+struct DriverError {
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for DriverError {
+    fn from(e: rusqlite::Error) -> Self {
+        DriverError {
+            message: e.to_string(),
+            source: Box::new(e),
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl From<sqlx_core::Error> for DriverError {
+    fn from(e: sqlx_core::Error) -> Self {
+        DriverError {
+            message: server_message(&e),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// The driver's failure as the core's error, for `target`.
+fn driver_error(target: &str, e: impl Into<DriverError>) -> Error {
+    let e = e.into();
+    Error::driver(target, e.message, e.source)
+}
+
 /// What sqlx reports, for a person: a server's error is its message with PostgreSQL's detail and
 /// hint, without the line of the server's C source that sqlx appends ("at line 948"), which
 /// reads like a line of the migration.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-fn server_message(e: sqlx_core::Error) -> String {
-    let sqlx_core::Error::Database(db) = &e else {
+fn server_message(e: &sqlx_core::Error) -> String {
+    let sqlx_core::Error::Database(db) = e else {
         return e.to_string();
     };
     #[cfg(feature = "postgres")]
@@ -131,27 +164,20 @@ impl SqlBackend {
                     .into(),
             });
         }
-        let fail = |e: String| Error::Backend {
-            target: target.clone(),
-            message: format!("cannot connect: {e}"),
+        let fail = |e: DriverError| {
+            Error::driver(&target, format!("cannot connect: {}", e.message), e.source)
         };
         let lock_timeout = Duration::from_secs(60);
         let connect = async {
-            Ok::<_, String>(match parsed {
+            Ok::<_, DriverError>(match parsed {
                 #[cfg(feature = "sqlite")]
                 DatabaseUrl::Sqlite => {
                     Conn::Sqlite(SqliteConn::open(url, lock_timeout, create).await?)
                 }
                 #[cfg(feature = "postgres")]
-                DatabaseUrl::Postgres => {
-                    Conn::Postgres(PgConnection::connect(url).await.map_err(server_message)?)
-                }
+                DatabaseUrl::Postgres => Conn::Postgres(PgConnection::connect(url).await?),
                 #[cfg(feature = "mysql")]
-                DatabaseUrl::Mysql => Conn::Mysql(
-                    MySqlConnection::connect(url)
-                        .await
-                        .map_err(server_message)?,
-                ),
+                DatabaseUrl::Mysql => Conn::Mysql(MySqlConnection::connect(url).await?),
                 #[allow(unreachable_patterns)]
                 _ => unreachable!("checked by is_built above"),
             })
@@ -159,13 +185,13 @@ impl SqlBackend {
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(conn) => conn.map_err(fail)?,
             Err(_) => {
-                return Err(Error::Backend {
+                return Err(Error::backend(
                     target,
-                    message: format!(
+                    format!(
                         "cannot connect: no answer within {} s",
                         CONNECT_TIMEOUT.as_secs()
                     ),
-                });
+                ));
             }
         };
         let dialect = match conn {
@@ -209,11 +235,8 @@ impl SqlBackend {
         self.dialect
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Backend {
-            target: self.target.clone(),
-            message: e.to_string(),
-        }
+    fn error(&self, e: impl Into<DriverError>) -> Error {
+        driver_error(&self.target, e)
     }
 
     fn unsupported(&self, message: String) -> Error {
@@ -232,11 +255,11 @@ impl SqlBackend {
             s.call(move |c| c.execute_batch(&owned)).await
         });
         result.map_err(|e| {
-            let mut err = self.error(e);
-            if let Error::Backend { message, .. } = &mut err {
-                message.push_str(&format!("\n  in: {sql}"));
-            }
-            err
+            Error::driver(
+                &self.target,
+                format!("{}\n  in: {sql}", e.message),
+                e.source,
+            )
         })
     }
 
@@ -257,7 +280,7 @@ impl SqlBackend {
     /// equal digests mean an unchanged schema, so a comparison made against one can be reused
     /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
     async fn read_fingerprint(&mut self) -> Result<Option<String>> {
-        let result: std::result::Result<_, String> = match &mut self.conn {
+        let result: std::result::Result<_, DriverError> = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => sqlite::fingerprint(s).await,
             #[cfg(feature = "postgres")]
@@ -275,7 +298,7 @@ impl SqlBackend {
     /// schema and the transaction snapshot, whose bounds and in-progress list move whenever any
     /// transaction ends (every change, DDL included, is made by one). `None` elsewhere.
     async fn read_watermark(&mut self) -> Result<Option<String>> {
-        let result: std::result::Result<_, String> = match &mut self.conn {
+        let result: std::result::Result<_, DriverError> = match &mut self.conn {
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => postgres::watermark(c).await,
             #[allow(unreachable_patterns)]

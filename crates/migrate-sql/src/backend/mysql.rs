@@ -1,5 +1,6 @@
 //! MySQL/MariaDB: introspection from `information_schema`, and the lock (a named lock).
 
+use super::DriverError;
 use super::catalog::{add_index_rows, empty_table};
 use super::{Conn, SqlBackend};
 use crate::dialect::Dialect;
@@ -8,7 +9,7 @@ use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_mysql::MySqlConnection;
 use std::collections::BTreeMap;
-use toasty_migrate::{Error, Result, schema::TableSnapshot};
+use toasty_migrate::{Result, schema::TableSnapshot};
 
 /// The lock's name: one per database.
 const LOCK_NAME: &str = "CONCAT('toasty-migrate:', SHA1(DATABASE()))";
@@ -18,10 +19,7 @@ impl SqlBackend {
     #[allow(irrefutable_let_patterns)]
     pub(super) async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
-        let err = |e: sqlx_core::Error| Error::Backend {
-            target: target.clone(),
-            message: e.to_string(),
-        };
+        let err = |e: sqlx_core::Error| super::driver_error(&target, e);
         let Conn::Mysql(c) = &mut self.conn else {
             return Ok(Vec::new());
         };
@@ -81,14 +79,14 @@ impl SqlBackend {
     }
 }
 
-pub(super) async fn try_lock(c: &mut MySqlConnection) -> std::result::Result<bool, String> {
+pub(super) async fn try_lock(c: &mut MySqlConnection) -> std::result::Result<bool, DriverError> {
     query_scalar::<_, Option<i64>>(sqlx_core::sql_str::AssertSqlSafe(format!(
         "SELECT GET_LOCK({LOCK_NAME}, 0)"
     )))
     .fetch_one(&mut *c)
     .await
     .map(|locked| locked == Some(1))
-    .map_err(super::server_message)
+    .map_err(DriverError::from)
 }
 
 pub(super) fn unlock_sql() -> String {

@@ -1,6 +1,7 @@
 //! PostgreSQL: introspection from the catalog, the schema fingerprint and commit watermark, and
 //! the lock (a session advisory lock).
 
+use super::DriverError;
 use super::catalog::{add_index_rows, empty_table};
 use super::{Conn, SqlBackend};
 use crate::dialect::Dialect;
@@ -9,7 +10,7 @@ use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_postgres::PgConnection;
 use std::collections::BTreeMap;
-use toasty_migrate::{Error, Result, schema::TableSnapshot};
+use toasty_migrate::{Result, schema::TableSnapshot};
 
 /// The lock's key: one per database and schema.
 const LOCK_KEY: &str =
@@ -20,10 +21,7 @@ impl SqlBackend {
     #[allow(irrefutable_let_patterns)]
     pub(super) async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
-        let err = |e: sqlx_core::Error| Error::Backend {
-            target: target.clone(),
-            message: e.to_string(),
-        };
+        let err = |e: sqlx_core::Error| super::driver_error(&target, e);
         let Conn::Postgres(c) = &mut self.conn else {
             return Ok(Vec::new());
         };
@@ -89,7 +87,7 @@ impl SqlBackend {
 /// again differs too; `adbin` is a default's stored form.
 pub(super) async fn fingerprint(
     c: &mut PgConnection,
-) -> std::result::Result<Option<String>, String> {
+) -> std::result::Result<Option<String>, DriverError> {
     const SQL: &str = "SELECT md5(concat_ws('|', current_schema(), \
          (SELECT string_agg(concat_ws(',', c.oid, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod, \
            a.attnotnull, a.attidentity, d.adbin::text), ';' ORDER BY c.oid, a.attnum) \
@@ -108,13 +106,15 @@ pub(super) async fn fingerprint(
         .fetch_one(&mut *c)
         .await
         .map(Some)
-        .map_err(|e| e.to_string())
+        .map_err(DriverError::from)
 }
 
 /// The server's start, the database, the schema and the transaction snapshot, whose bounds and
 /// in-progress list move whenever any transaction ends (every change, DDL included, is made by
 /// one).
-pub(super) async fn watermark(c: &mut PgConnection) -> std::result::Result<Option<String>, String> {
+pub(super) async fn watermark(
+    c: &mut PgConnection,
+) -> std::result::Result<Option<String>, DriverError> {
     const SQL: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
          (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema(), \
          txid_current_snapshot())";
@@ -122,16 +122,16 @@ pub(super) async fn watermark(c: &mut PgConnection) -> std::result::Result<Optio
         .fetch_one(&mut *c)
         .await
         .map(Some)
-        .map_err(|e| e.to_string())
+        .map_err(DriverError::from)
 }
 
-pub(super) async fn try_lock(c: &mut PgConnection) -> std::result::Result<bool, String> {
+pub(super) async fn try_lock(c: &mut PgConnection) -> std::result::Result<bool, DriverError> {
     query_scalar(sqlx_core::sql_str::AssertSqlSafe(format!(
         "SELECT pg_try_advisory_lock({LOCK_KEY})"
     )))
     .fetch_one(&mut *c)
     .await
-    .map_err(super::server_message)
+    .map_err(DriverError::from)
 }
 
 pub(super) fn unlock_sql() -> String {

@@ -1,6 +1,7 @@
 //! SQLite: introspection from `sqlite_master` and the pragma table-valued functions, the
 //! schema fingerprint, and the lock (`BEGIN IMMEDIATE` for the whole run).
 
+use super::DriverError;
 use super::{Conn, SqlBackend};
 use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table, stored_key};
@@ -77,7 +78,9 @@ impl SqlBackend {
 
 /// A digest of `sqlite_master`: each table's and index's full definition is its CREATE
 /// statement.
-pub(super) async fn fingerprint(s: &SqliteConn) -> std::result::Result<Option<String>, String> {
+pub(super) async fn fingerprint(
+    s: &SqliteConn,
+) -> std::result::Result<Option<String>, DriverError> {
     const SQL: &str = "SELECT type || char(31) || name || char(31) || COALESCE(sql, '') \
          FROM sqlite_master ORDER BY type, name";
     s.call(|c| {
@@ -92,7 +95,7 @@ pub(super) async fn fingerprint(s: &SqliteConn) -> std::result::Result<Option<St
         Ok(Some(format!("{:x}", hasher.finalize())))
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(DriverError::from)
 }
 
 /// Begins the run-long write transaction that is the lock, without waiting; `false` if another
@@ -100,7 +103,7 @@ pub(super) async fn fingerprint(s: &SqliteConn) -> std::result::Result<Option<St
 pub(super) async fn try_lock(
     s: &SqliteConn,
     busy_timeout: Duration,
-) -> std::result::Result<bool, String> {
+) -> std::result::Result<bool, DriverError> {
     s.call(move |c| {
         c.busy_timeout(Duration::ZERO)?;
         let begun = c.execute_batch("BEGIN IMMEDIATE");
@@ -116,7 +119,7 @@ pub(super) async fn try_lock(
         }
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(DriverError::from)
 }
 
 /// (name, unique, [(column, descending)]) of a SQLite index.
