@@ -310,7 +310,11 @@ async fn every_change_kind_up_and_down<C: Connect>(kind: Kind, connect: C) {
         migrator.up(&mut backend, &one()).await.unwrap();
         assert_schema(&mut backend, schema, &format!("{kind:?} up {name}")).await;
     }
-    assert_eq!(migrator.drift(&mut backend).await.unwrap(), Drift::InSync);
+    let statuses = migrator.status(&mut backend).await.unwrap();
+    assert_eq!(
+        migrator.drift(&statuses, &mut backend).await.unwrap(),
+        Drift::InSync
+    );
     for i in (0..history.len()).rev() {
         migrator.down(&mut backend, &one()).await.unwrap();
         let before = match i {

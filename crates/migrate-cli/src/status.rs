@@ -3,17 +3,13 @@
 
 use crate::Target;
 use crate::backend::with_backend;
-use crate::cache::{read_cache_file, write_cache_file};
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
 use crate::run::open_with;
 use anstream::{print, println};
 use anyhow::Result;
 use clap::Args;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::Path;
 use toasty_migrate::{
     Error,
     backend::Backend,
@@ -37,9 +33,9 @@ async fn run_on<B: Backend>(
     args: &StatusArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (index, mut backend) = open_with(&args.target, crate::cache::index, connect).await?;
-    let statuses = index.status(&mut backend).await?;
-    let drift = drift(&args.target.dir, &statuses, &mut backend).await?;
+    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
+    let statuses = migrator.status(&mut backend).await?;
+    let drift = migrator.drift(&statuses, &mut backend).await?;
     let history = history_problem(&statuses);
     if args.json {
         print_json(&statuses, &drift, history.is_none());
@@ -70,145 +66,6 @@ fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
         }),
         _ => None,
     })
-}
-
-/// Compares the database with the schema its applied migrations build ([`toasty_migrate::run::Migrator::drift`]).
-/// That takes the plans and a full introspection, so an "in sync" verdict is kept in the migrations' cache directory per
-/// database and reused while the applied migrations' checksums and one of two tokens stay the
-/// same: the server's commit watermark (nothing committed at all since) or the schema's
-/// fingerprint (the catalog read cheaply). Backends with neither always compare in full.
-async fn drift(
-    dir: &Path,
-    statuses: &[MigrationStatus],
-    backend: &mut impl Backend,
-) -> Result<Drift> {
-    let mut applied = Vec::new();
-    for status in statuses {
-        match &status.state {
-            MigrationState::Applied(a) => applied.push((&status.version, &a.checksum)),
-            MigrationState::Modified { file_checksum, .. } => {
-                applied.push((&status.version, file_checksum))
-            }
-            MigrationState::Pending => {}
-            MigrationState::Missing(_) | MigrationState::Partial(_) => {
-                return Ok(Drift::Unknown(format!(
-                    "migration {} is {}",
-                    status.version,
-                    state_name(&status.state)
-                )));
-            }
-        }
-    }
-    // A token keys a verdict together with the migrations it was made against.
-    let keyed = |token: String| {
-        hash(
-            [token]
-                .into_iter()
-                .chain(applied.iter().map(|(v, c)| format!("{v} {c}"))),
-        )
-    };
-    // Databases are told apart by a hash of their (password-free) target.
-    let database = hash([backend.target()]);
-    let cached = Verdict::cached(dir, &database);
-    // Taken before the schema is read: a later equal watermark vouches for all read after it.
-    // (The applied migrations were read before, but they are part of the key.)
-    let watermark = backend.commit_watermark().await?.map(keyed);
-    if watermark.is_some() && watermark == cached.watermark {
-        return Ok(Drift::InSync);
-    }
-    let fingerprint = backend.schema_fingerprint().await?;
-    let fingerprint_key = fingerprint.clone().map(keyed);
-    if fingerprint_key.is_some() && fingerprint_key == cached.fingerprint {
-        Verdict {
-            fingerprint: fingerprint_key,
-            watermark,
-        }
-        .keep(dir, &database);
-        return Ok(Drift::InSync);
-    }
-
-    let drift = crate::cache::migrator(dir)?.drift(backend).await?;
-    if drift == Drift::InSync {
-        // The fingerprint vouches for the verdict only if nothing changed the schema while it
-        // was compared; the watermark, taken first, moves with any such change by itself.
-        let fingerprint = match fingerprint_key {
-            Some(key) if backend.schema_fingerprint().await? == fingerprint => Some(key),
-            _ => None,
-        };
-        Verdict {
-            fingerprint,
-            watermark,
-        }
-        .keep(dir, &database);
-    }
-    Ok(drift)
-}
-
-/// SHA-256 over `parts`, each ended by a zero byte, in hex.
-fn hash<S: AsRef<[u8]>>(parts: impl IntoIterator<Item = S>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_ref());
-        hasher.update([0]);
-    }
-    format!("{:x}", hasher.finalize())
-}
-
-/// The tokens, each keyed with the applied migrations, under which a database was last found in
-/// sync with them.
-#[derive(Default, PartialEq, Serialize, Deserialize)]
-struct Verdict {
-    fingerprint: Option<String>,
-    watermark: Option<String>,
-}
-
-/// The kept verdicts, by database. Read only by the version of the tool that wrote them (a newer
-/// one may compare differently).
-#[derive(Serialize, Deserialize)]
-struct Verdicts {
-    toasty_migrate: String,
-    in_sync: BTreeMap<String, Verdict>,
-}
-
-const VERDICT_FILE: &str = "in-sync.json";
-/// Databases whose last verdict is kept.
-const VERDICTS_KEPT: usize = 16;
-
-impl Verdict {
-    fn all(dir: &Path) -> BTreeMap<String, Verdict> {
-        read_cache_file(dir, VERDICT_FILE)
-            .and_then(|bytes| serde_json::from_slice::<Verdicts>(&bytes).ok())
-            .filter(|v| v.toasty_migrate == env!("CARGO_PKG_VERSION"))
-            .map(|v| v.in_sync)
-            .unwrap_or_default()
-    }
-
-    fn cached(dir: &Path, database: &str) -> Verdict {
-        Self::all(dir).remove(database).unwrap_or_default()
-    }
-
-    /// Records this verdict for `database`, unless it is already the one kept or vouches for
-    /// nothing.
-    fn keep(self, dir: &Path, database: &str) {
-        if self == Verdict::default() {
-            return;
-        }
-        let mut all = Self::all(dir);
-        if all.get(database) == Some(&self) {
-            return;
-        }
-        if all.len() >= VERDICTS_KEPT {
-            all.clear();
-        }
-        all.insert(database.to_string(), self);
-        let file = Verdicts {
-            toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
-            in_sync: all,
-        };
-        let bytes = serde_json::to_vec(&file).expect("verdicts serialize");
-        write_cache_file(dir, VERDICT_FILE, &bytes);
-    }
 }
 
 fn state_name(state: &MigrationState) -> &'static str {

@@ -161,17 +161,6 @@ pub trait Introspect: Send {
     /// Whether the database keeps columns in the order migrations put them (PostgreSQL cannot
     /// put a column back in its place, so order is not compared there).
     fn keeps_column_order(&self) -> bool;
-
-    /// A digest of everything `introspect` reads, taken cheaply, where the database has one:
-    /// equal digests mean an unchanged schema. (The CLI's `status` reuses a drift verdict on it.)
-    fn schema_fingerprint(&mut self) -> impl Future<Output = Result<Option<String>>> + Send {
-        async { Ok(None) }
-    }
-
-    /// A token that moves with anything the server commits, where it has one.
-    fn commit_watermark(&mut self) -> impl Future<Output = Result<Option<String>>> + Send {
-        async { Ok(None) }
-    }
 }
 
 /// A database the migrator can drive.

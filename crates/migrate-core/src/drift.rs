@@ -5,7 +5,7 @@
 //! keeps it.
 
 use crate::Result;
-use crate::backend::{Introspect, Journal};
+use crate::backend::Introspect;
 use crate::diff::detect_changes;
 use crate::runner::{MigrationState, MigrationStatus, Migrator};
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
@@ -23,11 +23,15 @@ pub enum Drift {
 }
 
 impl Migrator {
-    /// Compares the database with the schema its applied migrations build (an applied
-    /// migration edited since counts as its file says).
-    pub async fn drift(&self, backend: &mut (impl Journal + Introspect)) -> Result<Drift> {
-        let statuses = self.status(backend).await?;
-        let expected = match self.applied_schema(&statuses) {
+    /// Compares the database with the schema its applied migrations build, given `statuses` as
+    /// [`status`](Migrator::status) read them (an applied migration edited since counts as its
+    /// file says).
+    pub async fn drift(
+        &self,
+        statuses: &[MigrationStatus],
+        backend: &mut impl Introspect,
+    ) -> Result<Drift> {
+        let expected = match self.applied_schema(statuses) {
             Ok(expected) => expected,
             Err(why) => return Ok(Drift::Unknown(why)),
         };

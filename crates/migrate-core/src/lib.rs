@@ -99,8 +99,7 @@ pub mod files {
 pub mod run {
     pub use crate::drift::Drift;
     pub use crate::runner::{
-        AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, Migrator, RunOptions,
-        RunReport, RunStep,
+        AppliedMigration, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport, RunStep,
     };
 }
 

@@ -78,35 +78,14 @@ pub struct RunStep {
     pub execution_time: Option<Duration>,
 }
 
-/// Each migration's version and checksum, oldest first: all that [`MigrationIndex::status`]
-/// needs (a tool can keep them cheaper to load than the files; the CLI does).
+/// Each migration's version and checksum, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct MigrationIndex {
+struct MigrationIndex {
     versions: Vec<String>,
     checksums: Vec<String>,
 }
 
 impl MigrationIndex {
-    /// `(version, checksum)` of each migration; sorted here by version.
-    pub fn new(mut migrations: Vec<(String, String)>) -> Self {
-        migrations.sort();
-        let (versions, checksums) = migrations.into_iter().unzip();
-        MigrationIndex {
-            versions,
-            checksums,
-        }
-    }
-
-    pub fn versions(&self) -> &[String] {
-        &self.versions
-    }
-
-    /// Every known migration and every tracking row, by version.
-    pub async fn status(&self, backend: &mut impl Journal) -> Result<Vec<MigrationStatus>> {
-        let applied = backend.applied().await?;
-        Ok(self.states(applied))
-    }
-
     fn states(&self, applied: Vec<AppliedMigration>) -> Vec<MigrationStatus> {
         let mut applied: HashMap<String, AppliedMigration> = applied
             .into_iter()
@@ -192,13 +171,9 @@ impl Migrator {
         &self.migrations
     }
 
-    pub fn index(&self) -> &MigrationIndex {
-        &self.index
-    }
-
     /// Every known migration and every tracking row, by version.
     pub async fn status(&self, backend: &mut impl Journal) -> Result<Vec<MigrationStatus>> {
-        self.index.status(backend).await
+        Ok(self.index.states(backend.applied().await?))
     }
 
     /// Applies pending migrations, oldest first, under the lock.

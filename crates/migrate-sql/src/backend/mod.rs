@@ -275,37 +275,6 @@ impl SqlBackend {
         };
         Ok(SchemaSnapshot::new(tables))
     }
-
-    /// A digest of everything [`introspect`](Introspect::introspect) reads, taken in one cheap query:
-    /// equal digests mean an unchanged schema, so a comparison made against one can be reused
-    /// (`migrate:status` does). `None` where there is no such shortcut (MySQL).
-    async fn read_fingerprint(&mut self) -> Result<Option<String>> {
-        let result: std::result::Result<_, DriverError> = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(s) => sqlite::fingerprint(s).await,
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => postgres::fingerprint(c).await,
-            #[cfg(feature = "mysql")]
-            Conn::Mysql(_) => Ok(None),
-        };
-        result.map_err(|e| self.error(e))
-    }
-
-    /// A token for everything the server has committed: if it reads the same later, nothing at
-    /// all was committed in between, so whatever was read after taking it still holds. Cheaper
-    /// than the schema fingerprint but moved by every write, so it
-    /// only saves work on a quiet database. PostgreSQL: the server's start, the database, the
-    /// schema and the transaction snapshot, whose bounds and in-progress list move whenever any
-    /// transaction ends (every change, DDL included, is made by one). `None` elsewhere.
-    async fn read_watermark(&mut self) -> Result<Option<String>> {
-        let result: std::result::Result<_, DriverError> = match &mut self.conn {
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => postgres::watermark(c).await,
-            #[allow(unreachable_patterns)]
-            _ => Ok(None),
-        };
-        result.map_err(|e| self.error(e))
-    }
 }
 
 /// The lock: SQLite's run-long write transaction (`BEGIN IMMEDIATE`), PostgreSQL's advisory lock,
@@ -449,14 +418,6 @@ impl Introspect for SqlBackend {
 
     fn keeps_column_order(&self) -> bool {
         self.dialect != Dialect::Postgres
-    }
-
-    async fn schema_fingerprint(&mut self) -> Result<Option<String>> {
-        self.read_fingerprint().await
-    }
-
-    async fn commit_watermark(&mut self) -> Result<Option<String>> {
-        self.read_watermark().await
     }
 }
 

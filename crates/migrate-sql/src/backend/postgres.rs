@@ -1,5 +1,4 @@
-//! PostgreSQL: introspection from the catalog, the schema fingerprint and commit watermark, and
-//! the lock (a session advisory lock).
+//! PostgreSQL: introspection from the catalog and the lock (a session advisory lock).
 
 use super::DriverError;
 use super::catalog::{add_index_rows, empty_table};
@@ -81,48 +80,6 @@ impl SqlBackend {
         add_index_rows(&mut tables, index_rows);
         Ok(tables.into_values().collect())
     }
-}
-
-/// An md5 of the catalog rows introspection reads, by oid, so that a table dropped and created
-/// again differs too; `adbin` is a default's stored form.
-pub(super) async fn fingerprint(
-    c: &mut PgConnection,
-) -> std::result::Result<Option<String>, DriverError> {
-    const SQL: &str = "SELECT md5(concat_ws('|', current_schema(), \
-         (SELECT string_agg(concat_ws(',', c.oid, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod, \
-           a.attnotnull, a.attidentity, d.adbin::text), ';' ORDER BY c.oid, a.attnum) \
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-          WHERE n.nspname = current_schema() AND c.relkind = 'r'), \
-         (SELECT string_agg(concat_ws(',', ix.indexrelid, ic.relname, ix.indrelid, ix.indisunique, \
-           ix.indisprimary, ix.indkey::text, ix.indoption::text), ';' ORDER BY ix.indexrelid) \
-          FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid \
-          JOIN pg_namespace n ON n.oid = ic.relnamespace WHERE n.nspname = current_schema()), \
-         (SELECT string_agg(concat_ws(',', t.oid, t.typname, e.enumlabel), ';' ORDER BY t.oid, e.enumsortorder) \
-          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
-          JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema())))";
-    query_scalar::<_, String>(SQL)
-        .fetch_one(&mut *c)
-        .await
-        .map(Some)
-        .map_err(DriverError::from)
-}
-
-/// The server's start, the database, the schema and the transaction snapshot, whose bounds and
-/// in-progress list move whenever any transaction ends (every change, DDL included, is made by
-/// one).
-pub(super) async fn watermark(
-    c: &mut PgConnection,
-) -> std::result::Result<Option<String>, DriverError> {
-    const SQL: &str = "SELECT concat_ws('|', pg_postmaster_start_time(), \
-         (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema(), \
-         txid_current_snapshot())";
-    query_scalar::<_, String>(SQL)
-        .fetch_one(&mut *c)
-        .await
-        .map(Some)
-        .map_err(DriverError::from)
 }
 
 pub(super) async fn try_lock(c: &mut PgConnection) -> std::result::Result<bool, DriverError> {

@@ -1,5 +1,5 @@
-//! SQLite: introspection from `sqlite_master` and the pragma table-valued functions, the
-//! schema fingerprint, and the lock (`BEGIN IMMEDIATE` for the whole run).
+//! SQLite: introspection from `sqlite_master` and the pragma table-valued functions, and
+//! the lock (`BEGIN IMMEDIATE` for the whole run).
 
 use super::DriverError;
 use super::{Conn, SqlBackend};
@@ -74,28 +74,6 @@ impl SqlBackend {
             indexes,
         })
     }
-}
-
-/// A digest of `sqlite_master`: each table's and index's full definition is its CREATE
-/// statement.
-pub(super) async fn fingerprint(
-    s: &SqliteConn,
-) -> std::result::Result<Option<String>, DriverError> {
-    const SQL: &str = "SELECT type || char(31) || name || char(31) || COALESCE(sql, '') \
-         FROM sqlite_master ORDER BY type, name";
-    s.call(|c| {
-        use sha2::{Digest, Sha256};
-        let mut stmt = c.prepare(SQL)?;
-        let mut rows = stmt.query([])?;
-        let mut hasher = Sha256::new();
-        while let Some(row) = rows.next()? {
-            hasher.update(row.get_ref(0)?.as_bytes().unwrap_or_default());
-            hasher.update([30]);
-        }
-        Ok(Some(format!("{:x}", hasher.finalize())))
-    })
-    .await
-    .map_err(DriverError::from)
 }
 
 /// Begins the run-long write transaction that is the lock, without waiting; `false` if another
