@@ -9,9 +9,10 @@
 use std::path::{Path, PathBuf};
 use toasty_migrate::{
     Result,
+    data::{Value, col, is_null, lower, upper},
     diff::{DiffOptions, detect_changes_with},
     files::{MigrationGenerator, SCHEMA_FILE},
-    schema::{SchemaSnapshot, load_snapshot},
+    schema::{Operation, SchemaSnapshot, load_snapshot},
 };
 use toasty_migrate_sql::{Dialect, SqlBackend};
 
@@ -51,6 +52,37 @@ pub fn generate_fixture_migrations(dir: &Path) -> Result<()> {
             MigrationGenerator::new(dir).at(time::macros::datetime!(2025-01-17 12:00:00 UTC));
         generator.write_migration_file(&generator.generate(&diff, message)?)?;
     }
+    // A data migration: what `migrate:new` starts and a person fills in.
+    let generator =
+        MigrationGenerator::new(dir).at(time::macros::datetime!(2025-01-17 12:00:00 UTC));
+    let mut seed = generator.empty("seed users")?;
+    let user = |id: i64, name: &str, email: &str| {
+        vec![
+            ("id".to_string(), Value::Integer(id)),
+            ("name".to_string(), Value::Text(name.into())),
+            ("email".to_string(), Value::Text(email.into())),
+        ]
+    };
+    seed.up = vec![
+        Operation::InsertRows {
+            table: "users".into(),
+            rows: vec![
+                user(1, "ann", "ann@example.com"),
+                user(2, "bob", "bob@example.com"),
+            ],
+        },
+        Operation::UpdateRows {
+            table: "users".into(),
+            set: vec![("name".into(), upper(col("name")))],
+            filter: is_null("age"),
+        },
+    ];
+    seed.down = vec![Operation::UpdateRows {
+        table: "users".into(),
+        set: vec![("name".into(), lower(col("name")))],
+        filter: is_null("age"),
+    }];
+    generator.write_migration_file(&seed)?;
     Ok(())
 }
 

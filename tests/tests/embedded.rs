@@ -16,7 +16,7 @@ fn compiled_migrations_match_the_parsed_files() {
     let compiled = migrations::migrations();
     let versions = list_versions(&dir).unwrap();
     assert_eq!(compiled.len(), versions.len());
-    assert_eq!(compiled.len(), 2);
+    assert_eq!(compiled.len(), 3);
     for (migration, version) in compiled.iter().zip(&versions) {
         assert_eq!(migration.version(), version);
         let described = MigrationPlan::describe(migration.as_ref()).unwrap();
@@ -46,8 +46,8 @@ fn fixtures_are_what_the_generator_writes_today() {
     names.sort();
     assert_eq!(
         names.len(),
-        4,
-        "two migrations, mod.rs and .schema.json: {names:?}"
+        5,
+        "three migrations (two schema, one data), mod.rs and .schema.json: {names:?}"
     );
     for name in names {
         let fresh_text = std::fs::read_to_string(fresh.path().join(&name)).unwrap();
@@ -74,7 +74,7 @@ async fn an_application_applies_its_embedded_migrations_at_start_up() {
     let mut db = SqlBackend::connect(&url).await.unwrap();
     // The fixture's second migration drops an index (loses no data), so no allow is needed.
     let report = migrator.up(&mut db, &RunOptions::default()).await.unwrap();
-    assert_eq!(report.steps.len(), 2);
+    assert_eq!(report.steps.len(), 3);
 
     // The next start finds nothing to do, and the CLI's view of the files agrees.
     let mut db = SqlBackend::connect(&url).await.unwrap();

@@ -4,6 +4,7 @@
 //! The Rust is built with `quote` and laid out by `prettyplease`; [`crate::parse`] reads exactly
 //! this vocabulary back.
 
+use crate::data::{Expr, Filter, Value};
 use crate::diff::SchemaDiff;
 use crate::migration::{MigrationPlan, is_version};
 use crate::operation::{ColumnPosition, Operation};
@@ -61,6 +62,21 @@ impl MigrationGenerator {
         if diff.is_empty() {
             return Err(Error::NoChanges);
         }
+        Ok(MigrationPlan::from_diff(self.version(message)?, diff))
+    }
+
+    /// A migration with nothing in it yet, versioned as [`generate`](Self::generate) does, for a
+    /// person (or a caller) to fill with data steps: `toasty migrate:new`.
+    pub fn empty(&self, message: &str) -> Result<MigrationPlan> {
+        Ok(MigrationPlan {
+            version: self.version(message)?,
+            up: Vec::new(),
+            down: Vec::new(),
+            transactional: true,
+        })
+    }
+
+    fn version(&self, message: &str) -> Result<String> {
         let slug = slugify(message)?;
         let mut now = self
             .now
@@ -77,7 +93,7 @@ impl MigrationGenerator {
             now = last.assume_utc() + time::Duration::SECOND;
         }
         let stamp = now.format(STAMP).expect("a UTC time always formats");
-        Ok(MigrationPlan::from_diff(format!("{stamp}_{slug}"), diff))
+        Ok(format!("{stamp}_{slug}"))
     }
 
     /// Writes `<dir>/<version>.rs`, regenerates `<dir>/mod.rs` and updates `<dir>/.schema.json`
@@ -293,6 +309,112 @@ fn render_operation(op: &Operation) -> TokenStream {
         }
         Operation::DropIndex { table, index } => quote! { db.drop_index(#table, #index)?; },
         Operation::Raw { statement } => quote! { db.raw(#statement)?; },
+        Operation::InsertRows { table, rows } => {
+            let rows = rows.iter().map(|row| {
+                let pairs = row.iter().map(|(c, v)| {
+                    let v = render_value(v);
+                    quote!((#c, #v))
+                });
+                quote!(vec![#(#pairs),*])
+            });
+            quote! { db.insert_rows(#table, vec![#(#rows),*])?; }
+        }
+        Operation::UpdateRows { table, set, filter } => {
+            let set = set.iter().map(|(c, e)| {
+                let e = render_expr(e);
+                quote!((#c, #e))
+            });
+            let filter = render_filter(filter);
+            quote! { db.update_rows(#table, vec![#(#set),*], #filter)?; }
+        }
+        Operation::DeleteRows { table, filter } => {
+            let filter = render_filter(filter);
+            quote! { db.delete_rows(#table, #filter)?; }
+        }
+        Operation::Irreversible { reason } => quote! { db.irreversible(#reason)?; },
+    }
+}
+
+fn render_value(v: &Value) -> TokenStream {
+    match v {
+        Value::Null => quote!(Value::Null),
+        Value::Bool(b) => quote!(Value::Bool(#b)),
+        Value::Integer(i) => {
+            let lit = Literal::i64_unsuffixed(*i);
+            quote!(Value::Integer(#lit))
+        }
+        Value::Float(f) => {
+            let lit = Literal::f64_unsuffixed(*f);
+            quote!(Value::Float(#lit))
+        }
+        Value::Text(s) => quote!(Value::Text(#s.into())),
+    }
+}
+
+fn render_expr(e: &Expr) -> TokenStream {
+    let list = |es: &[Expr]| {
+        let es = es.iter().map(render_expr);
+        quote!(vec![#(#es),*])
+    };
+    match e {
+        Expr::Value(v) => {
+            let v = render_value(v);
+            quote!(lit(#v))
+        }
+        Expr::Column(c) => quote!(col(#c)),
+        Expr::Coalesce(es) => {
+            let es = list(es);
+            quote!(coalesce(#es))
+        }
+        Expr::Lower(e) => {
+            let e = render_expr(e);
+            quote!(lower(#e))
+        }
+        Expr::Upper(e) => {
+            let e = render_expr(e);
+            quote!(upper(#e))
+        }
+        Expr::Concat(es) => {
+            let es = list(es);
+            quote!(concat(#es))
+        }
+        Expr::Cast(e, ty) => {
+            let e = render_expr(e);
+            let ty = render_type(ty);
+            quote!(cast(#e, #ty))
+        }
+    }
+}
+
+fn render_filter(f: &Filter) -> TokenStream {
+    let list = |fs: &[Filter]| {
+        let fs = fs.iter().map(render_filter);
+        quote!(vec![#(#fs),*])
+    };
+    match f {
+        Filter::All => quote!(all()),
+        Filter::Eq(c, v) => {
+            let v = render_value(v);
+            quote!(eq(#c, #v))
+        }
+        Filter::Ne(c, v) => {
+            let v = render_value(v);
+            quote!(ne(#c, #v))
+        }
+        Filter::IsNull(c) => quote!(is_null(#c)),
+        Filter::IsNotNull(c) => quote!(is_not_null(#c)),
+        Filter::In(c, vs) => {
+            let vs = vs.iter().map(render_value);
+            quote!(is_in(#c, vec![#(#vs),*]))
+        }
+        Filter::And(fs) => {
+            let fs = list(fs);
+            quote!(and(#fs))
+        }
+        Filter::Or(fs) => {
+            let fs = list(fs);
+            quote!(or(#fs))
+        }
     }
 }
 

@@ -12,9 +12,10 @@
 //! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
 //!
-//! The API comes in five groups:
+//! The API comes in six groups:
 //! - [`schema`]: snapshots of a schema, their types, and the operations that edit them;
 //! - [`diff`]: what changed between two snapshots;
+//! - [`data`]: the values, expressions and filters of data steps (insert, update, delete rows);
 //! - [`files`]: migration files: generating, reading back, the [`Migration`] trait;
 //! - [`run`]: the [`run::Migrator`], which decides everything about applying migrations and runs
 //!   every step;
@@ -44,6 +45,7 @@
 //! ```
 
 pub mod backend;
+pub mod data;
 pub mod diff;
 mod drift;
 mod error;
@@ -105,6 +107,10 @@ pub mod run {
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
 pub mod prelude {
+    pub use crate::data::{
+        Expr, Filter, Value, all, and, cast, coalesce, col, concat, eq, is_in, is_not_null,
+        is_null, lit, lower, ne, or, upper,
+    };
     pub use crate::schema::{
         ColumnDef, ColumnPosition, ColumnType, DefaultValue, EnumType, IndexColumn, IndexDef,
         IndexOp, IndexScope, TableDef,

@@ -3,11 +3,13 @@
 //! the generator writes, the parser reads back, dry-run prints, backends execute and the checksum
 //! covers.
 
+use crate::data::{Expr, Filter, Value};
 use crate::operation::{ColumnPosition, Operation};
-use crate::snapshot::{ColumnDef, IndexDef, TableDef};
+use crate::snapshot::{ColumnDef, IndexDef, SchemaSnapshot, TableDef};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A migration, as a generated file implements it. `up` and `down` describe operations through
@@ -99,6 +101,43 @@ pub trait MigrationContext {
         })
     }
 
+    /// Data step: inserts `rows`, each `(column, value)` pairs. Reverting the migration deletes
+    /// them by primary key without a word in `down`.
+    fn insert_rows(&mut self, table: &str, rows: Vec<Vec<(&str, Value)>>) -> Result<()> {
+        self.operation(Operation::InsertRows {
+            table: table.into(),
+            rows: rows
+                .into_iter()
+                .map(|row| row.into_iter().map(|(c, v)| (c.to_string(), v)).collect())
+                .collect(),
+        })
+    }
+
+    /// Data step: sets each `(column, expression)` of `set` in the rows `filter` matches.
+    fn update_rows(&mut self, table: &str, set: Vec<(&str, Expr)>, filter: Filter) -> Result<()> {
+        self.operation(Operation::UpdateRows {
+            table: table.into(),
+            set: set.into_iter().map(|(c, e)| (c.to_string(), e)).collect(),
+            filter,
+        })
+    }
+
+    /// Data step: deletes the rows `filter` matches.
+    fn delete_rows(&mut self, table: &str, filter: Filter) -> Result<()> {
+        self.operation(Operation::DeleteRows {
+            table: table.into(),
+            filter,
+        })
+    }
+
+    /// In `down`: the migration cannot be reverted, and why; `down` refuses it before doing
+    /// anything.
+    fn irreversible(&mut self, reason: &str) -> Result<()> {
+        self.operation(Operation::Irreversible {
+            reason: reason.into(),
+        })
+    }
+
     /// Escape hatch: a statement passed to the backend as written.
     fn raw(&mut self, statement: &str) -> Result<()> {
         self.operation(Operation::Raw {
@@ -181,6 +220,41 @@ impl MigrationPlan {
         version_name(&self.version)
     }
 
+    /// Why the migration cannot be reverted, if its `down` says so.
+    pub fn irreversible(&self) -> Option<&str> {
+        self.down.iter().find_map(|op| match op {
+            Operation::Irreversible { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+
+    /// What reverting runs, from `live` (the schema the migration left): first a delete by
+    /// primary key of the rows each insert of `up` added, newest first, then `down` as written.
+    pub fn down_with_inserts_reverted(&self, live: &SchemaSnapshot) -> Cow<'_, [Operation]> {
+        let reverted: Vec<Operation> = self
+            .up
+            .iter()
+            .rev()
+            .filter_map(|op| match op {
+                Operation::InsertRows { table, rows } => Some(Operation::DeleteRows {
+                    table: table.clone(),
+                    filter: crate::data::key_filter(live.table(table)?, rows),
+                }),
+                _ => None,
+            })
+            .collect();
+        if reverted.is_empty() {
+            return Cow::Borrowed(&self.down);
+        }
+        Cow::Owned(
+            reverted
+                .into_iter()
+                .chain(self.down.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// The operations as written in the file.
     pub fn operations(&self, direction: Direction) -> &[Operation] {
         match direction {
             Direction::Up => &self.up,

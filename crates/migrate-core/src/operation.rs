@@ -2,6 +2,7 @@
 //! `up` and `down` are each a list of operations; backends execute them, the snapshot can replay
 //! them, and the checksum is taken over them.
 
+use crate::data::{self, Expr, Filter, Row};
 use crate::snapshot::{ColumnDef, IndexDef, SchemaSnapshot, TableDef};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,28 @@ pub enum Operation {
     /// replayed on a snapshot and is never destructive-checked: the author vouches for it.
     Raw {
         statement: String,
+    },
+    /// Data step: inserts rows. Reverting the migration deletes them by primary key before its
+    /// `down` runs, so `down` need not say so.
+    InsertRows {
+        table: String,
+        rows: Vec<Row>,
+    },
+    /// Data step: sets columns of the rows `filter` matches.
+    UpdateRows {
+        table: String,
+        set: Vec<(String, Expr)>,
+        filter: Filter,
+    },
+    /// Data step: deletes the rows `filter` matches.
+    DeleteRows {
+        table: String,
+        filter: Filter,
+    },
+    /// In a `down`: the migration cannot be reverted, and why. `down` refuses it before doing
+    /// anything.
+    Irreversible {
+        reason: String,
     },
 }
 
@@ -95,8 +118,11 @@ impl Operation {
             | Operation::DropColumn { table, .. }
             | Operation::ModifyColumn { table, .. }
             | Operation::CreateIndex { table, .. }
-            | Operation::DropIndex { table, .. } => Some(table),
-            Operation::Raw { .. } => None,
+            | Operation::DropIndex { table, .. }
+            | Operation::InsertRows { table, .. }
+            | Operation::UpdateRows { table, .. }
+            | Operation::DeleteRows { table, .. } => Some(table),
+            Operation::Raw { .. } | Operation::Irreversible { .. } => None,
         }
     }
 }
@@ -116,17 +142,25 @@ impl Operation {
             | Operation::DropColumn { .. }
             | Operation::CreateIndex { .. }
             | Operation::DropIndex { .. }
-            | Operation::Raw { .. } => Ok(()),
+            | Operation::Raw { .. }
+            | Operation::InsertRows { .. }
+            | Operation::UpdateRows { .. }
+            | Operation::DeleteRows { .. }
+            | Operation::Irreversible { .. } => Ok(()),
         }
     }
 
     /// True when the operation can lose data: dropping a table or a column, and a column change
     /// that narrows the type (see [`crate::schema::ColumnType::widens_to`]) or makes a nullable column
     /// NOT NULL. Dropping an index loses no data (the index is rebuilt from the rows), so it is
-    /// not. A raw statement is the author's responsibility and is not judged.
+    /// not. A raw statement is the author's responsibility and is not judged. Deleting rows is
+    /// destructive; updating them is not (the author names the new values, and writes the `down`
+    /// that restores them).
     pub fn is_destructive(&self) -> bool {
         match self {
-            Operation::DropTable { .. } | Operation::DropColumn { .. } => true,
+            Operation::DropTable { .. }
+            | Operation::DropColumn { .. }
+            | Operation::DeleteRows { .. } => true,
             Operation::DropIndex { .. } => false,
             Operation::ModifyColumn { from, to, .. } => {
                 !from.ty.widens_to(&to.ty) || (from.nullable && !to.nullable)
@@ -134,7 +168,10 @@ impl Operation {
             Operation::CreateTable(_)
             | Operation::AddColumn { .. }
             | Operation::CreateIndex { .. }
-            | Operation::Raw { .. } => false,
+            | Operation::Raw { .. }
+            | Operation::InsertRows { .. }
+            | Operation::UpdateRows { .. }
+            | Operation::Irreversible { .. } => false,
         }
     }
 }
@@ -178,6 +215,18 @@ impl fmt::Display for Operation {
             }
             Operation::DropIndex { table, index } => write!(f, "drop index {index} on {table}"),
             Operation::Raw { statement } => write!(f, "raw: {statement}"),
+            Operation::InsertRows { table, rows } => {
+                let s = if rows.len() == 1 { "" } else { "s" };
+                write!(f, "insert {} row{s} into {table}", rows.len())
+            }
+            Operation::UpdateRows { table, set, filter } => {
+                let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
+                write!(f, "update {table} set {} where {filter}", set.join(", "))
+            }
+            Operation::DeleteRows { table, filter } => {
+                write!(f, "delete from {table} where {filter}")
+            }
+            Operation::Irreversible { reason } => write!(f, "irreversible: {reason}"),
         }
     }
 }
@@ -330,6 +379,18 @@ impl SchemaSnapshot {
                     "a raw statement cannot be replayed on a schema snapshot".into(),
                 ));
             }
+            // Data steps leave the schema as it is; they must fit it.
+            Operation::InsertRows { table, rows } => {
+                data::check_insert(&self.tables[table_pos(self, table)?], rows).map_err(fail)?
+            }
+            Operation::UpdateRows { table, set, filter } => {
+                data::check_update(&self.tables[table_pos(self, table)?], set, filter)
+                    .map_err(fail)?
+            }
+            Operation::DeleteRows { table, filter } => {
+                data::check_filter(&self.tables[table_pos(self, table)?], filter).map_err(fail)?
+            }
+            Operation::Irreversible { .. } => {}
         }
         Ok(())
     }

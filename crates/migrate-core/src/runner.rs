@@ -5,8 +5,10 @@
 use crate::backend::{Atomicity, Backend, Journal, Step};
 use crate::execute::{run_in_transaction, run_journaled};
 use crate::migration::{Direction, Migration, MigrationPlan};
+use crate::operation::Operation;
 use crate::snapshot::SchemaSnapshot;
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -307,30 +309,54 @@ impl Migrator {
             version: plan.version.clone(),
             message: format!("cannot run on {target}: {message}"),
         };
-        for plan in todo {
-            for op in plan.operations(direction) {
-                backend.check(op).map_err(|m| refused(plan, m))?;
-            }
+        if direction == Direction::Down
+            && let Some((plan, reason)) = todo
+                .iter()
+                .find_map(|plan| plan.irreversible().map(|reason| (plan, reason)))
+        {
+            return Err(Error::Migration {
+                version: plan.version.clone(),
+                message: format!("it is irreversible ({reason}); nothing was reverted"),
+            });
         }
+        let mut operations = Vec::with_capacity(todo.len());
         let mut planned = Vec::with_capacity(todo.len());
         for plan in todo {
+            let ops = match direction {
+                Direction::Up => Cow::Borrowed(plan.up.as_slice()),
+                Direction::Down => plan.down_with_inserts_reverted(&live),
+            };
+            let journaled = backend.atomicity(plan)? == Atomicity::Journal;
             let mut steps = Vec::new();
-            for op in plan.operations(direction) {
+            for op in ops.iter() {
+                backend.check(op).map_err(|m| refused(plan, m))?;
+                // A journaled step interrupted after it committed runs again on resume.
+                if let (true, Operation::UpdateRows { set, .. }) = (journaled, op) {
+                    crate::data::check_repeatable(set).map_err(|why| {
+                        refused(
+                            plan,
+                            format!(
+                                "`{op}` could run twice if interrupted ({why}); \
+                                 write it to a new column instead"
+                            ),
+                        )
+                    })?;
+                }
                 steps.extend(backend.plan(op, &live)?);
                 // An operation that does not fit is left out of `live`: a raw statement cannot
                 // be replayed, and anything else that does not fit fails when it runs.
                 let _ = live.apply(op);
             }
+            operations.push(ops);
             planned.push(steps);
         }
         let mut report = RunReport::default();
-        for (plan, steps) in todo.iter().zip(&planned) {
+        for ((plan, steps), ops) in todo.iter().zip(&planned).zip(&operations) {
             report.steps.push(RunStep {
                 version: plan.version.clone(),
                 direction,
                 statements: steps.iter().flat_map(Step::describe).collect(),
-                destructive: plan
-                    .operations(direction)
+                destructive: ops
                     .iter()
                     .filter(|op| op.is_destructive())
                     .map(|op| op.to_string())

@@ -412,3 +412,109 @@ fn opting_out_of_the_transaction_round_trips_and_counts_in_the_checksum() {
     assert_eq!(parsed, plan);
     assert_ne!(parsed.checksum(), transactional);
 }
+
+/// Every data step and every expression and filter, written, pinned, read back and described
+/// by the compiled form alike.
+#[test]
+fn data_steps_round_trip_through_a_file() {
+    use toasty_migrate::data::*;
+    use toasty_migrate::schema::Operation;
+    let dir = tempfile::tempdir().unwrap();
+    let g = generator(dir.path());
+    g.write_migration_file(
+        &g.generate(
+            &detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap(),
+            "create users",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut plan = g.empty("seed and backfill").unwrap();
+    let text = |s: &str| Value::Text(s.into());
+    plan.up = vec![
+        Operation::InsertRows {
+            table: "users".into(),
+            rows: vec![
+                vec![
+                    ("id".into(), Value::Integer(-1)),
+                    ("mail".into(), text("a\"b@x")),
+                    ("age".into(), Value::Null),
+                ],
+                vec![
+                    ("id".into(), Value::Integer(2)),
+                    ("mail".into(), text("c@x")),
+                ],
+            ],
+        },
+        Operation::UpdateRows {
+            table: "users".into(),
+            set: vec![(
+                "mail".into(),
+                coalesce(vec![
+                    upper(col("mail")),
+                    concat(vec![lower(col("mail")), lit(text("!"))]),
+                    cast(col("age"), ColumnType::Text),
+                ]),
+            )],
+            filter: and(vec![
+                or(vec![eq("id", Value::Integer(1)), ne("mail", text("x"))]),
+                is_null("age"),
+                is_not_null("mail"),
+                is_in("id", vec![Value::Integer(1), Value::Integer(2)]),
+            ]),
+        },
+        Operation::DeleteRows {
+            table: "users".into(),
+            filter: all(),
+        },
+    ];
+    plan.down = vec![Operation::Irreversible {
+        reason: "rows were deleted".into(),
+    }];
+    let path = g.write_migration_file(&plan).unwrap();
+    let source = std::fs::read_to_string(&path).unwrap();
+    insta::assert_snapshot!("data_steps", source);
+    assert_eq!(parse_migration_file(&path).unwrap(), plan);
+    assert_eq!(plan.irreversible(), Some("rows were deleted"));
+}
+
+#[test]
+fn a_data_step_that_does_not_fit_the_schema_is_refused_naming_row_and_column() {
+    use toasty_migrate::data::Value;
+    use toasty_migrate::schema::Operation;
+    let dir = tempfile::tempdir().unwrap();
+    let g = generator(dir.path());
+    g.write_migration_file(
+        &g.generate(
+            &detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap(),
+            "create users",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let before = list_versions(dir.path()).unwrap();
+    let mut plan = g.empty("bad seed").unwrap();
+    plan.up = vec![Operation::InsertRows {
+        table: "users".into(),
+        rows: vec![
+            vec![
+                ("id".into(), Value::Integer(1)),
+                ("mail".into(), Value::Text("ok".into())),
+            ],
+            vec![
+                ("id".into(), Value::Integer(2)),
+                ("mail".into(), Value::Integer(7)),
+            ],
+        ],
+    }];
+    let err = g.write_migration_file(&plan).unwrap_err().to_string();
+    assert!(
+        err.contains("row 2: column \"mail\" (varchar(255)): expected text, found 7"),
+        "{err}"
+    );
+    assert_eq!(
+        list_versions(dir.path()).unwrap(),
+        before,
+        "nothing written"
+    );
+}

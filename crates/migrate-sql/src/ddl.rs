@@ -71,7 +71,13 @@ pub fn check(dialect: Dialect, op: &Operation) -> Result<(), DialectError> {
                 .try_for_each(|c| name("column", &c.column))
         }
         Operation::DropIndex { index, .. } => name("index", index),
-        Operation::DropTable { .. } | Operation::Raw { .. } => Ok(()),
+        // Data steps name tables and columns the schema already has (checked when replayed).
+        Operation::DropTable { .. }
+        | Operation::Raw { .. }
+        | Operation::InsertRows { .. }
+        | Operation::UpdateRows { .. }
+        | Operation::DeleteRows { .. }
+        | Operation::Irreversible { .. } => Ok(()),
     }
 }
 
@@ -165,6 +171,12 @@ pub fn statements(
             Dialect::Postgres | Dialect::Sqlite => format!("DROP INDEX {}", q(index)?),
         }),
         Operation::Raw { statement } => out.push(statement.clone()),
+        Operation::InsertRows { .. }
+        | Operation::UpdateRows { .. }
+        | Operation::DeleteRows { .. } => {
+            return Err(format!("`{op}` is a data step: see `dml`, not DDL"));
+        }
+        Operation::Irreversible { .. } => {}
     }
     Ok(out)
 }

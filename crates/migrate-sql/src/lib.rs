@@ -5,6 +5,7 @@
 //!
 //! - [`dialect`]: identifier quoting, literals and type names per dialect (toasty-sql's names).
 //! - [`ddl`]: the statements for each operation, including SQLite's copy-table rebuild.
+//! - [`dml`]: data steps as statements with bound parameters, batched by key.
 //! - [`introspect`]: reading a live database back into a `SchemaSnapshot`.
 //! - [`SqlBackend`]: the migrator's `Backend` over one connection: the `_toasty_migrations`
 //!   tracking table, the lock (PostgreSQL advisory lock, MySQL `GET_LOCK`, SQLite
@@ -29,6 +30,7 @@
 mod backend;
 pub mod ddl;
 pub mod dialect;
+pub mod dml;
 pub mod introspect;
 #[cfg(feature = "sqlite")]
 mod sqlite;

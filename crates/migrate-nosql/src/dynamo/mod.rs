@@ -361,6 +361,9 @@ impl Executor for DynamoBackend {
             Operation::CreateIndex { table, index } => {
                 name("index", &self.index_name(table, &index.name))
             }
+            Operation::InsertRows { .. }
+            | Operation::UpdateRows { .. }
+            | Operation::DeleteRows { .. } => Err(plan::DATA_STEPS_UNSUPPORTED.into()),
             _ => Ok(()),
         }
     }

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// What `check` says of a data step, before anything runs.
+pub(super) const DATA_STEPS_UNSUPPORTED: &str = "data steps (insert, update, delete rows) do not run on DynamoDB yet; \
+     they run on SQLite, PostgreSQL, MySQL and MongoDB";
+
 impl DynamoBackend {
     /// The API calls `op` becomes, for dry runs; `live` is its table as the registry has it.
     pub(super) fn api_calls(&self, op: &Operation, live: Option<&TableSnapshot>) -> Vec<String> {
@@ -96,6 +100,10 @@ impl DynamoBackend {
             Operation::Raw { .. } => {
                 vec!["(refused: raw statements have no meaning on DynamoDB)".into()]
             }
+            Operation::InsertRows { .. }
+            | Operation::UpdateRows { .. }
+            | Operation::DeleteRows { .. } => vec![format!("(refused: {DATA_STEPS_UNSUPPORTED})")],
+            Operation::Irreversible { .. } => Vec::new(),
         }
     }
 
@@ -261,6 +269,12 @@ impl DynamoBackend {
             Operation::Raw { .. } => {
                 return Err(self.unsupported("raw statements have no meaning on DynamoDB".into()));
             }
+            Operation::InsertRows { .. }
+            | Operation::UpdateRows { .. }
+            | Operation::DeleteRows { .. } => {
+                return Err(self.unsupported(DATA_STEPS_UNSUPPORTED.into()));
+            }
+            Operation::Irreversible { .. } => return Ok(()),
         }
         // Keep the registry as the operation leaves the table.
         let mut after = SchemaSnapshot::new(live.into_iter().cloned().collect());

@@ -168,6 +168,11 @@ pub fn commands(
             format!("collection {table:?} does not exist (or has no toasty-migrate validator)")
         })
     };
+    let live_table = |table: &str| {
+        live.ok_or_else(|| {
+            format!("collection {table:?} does not exist (or has no toasty-migrate validator)")
+        })
+    };
     let collmod = |def: &TableDef| doc! { "collMod": &def.name, "validator": validator(def), "validationLevel": "strict" };
     Ok(match op {
         Operation::CreateTable(def) => vec![
@@ -252,6 +257,16 @@ pub fn commands(
         Operation::DropIndex { table, index } => {
             vec![doc! { "dropIndexes": table, "index": index }]
         }
+        Operation::InsertRows { table, rows } => {
+            vec![super::data::insert(live_table(table)?, rows)?]
+        }
+        Operation::UpdateRows { table, set, filter } => {
+            vec![super::data::update(live_table(table)?, set, filter)?]
+        }
+        Operation::DeleteRows { table, filter } => {
+            vec![super::data::delete(live_table(table)?, filter)?]
+        }
+        Operation::Irreversible { .. } => Vec::new(),
         Operation::Raw { statement } => {
             let json: serde_json::Value = serde_json::from_str(statement)
                 .map_err(|e| format!("a raw MongoDB command must be a JSON document: {e}"))?;

@@ -6,6 +6,7 @@
 //! introspection reads back exactly what was written.
 
 mod commands;
+mod data;
 
 use crate::lease::Renewal;
 use commands::{TableMeta, bson_type, check, primary_key_index};

@@ -4,6 +4,7 @@
 
 use crate::ddl;
 use crate::dialect::Dialect;
+use crate::dml::{self, DataStatement, Statement};
 use crate::introspect;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
@@ -28,6 +29,9 @@ use toasty_migrate::{
     files::MigrationPlan,
     schema::{Operation, SchemaSnapshot},
 };
+
+/// Rows per batch of a data step's update or delete, unless set.
+const DEFAULT_BATCH_SIZE: usize = 1_000;
 
 /// How long to wait for a database to answer a connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +65,7 @@ macro_rules! on_conn {
 // After `on_conn!`, which they use.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod catalog;
+mod data;
 mod effect;
 mod journal;
 #[cfg(feature = "mysql")]
@@ -131,6 +136,7 @@ pub struct SqlBackend {
     dialect: Dialect,
     target: String,
     lock_timeout: Duration,
+    batch_size: usize,
 }
 
 impl SqlBackend {
@@ -207,6 +213,7 @@ impl SqlBackend {
             dialect,
             target,
             lock_timeout,
+            batch_size: DEFAULT_BATCH_SIZE,
         };
         match dialect {
             // Every UTC timestamp we write and read is UTC on the server too.
@@ -228,6 +235,13 @@ impl SqlBackend {
     /// How long `lock` waits for another runner before giving up (default 60 s).
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// How many rows each batch of an update or delete touches (default 1,000), where the
+    /// table's key is one integer column.
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
         self
     }
 
@@ -314,19 +328,43 @@ impl Lock for SqlBackend {
     }
 }
 
-/// One statement, and what it leaves in the schema once done.
-pub struct SqlStep {
-    sql: String,
-    effect: Option<Effect>,
+/// One step of SQL: a DDL statement and what it leaves in the schema once done, or a data step
+/// with its bound parameters.
+pub enum SqlStep {
+    Ddl { sql: String, effect: Option<Effect> },
+    Data(DataStatement),
 }
 
 impl Step for SqlStep {
     fn describe(&self) -> Vec<String> {
-        vec![self.sql.clone()]
+        let bound = |s: &Statement| {
+            let values: Vec<String> = s.binds.iter().map(|v| v.to_string()).collect();
+            match values.is_empty() {
+                true => s.sql.clone(),
+                false => format!("{}  -- parameters: {}", s.sql, values.join(", ")),
+            }
+        };
+        match self {
+            SqlStep::Ddl { sql, .. } => vec![sql.clone()],
+            SqlStep::Data(DataStatement::Once(s)) => vec![bound(s)],
+            SqlStep::Data(DataStatement::Batched {
+                next_bound,
+                batch,
+                batch_size,
+            }) => vec![
+                format!("-- in batches of {batch_size} keys: each ends at"),
+                bound(next_bound),
+                "-- and runs".into(),
+                bound(batch),
+            ],
+        }
     }
 
     fn key(&self) -> Vec<u8> {
-        self.sql.as_bytes().to_vec()
+        match self {
+            SqlStep::Ddl { sql, .. } => sql.as_bytes().to_vec(),
+            SqlStep::Data(data) => format!("{data:?}").into_bytes(),
+        }
     }
 }
 
@@ -341,13 +379,33 @@ impl Executor for SqlBackend {
 
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<SqlStep>> {
         let table = op.table().and_then(|t| live.table(t));
+        let data_table =
+            || table.ok_or_else(|| self.unsupported(format!("the table of `{op}` does not exist")));
+        let data = match op {
+            Operation::InsertRows { rows, .. } => Some(
+                dml::insert(self.dialect, data_table()?, rows)
+                    .map(|s| s.into_iter().map(DataStatement::Once).collect()),
+            ),
+            Operation::UpdateRows { set, filter, .. } => Some(
+                dml::update(self.dialect, data_table()?, set, filter, self.batch_size)
+                    .map(|s| vec![s]),
+            ),
+            Operation::DeleteRows { filter, .. } => Some(
+                dml::delete(self.dialect, data_table()?, filter, self.batch_size).map(|s| vec![s]),
+            ),
+            _ => None,
+        };
+        if let Some(data) = data {
+            let data = data.map_err(|m| self.unsupported(m))?;
+            return Ok(data.into_iter().map(SqlStep::Data).collect());
+        }
         let statements =
             ddl::statements(self.dialect, op, table).map_err(|m| self.unsupported(m))?;
         let count = statements.len();
         Ok(statements
             .into_iter()
             .enumerate()
-            .map(|(position, sql)| SqlStep {
+            .map(|(position, sql)| SqlStep::Ddl {
                 sql,
                 effect: Effect::of(op, position, count),
             })
@@ -355,14 +413,20 @@ impl Executor for SqlBackend {
     }
 
     async fn perform(&mut self, step: &SqlStep) -> Result<()> {
-        self.execute(&step.sql).await
+        match step {
+            SqlStep::Ddl { sql, .. } => self.execute(sql).await,
+            SqlStep::Data(data) => self.run_data(data).await,
+        }
     }
 
     /// MySQL finishes a DDL statement whose client died; the schema says whether it did.
     async fn took_effect(&mut self, step: &SqlStep) -> Result<bool> {
-        match &step.effect {
-            Some(effect) => Ok(effect.shown_by(&self.read_schema().await?)),
-            None => Ok(false),
+        match step {
+            SqlStep::Ddl {
+                effect: Some(effect),
+                ..
+            } => Ok(effect.shown_by(&self.read_schema().await?)),
+            _ => Ok(false),
         }
     }
 

@@ -4,6 +4,8 @@
 //! `Migration` impl with `version`, `up` and `down`, whose bodies are `db.<method>(<literals>)?;`
 //! calls ending in `Ok(())`. Anything else is an error naming the file, line and construct.
 
+mod data;
+
 use crate::migration::MigrationPlan;
 use crate::nesting::MAX_FILE_NESTING;
 use crate::operation::{ColumnPosition, Operation};
@@ -300,6 +302,34 @@ impl Parser {
                 arity(1)?;
                 Operation::Raw {
                     statement: self.str_arg(args[0])?,
+                }
+            }
+            "insert_rows" => {
+                arity(2)?;
+                Operation::InsertRows {
+                    table: self.str_arg(args[0])?,
+                    rows: self.rows(args[1])?,
+                }
+            }
+            "update_rows" => {
+                arity(3)?;
+                Operation::UpdateRows {
+                    table: self.str_arg(args[0])?,
+                    set: self.assignments(args[1])?,
+                    filter: self.filter(args[2])?,
+                }
+            }
+            "delete_rows" => {
+                arity(2)?;
+                Operation::DeleteRows {
+                    table: self.str_arg(args[0])?,
+                    filter: self.filter(args[1])?,
+                }
+            }
+            "irreversible" => {
+                arity(1)?;
+                Operation::Irreversible {
+                    reason: self.str_arg(args[0])?,
                 }
             }
             other => {

@@ -1,0 +1,332 @@
+//! Data steps (insert, update, delete rows) up and down on every backend that runs them, through
+//! the one migrator: rows written as the vocabulary says, inserts reverted by key, an
+//! irreversible migration refused before anything runs, and the dry run showing each statement
+//! with its values. DynamoDB refuses data steps before running anything.
+
+use std::time::Duration;
+use toasty_migrate::backend::Backend;
+use toasty_migrate::data::{
+    Expr, Filter, Value, cast, coalesce, col, concat, eq, is_in, is_not_null, is_null, lit, lower,
+    upper,
+};
+use toasty_migrate::files::MigrationPlan;
+use toasty_migrate::run::{MigrationState, Migrator, RunOptions};
+use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, Operation, TableSnapshot};
+use toasty_migrate::{Error, Result};
+use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
+use toasty_migrate_sql::Dialect;
+use toasty_migrate_tests::{Kind, TestDatabase};
+
+fn accounts() -> TableSnapshot {
+    let nullable = |name: &str, ty| ColumnDef {
+        nullable: true,
+        ..ColumnDef::new(name, ty)
+    };
+    TableSnapshot::keyed_by_first_column(
+        "accounts",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            nullable("email", ColumnType::Text),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef {
+                default: Some(DefaultValue::Text("new".into())),
+                ..ColumnDef::new("status", ColumnType::VarChar(40))
+            },
+            nullable("score", ColumnType::Integer(8)),
+        ],
+        vec![],
+    )
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn row(id: i64, email: Option<&str>, name: &str) -> Vec<(String, Value)> {
+    vec![
+        ("id".into(), Value::Integer(id)),
+        ("email".into(), email.map_or(Value::Null, text)),
+        ("name".into(), text(name)),
+        ("status".into(), text("new")),
+    ]
+}
+
+fn set(pairs: Vec<(&str, Expr)>) -> Vec<(String, Expr)> {
+    pairs.into_iter().map(|(c, e)| (c.to_string(), e)).collect()
+}
+
+/// 1: the table. 2: three rows, then backfills (its `down` restores the backfilled columns; its
+/// inserts are reverted by key without a word). 3: a delete, irreversible.
+fn migrations() -> Vec<MigrationPlan> {
+    let table = accounts();
+    vec![
+        MigrationPlan {
+            version: "20250101_000000_create_accounts".into(),
+            up: vec![Operation::CreateTable(table.def())],
+            down: vec![Operation::DropTable {
+                table: "accounts".into(),
+            }],
+            transactional: true,
+        },
+        MigrationPlan {
+            version: "20250102_000000_seed_and_backfill".into(),
+            up: vec![
+                Operation::InsertRows {
+                    table: "accounts".into(),
+                    rows: vec![
+                        row(1, Some("Ann@X.com"), "ann"),
+                        row(2, None, "bob"),
+                        row(3, Some("cy@x.com"), "cy"),
+                    ],
+                },
+                Operation::UpdateRows {
+                    table: "accounts".into(),
+                    set: set(vec![("email", lower(col("email")))]),
+                    filter: is_not_null("email"),
+                },
+                Operation::UpdateRows {
+                    table: "accounts".into(),
+                    set: set(vec![
+                        (
+                            "status",
+                            upper(concat(vec![
+                                coalesce(vec![col("email"), col("name")]),
+                                lit(text("/ok")),
+                            ])),
+                        ),
+                        ("score", cast(col("id"), ColumnType::Integer(8))),
+                    ]),
+                    filter: Filter::Or(vec![
+                        is_in("id", vec![Value::Integer(1), Value::Integer(2)]),
+                        eq("name", text("cy")),
+                    ]),
+                },
+            ],
+            down: vec![Operation::UpdateRows {
+                table: "accounts".into(),
+                set: set(vec![
+                    ("status", lit(text("new"))),
+                    ("score", lit(Value::Null)),
+                ]),
+                filter: Filter::All,
+            }],
+            transactional: true,
+        },
+        MigrationPlan {
+            version: "20250103_000000_drop_emailless".into(),
+            up: vec![Operation::DeleteRows {
+                table: "accounts".into(),
+                filter: is_null("email"),
+            }],
+            down: vec![Operation::Irreversible {
+                reason: "the deleted accounts are gone".into(),
+            }],
+            transactional: true,
+        },
+    ]
+}
+
+/// The rows of `accounts`, by id: `id|email|name|status|score`, null as `null`.
+async fn rows(db: &TestDatabase) -> Vec<String> {
+    let columns = ["id", "email", "name", "status", "score"];
+    match db.kind {
+        Kind::Sql(dialect) => sql_rows(db, dialect, &columns).await,
+        Kind::Mongo => mongo_rows(db, &columns).await,
+        Kind::Dynamo => unreachable!("DynamoDB runs no data steps"),
+    }
+}
+
+async fn sql_rows(db: &TestDatabase, dialect: Dialect, columns: &[&str]) -> Vec<String> {
+    use sqlx_core::connection::Connection;
+    use sqlx_core::query_scalar::query_scalar;
+    use sqlx_core::sql_str::AssertSqlSafe;
+    let text = match dialect {
+        Dialect::Mysql => "CHAR",
+        _ => "TEXT",
+    };
+    let parts: Vec<String> = columns
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS {text}), 'null')"))
+        .collect();
+    let joined = match dialect {
+        Dialect::Mysql => format!("CONCAT_WS('|', {})", parts.join(", ")),
+        _ => parts.join(" || '|' || "),
+    };
+    let sql = format!("SELECT {joined} FROM accounts ORDER BY id");
+    match dialect {
+        Dialect::Sqlite => {
+            let c = rusqlite::Connection::open(db.url.strip_prefix("sqlite:").unwrap()).unwrap();
+            let mut stmt = c.prepare(&sql).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        }
+        Dialect::Postgres => {
+            let mut c = sqlx_postgres::PgConnection::connect(&db.url).await.unwrap();
+            query_scalar(AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+        }
+        Dialect::Mysql => {
+            let mut c = sqlx_mysql::MySqlConnection::connect(&db.url).await.unwrap();
+            query_scalar(AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+async fn mongo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    use mongodb::bson::{Bson, Document, doc};
+    let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
+    let database = client.default_database().unwrap();
+    let docs: Vec<Document> = database
+        .collection::<Document>("accounts")
+        .find(doc! {})
+        .sort(doc! { "id": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    docs.iter()
+        .map(|d| {
+            columns
+                .iter()
+                .map(|c| match d.get(*c) {
+                    None | Some(Bson::Null) => "null".to_string(),
+                    Some(Bson::String(s)) => s.clone(),
+                    Some(Bson::Int32(i)) => i.to_string(),
+                    Some(Bson::Int64(i)) => i.to_string(),
+                    Some(other) => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+fn count(n: usize) -> RunOptions {
+    RunOptions {
+        count: Some(n),
+        allow_destructive: true,
+        ..RunOptions::default()
+    }
+}
+
+async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
+    let migrator = Migrator::from_plans(migrations());
+    let what = format!("{:?}", db.kind);
+
+    // The dry run shows the statements with their values, and runs nothing.
+    let dry = RunOptions {
+        dry_run: true,
+        ..count(2)
+    };
+    let report = migrator.up(backend, &dry).await.unwrap();
+    let listing = report
+        .steps
+        .iter()
+        .flat_map(|s| s.statements.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(listing.contains("Ann@X.com"), "{what}: {listing}");
+
+    migrator.up(backend, &count(2)).await.unwrap();
+    assert_eq!(
+        rows(db).await,
+        [
+            "1|ann@x.com|ann|ANN@X.COM/OK|1",
+            "2|null|bob|BOB/OK|2",
+            "3|cy@x.com|cy|CY@X.COM/OK|3",
+        ],
+        "{what}: after the inserts and backfills"
+    );
+
+    // Reverting deletes the inserted rows by key, then runs the `down` as written.
+    migrator.down(backend, &count(1)).await.unwrap();
+    assert!(rows(db).await.is_empty(), "{what}: inserts reverted");
+
+    migrator.up(backend, &count(2)).await.unwrap();
+    assert_eq!(
+        rows(db).await,
+        [
+            "1|ann@x.com|ann|ANN@X.COM/OK|1",
+            "3|cy@x.com|cy|CY@X.COM/OK|3"
+        ],
+        "{what}: the delete ran"
+    );
+
+    // Irreversible: refused before anything runs, and the migration stays applied.
+    let err = migrator.down(backend, &count(1)).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("irreversible (the deleted accounts are gone)"),
+        "{what}: {err}"
+    );
+    let statuses = migrator.status(backend).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Applied(_))),
+        "{what}: {statuses:?}"
+    );
+    assert_eq!(rows(db).await.len(), 2, "{what}: nothing reverted");
+}
+
+/// Batches of two rows, so that updates and deletes take more than one.
+async fn on_sql(dialect: Dialect) {
+    let db = TestDatabase::sql(dialect).await;
+    let mut backend = db.connect().await.with_batch_size(2);
+    run_scenario(&db, &mut backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite() {
+    on_sql(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres() {
+    on_sql(Dialect::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb() {
+    on_sql(Dialect::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mongodb() {
+    let db = TestDatabase::new(Kind::Mongo).await;
+    let mut backend = MongoBackend::connect(&db.url).await.unwrap();
+    run_scenario(&db, &mut backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_refuses_data_steps_before_running_anything() {
+    let db = TestDatabase::new(Kind::Dynamo).await;
+    let mut backend = DynamoBackend::connect(&db.url)
+        .await
+        .unwrap()
+        .with_lock_timeout(Duration::from_secs(30));
+    let migrator = Migrator::from_plans(migrations());
+    let err: Error = migrator.up(&mut backend, &count(2)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("do not run on DynamoDB yet"),
+        "{err}"
+    );
+    let statuses = migrator.status(&mut backend).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Pending)),
+        "{statuses:?}"
+    );
+    let live: Result<_> = toasty_migrate::backend::Introspect::introspect(&mut backend).await;
+    assert!(live.unwrap().tables.is_empty(), "the table was not created");
+}
