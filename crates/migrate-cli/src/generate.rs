@@ -1,5 +1,6 @@
 //! `toasty migrate:generate`: diff the recorded schema against the desired one and write the
-//! migration, asking (on a terminal) what a dropped and an added column of one type mean.
+//! migration, asking (on a terminal) what a dropped and an added column of one type mean, with
+//! any data steps given appended; `toasty migrate:new`: an empty migration for data steps.
 
 use crate::output::{self, BOLD, DIM, GREEN, YELLOW};
 use anstream::{eprint, println};
@@ -10,8 +11,8 @@ use std::path::PathBuf;
 use toasty_migrate::{
     Error,
     diff::{ColumnRename, DiffOptions, detect_changes_with},
-    files::{MigrationGenerator, SCHEMA_FILE},
-    schema::{SchemaSnapshot, load_snapshot},
+    files::{MigrationGenerator, SCHEMA_FILE, parse_step},
+    schema::{Operation, SchemaSnapshot, load_snapshot},
 };
 
 #[derive(Args)]
@@ -32,6 +33,34 @@ pub struct GenerateArgs {
     /// Write the migration even if it drops tables, columns or indexes, or narrows a column.
     #[arg(long)]
     allow_destructive: bool,
+    /// A data step to run after the schema changes, as the file writes it, e.g.
+    /// 'db.update_rows("users", vec![("email_lower", lower(col("email")))], all())'
+    /// (repeatable; checked against the schema before anything is written).
+    #[arg(long = "data", value_name = "STEP")]
+    data: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct NewArgs {
+    /// What the migration does; it becomes the file's name.
+    #[arg(long, short)]
+    message: String,
+    /// The migrations directory (created if missing).
+    #[arg(long, default_value = "migrations")]
+    dir: PathBuf,
+}
+
+/// Writes an empty migration, the schema as of the last one, for a person to fill with data
+/// steps.
+pub fn new(args: NewArgs) -> Result<()> {
+    let generator = MigrationGenerator::new(&args.dir);
+    let path = generator.write_migration_file(&generator.empty(&args.message)?)?;
+    println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    println!(
+        "{DIM}Fill `up` and `down` with data steps: db.insert_rows, db.update_rows, db.delete_rows \
+         (inserts are reverted by key on their own), or db.irreversible(\"why\") in `down`.{DIM:#}"
+    );
+    Ok(())
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
@@ -64,7 +93,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         renames.extend(ask_renames(&old, &new, &renames)?);
     }
     let diff = detect_changes_with(&old, &new, &DiffOptions { renames })?;
-    if diff.is_empty() {
+    let data = args
+        .data
+        .iter()
+        .enumerate()
+        .map(|(i, step)| parse_step(step, &format!("--data #{}", i + 1)))
+        .collect::<toasty_migrate::Result<Vec<_>>>()?;
+    if diff.is_empty() && data.is_empty() {
         println!(
             "No changes: {} already matches {}. Nothing written.",
             recorded.display(),
@@ -80,6 +115,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     for change in &diff.changes {
         output::change(change);
     }
+    for step in &data {
+        println!("  {DIM}data{DIM:#} {step}");
+    }
     if diff.has_destructive() && !args.allow_destructive {
         let confirmed = interactive && ask("This migration can lose data. Write it anyway?")?;
         if !confirmed {
@@ -94,9 +132,22 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         }
     }
     let generator = MigrationGenerator::new(&args.dir);
-    let migration = generator.generate(&diff, &args.message)?;
+    let mut migration = match diff.is_empty() {
+        true => generator.empty(&args.message)?,
+        false => generator.generate(&diff, &args.message)?,
+    };
+    let reverts_data = data
+        .iter()
+        .all(|op| matches!(op, Operation::InsertRows { .. }));
+    migration.up.extend(data);
     let path = generator.write_migration_file(&migration)?;
     println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    if !reverts_data {
+        println!(
+            "{YELLOW}note:{YELLOW:#} `down` does not revert the updates and deletes: add the steps \
+             that do to its `down`, or db.irreversible(\"why\")"
+        );
+    }
     println!(
         "{DIM}Updated {} and {}{DIM:#}",
         args.dir.join("mod.rs").display(),

@@ -35,6 +35,9 @@ enum Command {
     /// (`<dir>/.schema.json`) and the desired schema (`--schema`).
     #[command(name = "migrate:generate", after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
+    /// Write an empty migration (the schema as of the last one) to fill with data steps.
+    #[command(name = "migrate:new", after_help = EXIT_CODES)]
+    New(generate::NewArgs),
     /// Apply pending migrations, oldest first.
     #[command(name = "migrate:up", after_help = EXIT_CODES)]
     Up(run::UpArgs),
@@ -74,7 +77,7 @@ impl Command {
     /// message.
     fn url(&self) -> Option<String> {
         match self {
-            Command::Generate(_) => None,
+            Command::Generate(_) | Command::New(_) => None,
             Command::Up(args) => args.target.url.clone(),
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Generate(args) => generate::run(args),
+            Command::New(args) => generate::new(args),
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,

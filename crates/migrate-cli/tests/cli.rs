@@ -119,8 +119,17 @@ async fn evolve(dialect: Dialect) {
 
     // Version 2: a field and an index added.
     export(toasty::models!(v2::User), dialect, &schema("v2"));
-    let out = run(&mut generate("add age and an email index", "v2"));
+    // With a data step: the new NOT NULL column backfilled in the same migration.
+    let out = run(generate("add age and an email index", "v2").args([
+        "--data",
+        r#"db.update_rows("users", vec![("age", lit(Value::Integer(42)))], eq("name", Value::Text("Ann".into())))"#,
+    ]));
     assert!(out.contains("+ add column users.age"), "{out}");
+    assert!(
+        out.contains("data update users set age = 42 where name = \"Ann\""),
+        "{out}"
+    );
+    assert!(out.contains("`down` does not revert the updates"), "{out}");
     assert!(out.contains("+ create index index_users_by_email"), "{out}");
     let out = run(&mut up());
     assert!(out.contains("Applied"), "{out}");
@@ -139,8 +148,8 @@ async fn evolve(dialect: Dialect) {
         .await
         .unwrap();
     assert_eq!(
-        ann[0].age, 0,
-        "a row from before gets the type's zero for the new NOT NULL column"
+        ann[0].age, 42,
+        "a row from before gets what the migration's data step set in the new NOT NULL column"
     );
 
     // Version 3: destructive, so refused without --allow-destructive, and nothing written.
@@ -307,6 +316,84 @@ async fn postgres_models_evolve_through_the_cli() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_models_evolve_through_the_cli() {
     evolve(Dialect::Mysql).await;
+}
+
+#[test]
+fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
+    use toasty_migrate::schema::{ColumnDef, ColumnType, TableSnapshot};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let users = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "users",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("name", ColumnType::Text),
+        ],
+        vec![],
+    )]);
+    save_snapshot(&users, w.join("schema.json")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    run(&mut cli(&["migrate:generate", "-m", "create users"]));
+
+    // An empty migration for a person to fill.
+    let out = run(&mut cli(&["migrate:new", "-m", "seed users"]));
+    assert!(out.contains("seed_users.rs"), "{out}");
+    let written = std::fs::read_dir(w.join("migrations")).unwrap().count();
+
+    let data = |step: &str| {
+        cli(&["migrate:generate", "-m", "seed more", "--data", step])
+            .output()
+            .unwrap()
+    };
+    // A value that does not fit its column: the row and the column named, nothing written.
+    let out = data(
+        r#"db.insert_rows("users", vec![vec![("id", Value::Integer(1)), ("name", Value::Integer(5))]])"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("row 1: column \"name\" (text): expected text, found 5"),
+        "{stderr}"
+    );
+    // A step outside the vocabulary: where, and what was expected.
+    let out = data(r#"db.delete_rows("users", everything())"#);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--data #1:1:"), "{stderr}");
+    assert!(stderr.contains("`all()`"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(w.join("migrations")).unwrap().count(),
+        written,
+        "nothing written"
+    );
+
+    // A good one, applied: the insert, then reverted by key with the migration.
+    let out = data(
+        r#"db.insert_rows("users", vec![vec![("id", Value::Integer(1)), ("name", Value::Text("Ann".into()))]])"#,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("sqlite:{}", w.join("app.db").display());
+    let out = run(&mut cli(&["migrate:up", "--url", &url, "--dry-run"]));
+    assert!(
+        out.contains(
+            "INSERT INTO \"users\" (\"id\", \"name\") VALUES (?, ?)  -- parameters: 1, \"Ann\""
+        ),
+        "{out}"
+    );
+    run(&mut cli(&["migrate:up", "--url", &url]));
+    let out = run(&mut cli(&["migrate:down", "--url", &url, "--dry-run"]));
+    assert!(
+        out.contains("DELETE FROM \"users\" WHERE \"id\" IN (?)"),
+        "{out}"
+    );
 }
 
 #[test]

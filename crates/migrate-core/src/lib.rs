@@ -93,7 +93,7 @@ pub mod files {
         Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
         version_name,
     };
-    pub use crate::parse::{parse_migration, parse_migration_file};
+    pub use crate::parse::{parse_migration, parse_migration_file, parse_step};
 }
 
 /// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,

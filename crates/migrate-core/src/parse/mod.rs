@@ -46,6 +46,30 @@ pub fn parse_migration(source: &str, path: &Path) -> Result<MigrationPlan> {
     .file(source)
 }
 
+/// Parses one step as a migration file writes it, `db.<operation>(...)` (the `?;` may be left
+/// out): what `toasty migrate:generate --data` appends. `origin` names it in errors.
+pub fn parse_step(source: &str, origin: &str) -> Result<Operation> {
+    let parser = Parser {
+        path: PathBuf::from(origin),
+    };
+    let body = source.trim().trim_end_matches(';').trim_end();
+    let body = body.strip_suffix('?').unwrap_or(body);
+    let tokens: TokenStream = format!("{body}?;")
+        .parse()
+        .map_err(|e: proc_macro2::LexError| {
+            parser.error(e.span(), format!("not valid Rust: {e}"))
+        })?;
+    if let Some(span) = crate::nesting::too_deep(&tokens) {
+        return Err(parser.error(
+            span,
+            format!("nested deeper than {MAX_FILE_NESTING} levels"),
+        ));
+    }
+    let stmt: Stmt =
+        syn::parse2(tokens).map_err(|e| parser.error(e.span(), format!("not valid Rust: {e}")))?;
+    parser.call(&stmt)
+}
+
 struct Parser {
     path: PathBuf,
 }
