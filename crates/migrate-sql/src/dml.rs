@@ -161,13 +161,13 @@ fn render(dialect: Dialect, table: &TableSnapshot) -> Render<'_> {
     }
 }
 
-/// `INSERT`s of `rows`: consecutive rows that give the same columns share a statement, up to
-/// [`INSERT_CHUNK`] rows each.
-pub fn insert(
+/// `INSERT`s of `rows`, each with the rows it inserts: consecutive rows that give the same
+/// columns share a statement, up to [`INSERT_CHUNK`] rows each.
+pub fn insert<'r>(
     dialect: Dialect,
     table: &TableSnapshot,
-    rows: &[Row],
-) -> Result<Vec<Statement>, DialectError> {
+    rows: &'r [Row],
+) -> Result<Vec<(Statement, &'r [Row])>, DialectError> {
     let mut out = Vec::new();
     let columns_of = |row: &Row| -> Vec<String> { row.iter().map(|(c, _)| c.clone()).collect() };
     let mut start = 0;
@@ -197,10 +197,25 @@ pub fn insert(
             names.join(", "),
             tuples.join(", ")
         );
-        out.push(r.finish(sql));
+        out.push((r.finish(sql), &rows[start..end]));
         start = end;
     }
     Ok(out)
+}
+
+/// `SELECT COUNT(*)` of the rows `filter` matches.
+pub fn count(
+    dialect: Dialect,
+    table: &TableSnapshot,
+    filter: &Filter,
+) -> Result<Statement, DialectError> {
+    let mut r = render(dialect, table);
+    let condition = r.filter(filter)?;
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE {condition}",
+        r.q(&table.name)?
+    );
+    Ok(r.finish(sql))
 }
 
 /// The single integer key column batches walk, if the table has one.
@@ -347,12 +362,15 @@ mod tests {
         ]];
         let pg = insert(Dialect::Postgres, &users(), &rows).unwrap();
         assert_eq!(
-            pg[0].sql,
+            pg[0].0.sql,
             r#"INSERT INTO "users" ("id", "uid") VALUES (CAST($1 AS BIGINT), CAST($2 AS UUID))"#
         );
-        assert_eq!(pg[0].binds.len(), 2);
+        assert_eq!(pg[0].0.binds.len(), 2);
         let my = insert(Dialect::Mysql, &users(), &rows).unwrap();
-        assert_eq!(my[0].sql, "INSERT INTO `users` (`id`, `uid`) VALUES (?, ?)");
+        assert_eq!(
+            my[0].0.sql,
+            "INSERT INTO `users` (`id`, `uid`) VALUES (?, ?)"
+        );
     }
 
     #[test]

@@ -315,3 +315,142 @@ async fn mariadb_finishes_what_a_killed_runner_left_running() {
         assert!(live.table(t).is_some(), "{t}");
     }
 }
+
+/// Rows the batched update of `data_migrations` walks, 10 at a time in the child.
+const DATA_ROWS: i64 = 100_000;
+
+/// `items` filled with `DATA_ROWS` rows, then a data step that labels each from its name.
+fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
+    use toasty_migrate::data::{col, is_null, upper};
+    let items = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "items",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef {
+                nullable: true,
+                ..ColumnDef::new("label", ColumnType::Text)
+            },
+        ],
+        vec![],
+    )]);
+    let mut fill = migration(
+        "20250101_000000_items",
+        &SchemaSnapshot::default(),
+        &items,
+        &[],
+    );
+    let numbers = match dialect {
+        Dialect::Postgres => {
+            format!("SELECT n, 'item' || n FROM generate_series(1, {DATA_ROWS}) AS n")
+        }
+        Dialect::Mysql => format!("SELECT seq, CONCAT('item', seq) FROM seq_1_to_{DATA_ROWS}"),
+        Dialect::Sqlite => format!(
+            "SELECT x, 'item' || x FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT {DATA_ROWS}) SELECT x FROM c)"
+        ),
+    };
+    fill.up.push(Operation::Raw {
+        statement: format!("INSERT INTO items (id, name) {numbers}"),
+    });
+    let label = MigrationPlan {
+        version: "20250102_000000_label_items".into(),
+        up: vec![Operation::UpdateRows {
+            table: "items".into(),
+            set: vec![("label".into(), upper(col("name")))],
+            filter: is_null("label"),
+        }],
+        down: vec![],
+        transactional: true,
+    };
+    vec![fill, label]
+}
+
+/// The child of `data_step_killed_mid_batch_*`: runs the batched update, 10 rows a batch.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "run by data_step_killed_mid_batch_* as a child process"]
+async fn child_labels_the_items() {
+    let (Ok(url), Ok(dialect)) = (
+        std::env::var("KILLED_DATA_URL"),
+        std::env::var("KILLED_DATA_DIALECT"),
+    ) else {
+        return;
+    };
+    let mut backend = connect(&url).await.with_batch_size(10);
+    println!("STARTED");
+    let _ = Migrator::from_plans(data_migrations(dialect_named(&dialect)))
+        .up(&mut backend, &allow())
+        .await;
+    println!("FINISHED");
+}
+
+/// Killed part-way through the batches; the next run finishes the job: every row labelled, the
+/// migration recorded once.
+async fn data_step_killed_mid_batch(dialect: Dialect, name: &str) {
+    let db = TestDb::sql(dialect).await;
+    let mut backend = db.connect().await;
+    let plans = data_migrations(dialect);
+    Migrator::from_plans(vec![plans[0].clone()])
+        .up(&mut backend, &allow())
+        .await
+        .unwrap();
+    drop(backend);
+    let (mut child, mut said) = start_child(
+        "child_labels_the_items",
+        &[("KILLED_DATA_URL", &db.url), ("KILLED_DATA_DIALECT", name)],
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let finished = said.any(|line| line.is_ok_and(|l| l.contains("FINISHED")));
+    assert!(
+        !finished,
+        "{dialect:?}: killed before the update finished (make it longer)"
+    );
+
+    let labelled = "SELECT CAST(COUNT(*) AS CHAR(20)) FROM items WHERE label IS NOT NULL";
+    let labelled = match dialect {
+        Dialect::Mysql => labelled.to_string(),
+        _ => labelled.replace("CHAR(20)", "TEXT"),
+    };
+    let done: i64 = fetch_strings(&db, &labelled).await[0].parse().unwrap();
+    match dialect {
+        // One transaction: none of it stayed.
+        Dialect::Sqlite | Dialect::Postgres => assert_eq!(done, 0, "{dialect:?}"),
+        // Batches committed one by one: some, not all.
+        Dialect::Mysql => assert!(done > 0 && done < DATA_ROWS, "{dialect:?}: {done}"),
+    }
+
+    let mut backend = db
+        .connect()
+        .await
+        .with_lock_timeout(Duration::from_secs(10))
+        .with_batch_size(10_000);
+    Migrator::from_plans(plans)
+        .up(&mut backend, &allow())
+        .await
+        .unwrap();
+    let wrong = fetch_strings(
+        &db,
+        "SELECT name FROM items WHERE label IS NULL OR label <> UPPER(name)",
+    )
+    .await;
+    assert!(wrong.is_empty(), "{dialect:?}: {} rows wrong", wrong.len());
+    let applied = backend.applied().await.unwrap();
+    assert_eq!(applied.len(), 2, "{dialect:?}");
+    assert!(applied.iter().all(|a| a.progress.is_none()), "{dialect:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_step_killed_mid_batch_sqlite() {
+    data_step_killed_mid_batch(Dialect::Sqlite, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_step_killed_mid_batch_postgres() {
+    data_step_killed_mid_batch(Dialect::Postgres, "postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_step_killed_mid_batch_mariadb() {
+    data_step_killed_mid_batch(Dialect::Mysql, "mysql").await;
+}

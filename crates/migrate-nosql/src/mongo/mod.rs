@@ -405,6 +405,9 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
 pub struct MongoStep {
     op: Operation,
     commands: Vec<Document>,
+    /// For an insert: the query that finds its rows by key, and how many there are, so that a
+    /// resumed run can tell whether an interrupted insert finished.
+    inserted: Option<(String, Document, u64)>,
 }
 
 impl Step for MongoStep {
@@ -432,14 +435,38 @@ impl Executor for MongoBackend {
 
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<MongoStep>> {
         let table = op.table().and_then(|t| live.table(t));
-        let commands = commands(op, table).map_err(|message| Error::Unsupported {
+        let unsupported = |message| Error::Unsupported {
             target: self.target.clone(),
             message,
-        })?;
+        };
+        let commands = commands(op, table).map_err(unsupported)?;
+        let inserted = match (op, table) {
+            (Operation::InsertRows { table: name, rows }, Some(t)) => Some((
+                name.clone(),
+                data::query(t, &toasty_migrate::data::key_filter(t, rows)).map_err(unsupported)?,
+                rows.len() as u64,
+            )),
+            _ => None,
+        };
         Ok(vec![MongoStep {
             op: op.clone(),
             commands,
+            inserted,
         }])
+    }
+
+    /// An insert whose rows are all there finished before its runner stopped.
+    async fn took_effect(&mut self, step: &MongoStep) -> Result<bool> {
+        let Some((collection, query, rows)) = &step.inserted else {
+            return Ok(false);
+        };
+        let found = self
+            .db
+            .collection::<Document>(collection)
+            .count_documents(query.clone())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(found == *rows)
     }
 
     /// The operation's commands, under the lease; a type change first checks that every value

@@ -99,6 +99,19 @@ impl SqlBackend {
         result.map_err(|e| self.in_statement(e, &statement.sql))
     }
 
+    /// The count a `SELECT COUNT(*)` gives.
+    pub(super) async fn count(&mut self, statement: &Statement) -> Result<i64> {
+        let values = statement.binds.clone();
+        let sql = statement.sql.clone();
+        let result = on_conn!(&mut self.conn,
+        c => bind_values!(query_scalar::<_, i64>(AssertSqlSafe(sql.clone())), &values).fetch_one(&mut *c).await,
+        s => {
+            let (sql, values) = (sql.clone(), sqlite_values(&values));
+            s.call(move |c| c.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0))).await
+        });
+        result.map_err(|e| self.in_statement(e, &statement.sql))
+    }
+
     fn in_statement(&self, e: DriverError, sql: &str) -> toasty_migrate::Error {
         toasty_migrate::Error::driver(
             &self.target,

@@ -23,6 +23,7 @@ use sqlx_mysql::MySqlConnection;
 #[cfg(feature = "postgres")]
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
+use toasty_migrate::data::key_filter;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Lock, Step, redact},
@@ -331,8 +332,16 @@ impl Lock for SqlBackend {
 /// One step of SQL: a DDL statement and what it leaves in the schema once done, or a data step
 /// with its bound parameters.
 pub enum SqlStep {
-    Ddl { sql: String, effect: Option<Effect> },
-    Data(DataStatement),
+    Ddl {
+        sql: String,
+        effect: Option<Effect>,
+    },
+    Data {
+        statement: DataStatement,
+        /// For an insert: the count of its rows by key, and how many it inserts, so that a
+        /// resumed run can tell whether an interrupted insert committed.
+        inserted: Option<(Statement, i64)>,
+    },
 }
 
 impl Step for SqlStep {
@@ -346,12 +355,19 @@ impl Step for SqlStep {
         };
         match self {
             SqlStep::Ddl { sql, .. } => vec![sql.clone()],
-            SqlStep::Data(DataStatement::Once(s)) => vec![bound(s)],
-            SqlStep::Data(DataStatement::Batched {
-                next_bound,
-                batch,
-                batch_size,
-            }) => vec![
+            SqlStep::Data {
+                statement: DataStatement::Once(s),
+                ..
+            } => vec![bound(s)],
+            SqlStep::Data {
+                statement:
+                    DataStatement::Batched {
+                        next_bound,
+                        batch,
+                        batch_size,
+                    },
+                ..
+            } => vec![
                 format!("-- in batches of {batch_size} keys: each ends at"),
                 bound(next_bound),
                 "-- and runs".into(),
@@ -363,7 +379,7 @@ impl Step for SqlStep {
     fn key(&self) -> Vec<u8> {
         match self {
             SqlStep::Ddl { sql, .. } => sql.as_bytes().to_vec(),
-            SqlStep::Data(data) => format!("{data:?}").into_bytes(),
+            SqlStep::Data { statement, .. } => format!("{statement:?}").into_bytes(),
         }
     }
 }
@@ -381,23 +397,38 @@ impl Executor for SqlBackend {
         let table = op.table().and_then(|t| live.table(t));
         let data_table =
             || table.ok_or_else(|| self.unsupported(format!("the table of `{op}` does not exist")));
-        let data = match op {
-            Operation::InsertRows { rows, .. } => Some(
-                dml::insert(self.dialect, data_table()?, rows)
-                    .map(|s| s.into_iter().map(DataStatement::Once).collect()),
-            ),
+        let data = |statement| SqlStep::Data {
+            statement,
+            inserted: None,
+        };
+        let planned = match op {
+            Operation::InsertRows { rows, .. } => {
+                let t = data_table()?;
+                Some(dml::insert(self.dialect, t, rows).and_then(|chunks| {
+                    chunks
+                        .into_iter()
+                        .map(|(statement, rows)| {
+                            let present = dml::count(self.dialect, t, &key_filter(t, rows))?;
+                            Ok(SqlStep::Data {
+                                statement: DataStatement::Once(statement),
+                                inserted: Some((present, rows.len() as i64)),
+                            })
+                        })
+                        .collect()
+                }))
+            }
             Operation::UpdateRows { set, filter, .. } => Some(
                 dml::update(self.dialect, data_table()?, set, filter, self.batch_size)
-                    .map(|s| vec![s]),
+                    .map(|s| vec![data(s)]),
             ),
             Operation::DeleteRows { filter, .. } => Some(
-                dml::delete(self.dialect, data_table()?, filter, self.batch_size).map(|s| vec![s]),
+                dml::delete(self.dialect, data_table()?, filter, self.batch_size)
+                    .map(|s| vec![data(s)]),
             ),
             _ => None,
         };
-        if let Some(data) = data {
-            let data = data.map_err(|m| self.unsupported(m))?;
-            return Ok(data.into_iter().map(SqlStep::Data).collect());
+        if let Some(steps) = planned {
+            return steps.map_err(|m| self.unsupported(m));
         }
         let statements =
             ddl::statements(self.dialect, op, table).map_err(|m| self.unsupported(m))?;
@@ -415,7 +446,7 @@ impl Executor for SqlBackend {
     async fn perform(&mut self, step: &SqlStep) -> Result<()> {
         match step {
             SqlStep::Ddl { sql, .. } => self.execute(sql).await,
-            SqlStep::Data(data) => self.run_data(data).await,
+            SqlStep::Data { statement, .. } => self.run_data(statement).await,
         }
     }
 
@@ -426,6 +457,11 @@ impl Executor for SqlBackend {
                 effect: Some(effect),
                 ..
             } => Ok(effect.shown_by(&self.read_schema().await?)),
+            // An insert is all or nothing (one statement); its rows say whether it committed.
+            SqlStep::Data {
+                inserted: Some((present, rows)),
+                ..
+            } => Ok(self.count(present).await? == *rows),
             _ => Ok(false),
         }
     }
