@@ -12,6 +12,7 @@ use toasty_migrate::data::{
 use toasty_migrate::files::MigrationPlan;
 use toasty_migrate::run::{MigrationState, Migrator, RunOptions};
 use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, Operation, TableSnapshot};
+use toasty_migrate::seed::{SeedCount, SeedSet};
 use toasty_migrate::{Error, Result};
 use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
 use toasty_migrate_sql::Dialect;
@@ -276,6 +277,108 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         "{what}: {statuses:?}"
     );
     assert_eq!(rows(db).await.len(), 2, "{what}: nothing reverted");
+
+    // An insert of a key that exists fails (MongoDB reports it inside a successful reply) and
+    // is not recorded.
+    let mut plans = migrations();
+    plans.push(MigrationPlan {
+        version: "20250104_000000_insert_again".into(),
+        up: vec![Operation::InsertRows {
+            table: "accounts".into(),
+            rows: vec![row(1, None, "again")],
+        }],
+        down: vec![],
+        transactional: true,
+    });
+    let migrator = Migrator::from_plans(plans);
+    let err = migrator.up(backend, &count(1)).await.unwrap_err();
+    assert!(matches!(err, Error::Backend { .. }), "{what}: {err}");
+    let statuses = migrator.status(backend).await.unwrap();
+    assert!(
+        matches!(statuses[3].state, MigrationState::Pending),
+        "{what}: {statuses:?}"
+    );
+    assert_eq!(rows(db).await.len(), 2, "{what}: nothing inserted");
+}
+
+async fn seed<B: Backend>(
+    migrator: &Migrator,
+    backend: &mut B,
+    dir: &std::path::Path,
+) -> Result<Vec<SeedCount>> {
+    let set = SeedSet::load(dir, "default")?;
+    migrator.seed(backend, &[set]).await
+}
+
+/// Seeds applied twice change nothing the second time; an edited row is updated, a new one
+/// inserted; a row that does not fit is refused, naming the file and the row, before anything
+/// is written.
+async fn seed_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
+    let what = format!("{:?}", db.kind);
+    let migrator = Migrator::from_plans(migrations()[..1].to_vec());
+    migrator.up(backend, &count(1)).await.unwrap();
+    let seeds = tempfile::tempdir().unwrap();
+    let write = |json: &str| std::fs::write(seeds.path().join("default.json"), json).unwrap();
+    let counts = |c: &[SeedCount]| (c[0].inserted, c[0].updated, c[0].unchanged);
+
+    write(
+        r#"[ { "table": "accounts", "rows": [
+        { "id": 1, "email": "a@x", "name": "ann" },
+        { "id": 2, "email": null, "name": "bob", "score": 5 } ] } ]"#,
+    );
+    assert_eq!(
+        counts(&seed(&migrator, backend, seeds.path()).await.unwrap()),
+        (2, 0, 0),
+        "{what}"
+    );
+    assert_eq!(
+        counts(&seed(&migrator, backend, seeds.path()).await.unwrap()),
+        (0, 0, 2),
+        "{what}: again"
+    );
+
+    write(
+        r#"[ { "table": "accounts", "rows": [
+        { "id": 1, "email": "a@x", "name": "anne" },
+        { "id": 2, "email": null, "name": "bob", "score": 5 },
+        { "id": 3, "name": "cy", "status": "vip" } ] } ]"#,
+    );
+    assert_eq!(
+        counts(&seed(&migrator, backend, seeds.path()).await.unwrap()),
+        (1, 1, 1),
+        "{what}"
+    );
+    let seeded = [
+        "1|a@x|anne|new|null",
+        "2|null|bob|new|5",
+        "3|null|cy|vip|null",
+    ];
+    assert_eq!(rows(db).await, seeded, "{what}");
+
+    write(
+        r#"[ { "table": "accounts", "rows": [
+        { "id": 4, "name": "dee" },
+        { "id": 5, "name": "eve", "score": "high" } ] } ]"#,
+    );
+    let err = seed(&migrator, backend, seeds.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("default.json: at `[0].rows[1]`"),
+        "{what}: {err}"
+    );
+    assert!(err.contains("column \"score\""), "{what}: {err}");
+    write(r#"[ { "table": "acounts", "rows": [ { "id": 4, "name": "dee" } ] } ]"#);
+    let err = seed(&migrator, backend, seeds.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at `[0].table`: table \"acounts\" does not exist"),
+        "{what}: {err}"
+    );
+    assert_eq!(rows(db).await, seeded, "{what}: nothing written");
 }
 
 /// Batches of two rows, so that updates and deletes take more than one.
@@ -283,6 +386,8 @@ async fn on_sql(dialect: Dialect) {
     let db = TestDatabase::sql(dialect).await;
     let mut backend = db.connect().await.with_batch_size(2);
     run_scenario(&db, &mut backend).await;
+    let db = TestDatabase::sql(dialect).await;
+    seed_scenario(&db, &mut db.connect().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -305,6 +410,8 @@ async fn mongodb() {
     let db = TestDatabase::new(Kind::Mongo).await;
     let mut backend = MongoBackend::connect(&db.url).await.unwrap();
     run_scenario(&db, &mut backend).await;
+    let db = TestDatabase::new(Kind::Mongo).await;
+    seed_scenario(&db, &mut MongoBackend::connect(&db.url).await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

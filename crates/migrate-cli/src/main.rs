@@ -9,6 +9,7 @@ mod cache;
 mod generate;
 mod output;
 mod run;
+mod seed;
 mod status;
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +49,10 @@ enum Command {
     /// database still matches the migrations (drift).
     #[command(name = "migrate:status", after_help = EXIT_CODES)]
     Status(status::StatusArgs),
+    /// Apply seed data (`seeds/<set>.json`) idempotently: insert new rows, update changed ones
+    /// by primary key, leave the rest.
+    #[command(name = "db:seed", after_help = EXIT_CODES)]
+    Seed(seed::SeedArgs),
 }
 
 /// Where the migrations are and which database to use.
@@ -81,6 +86,7 @@ impl Command {
             Command::Up(args) => args.target.url.clone(),
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
+            Command::Seed(args) => args.target.url.clone(),
         }
     }
 }
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Seed(args) => seed::run(args).await,
         }
     });
     match result {

@@ -16,10 +16,11 @@
 pub use crate::execute::JournalRow;
 pub use crate::redact::{redact, redact_in};
 
+use crate::data::Filter;
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
 use crate::runner::AppliedMigration;
-use crate::snapshot::SchemaSnapshot;
+use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 use crate::{Error, Result};
 use std::time::Duration;
 
@@ -79,6 +80,14 @@ pub trait Executor: Send {
         let _ = step;
         async { Ok(false) }
     }
+
+    /// How many rows of `table` `filter` matches: what seeding asks to tell a row to insert from
+    /// one to update and from one already as seeded.
+    fn count_rows(
+        &mut self,
+        table: &TableSnapshot,
+        filter: &Filter,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// How `plan` runs here, or why it cannot (a migration asking for what this database
     /// cannot do).

@@ -245,30 +245,35 @@ pub fn check_insert(table: &TableSnapshot, rows: &[Row]) -> Result<(), String> {
         return Err("no rows to insert".into());
     }
     for (i, row) in rows.iter().enumerate() {
-        let at = |why: String| format!("row {}: {why}", i + 1);
-        for (n, (name, value)) in row.iter().enumerate() {
-            if row[..n].iter().any(|(other, _)| other == name) {
-                return Err(at(format!("column {name:?} is given twice")));
-            }
-            check_value(column(table, name).map_err(at)?, value).map_err(at)?;
+        check_row(table, row).map_err(|why| format!("row {}: {why}", i + 1))?;
+    }
+    Ok(())
+}
+
+/// Checks one row to write into `table` (see [`check_insert`]).
+pub fn check_row(table: &TableSnapshot, row: &Row) -> Result<(), String> {
+    for (n, (name, value)) in row.iter().enumerate() {
+        if row[..n].iter().any(|(other, _)| other == name) {
+            return Err(format!("column {name:?} is given twice"));
         }
-        for key in &table.primary_key {
-            if !row.iter().any(|(name, _)| name == &key.column) {
-                return Err(at(format!(
-                    "the primary key column {:?} is not given (an insert is reverted by its key)",
-                    key.column
-                )));
-            }
+        check_value(column(table, name)?, value)?;
+    }
+    for key in &table.primary_key {
+        if !row.iter().any(|(name, _)| name == &key.column) {
+            return Err(format!(
+                "the primary key column {:?} is not given (an insert is reverted by its key)",
+                key.column
+            ));
         }
-        for c in &table.columns {
-            let given = row.iter().any(|(name, _)| name == &c.name);
-            let needed = !c.nullable && c.default.is_none() && !c.auto_increment;
-            if !given && needed {
-                return Err(at(format!(
-                    "column {:?} is NOT NULL and has no default: give it a value",
-                    c.name
-                )));
-            }
+    }
+    for c in &table.columns {
+        let given = row.iter().any(|(name, _)| name == &c.name);
+        let needed = !c.nullable && c.default.is_none() && !c.auto_increment;
+        if !given && needed {
+            return Err(format!(
+                "column {:?} is NOT NULL and has no default: give it a value",
+                c.name
+            ));
         }
     }
     Ok(())

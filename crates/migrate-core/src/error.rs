@@ -107,6 +107,15 @@ pub enum Error {
     #[error("migration {version} is recorded as applied but its file is missing")]
     MissingMigration { version: String },
 
+    /// A seed file that is not JSON, does not have a seed file's shape, or has a row that does
+    /// not fit the schema.
+    #[error("{path}: at `{json_path}`: {message}")]
+    Seed {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+
     /// A migration's `up` or `down` reported a failure while being described.
     #[error("migration {version}: {message}")]
     Migration { version: String, message: String },

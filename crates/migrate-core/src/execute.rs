@@ -236,6 +236,14 @@ mod tests {
             Ok(self.took_effect.contains(step))
         }
 
+        async fn count_rows(
+            &mut self,
+            _: &crate::snapshot::TableSnapshot,
+            _: &crate::data::Filter,
+        ) -> Result<u64> {
+            Ok(0)
+        }
+
         fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
             Ok(Atomicity::Journal)
         }

@@ -12,10 +12,11 @@
 //! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
 //!
-//! The API comes in six groups:
+//! The API comes in seven groups:
 //! - [`schema`]: snapshots of a schema, their types, and the operations that edit them;
 //! - [`diff`]: what changed between two snapshots;
 //! - [`data`]: the values, expressions and filters of data steps (insert, update, delete rows);
+//! - [`seed`]: seed files, applied idempotently by [`run::Migrator::seed`];
 //! - [`files`]: migration files: generating, reading back, the [`Migration`] trait;
 //! - [`run`]: the [`run::Migrator`], which decides everything about applying migrations and runs
 //!   every step;
@@ -60,6 +61,7 @@ mod operation;
 mod parse;
 mod redact;
 mod runner;
+pub mod seed;
 mod snapshot;
 mod types;
 

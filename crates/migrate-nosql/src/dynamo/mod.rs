@@ -32,6 +32,7 @@ use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use toasty_migrate::data::Filter;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
@@ -395,6 +396,10 @@ impl Executor for DynamoBackend {
             self.apply(&step.op, step.live.as_ref()),
         )
         .await
+    }
+
+    async fn count_rows(&mut self, _: &TableSnapshot, _: &Filter) -> Result<u64> {
+        Err(self.unsupported(plan::DATA_STEPS_UNSUPPORTED.into()))
     }
 
     fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {

@@ -97,7 +97,7 @@ fn zero(ty: &ColumnType) -> Bson {
 }
 
 /// The value a document gets for a column it lacks: its default, or its zero if it is NOT NULL.
-fn fill(column: &ColumnDef) -> Option<Bson> {
+pub(super) fn fill(column: &ColumnDef) -> Option<Bson> {
     match &column.default {
         Some(d) => Some(to_bson(d, &column.ty)),
         None if !column.nullable => Some(zero(&column.ty)),

@@ -42,15 +42,25 @@ fn field_type<'t>(table: &'t TableSnapshot, column: &str) -> Option<&'t ColumnTy
     table.column(column).map(|c| &c.ty)
 }
 
-/// `{ insert: <collection>, documents: [...] }`.
+/// `{ insert: <collection>, documents: [...] }`. A column a row leaves out gets its default
+/// here, as SQL's server would give it: MongoDB keeps no defaults.
 pub(super) fn insert(table: &TableSnapshot, rows: &[Row]) -> Result<Document, String> {
     let documents = rows
         .iter()
         .map(|row| {
-            row.iter()
+            let mut document = row
+                .iter()
                 .map(|(c, v)| Ok((c.clone(), value_bson(v, field_type(table, c))?)))
-                .collect::<Result<Document, String>>()
-                .map(Bson::Document)
+                .collect::<Result<Document, String>>()?;
+            for column in &table.columns {
+                if !document.contains_key(&column.name)
+                    && column.default.is_some()
+                    && let Some(value) = super::commands::fill(column)
+                {
+                    document.insert(column.name.clone(), value);
+                }
+            }
+            Ok(Bson::Document(document))
         })
         .collect::<Result<Vec<Bson>, String>>()?;
     Ok(doc! { "insert": &table.name, "documents": documents, "ordered": true })

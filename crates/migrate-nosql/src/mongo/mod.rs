@@ -16,6 +16,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 use std::time::Duration;
 use time::OffsetDateTime;
+use toasty_migrate::data::Filter;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step, redact},
@@ -269,7 +270,27 @@ impl MongoBackend {
             27, // IndexNotFound: the index was dropped
         ];
         match self.db.run_command(command.clone()).await {
-            Ok(_) => Ok(()),
+            // A write command reports the documents it could not write in its reply, with
+            // `ok: 1`.
+            Ok(reply) => match reply
+                .get_array("writeErrors")
+                .ok()
+                .and_then(|errors| errors.first())
+                .or_else(|| reply.get("writeConcernError"))
+            {
+                None => Ok(()),
+                Some(error) => Err(Error::backend(
+                    &self.target,
+                    format!(
+                        "{}\n  in: {}",
+                        error
+                            .as_document()
+                            .and_then(|e| e.get_str("errmsg").ok())
+                            .map_or_else(|| error.to_string(), str::to_string),
+                        render(&command)
+                    ),
+                )),
+            },
             Err(e) => match *e.kind {
                 mongodb::error::ErrorKind::Command(ref c) if ALREADY_DONE.contains(&c.code) => {
                     Ok(())
@@ -453,6 +474,18 @@ impl Executor for MongoBackend {
             commands,
             inserted,
         }])
+    }
+
+    async fn count_rows(&mut self, table: &TableSnapshot, filter: &Filter) -> Result<u64> {
+        let query = data::query(table, filter).map_err(|message| Error::Unsupported {
+            target: self.target.clone(),
+            message,
+        })?;
+        self.db
+            .collection::<Document>(&table.name)
+            .count_documents(query)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// An insert whose rows are all there finished before its runner stopped.

@@ -23,7 +23,8 @@ use sqlx_mysql::MySqlConnection;
 #[cfg(feature = "postgres")]
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
-use toasty_migrate::data::key_filter;
+use toasty_migrate::data::{Filter, key_filter};
+use toasty_migrate::schema::TableSnapshot;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Lock, Step, redact},
@@ -464,6 +465,11 @@ impl Executor for SqlBackend {
             } => Ok(self.count(present).await? == *rows),
             _ => Ok(false),
         }
+    }
+
+    async fn count_rows(&mut self, table: &TableSnapshot, filter: &Filter) -> Result<u64> {
+        let statement = dml::count(self.dialect, table, filter).map_err(|m| self.unsupported(m))?;
+        Ok(self.count(&statement).await? as u64)
     }
 
     fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity> {
