@@ -394,6 +394,36 @@ fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
         out.contains("DELETE FROM \"users\" WHERE \"id\" IN (?)"),
         "{out}"
     );
+
+    // Seeds: a set applied twice changes nothing the second time; sets stay apart.
+    std::fs::create_dir(w.join("seeds")).unwrap();
+    std::fs::write(
+        w.join("seeds/default.json"),
+        r#"[ { "table": "users", "rows": [ { "id": 1, "name": "Ann" }, { "id": 2, "name": "Bob" } ] } ]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("seeds/demo.json"),
+        r#"[ { "table": "users", "rows": [ { "id": 3, "name": "Demo" } ] } ]"#,
+    )
+    .unwrap();
+    let out = run(&mut cli(&["db:seed", "--url", &url]));
+    assert!(out.contains("Seeded default:"), "{out}");
+    assert!(
+        out.contains("users: 1 inserted, 0 updated, 1 unchanged"),
+        "{out}"
+    );
+    let out = run(&mut cli(&[
+        "db:seed", "--url", &url, "--set", "default", "--set", "demo",
+    ]));
+    assert!(out.contains("Seeded default, demo:"), "{out}");
+    assert!(
+        out.contains("users: 1 inserted, 0 updated, 2 unchanged"),
+        "{out}"
+    );
+    let (code, err) = fails(&mut cli(&["db:seed", "--url", &url, "--set", "nope"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("nope.json"), "{err}");
 }
 
 #[test]
