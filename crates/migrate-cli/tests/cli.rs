@@ -384,7 +384,7 @@ fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
     let out = run(&mut cli(&["migrate:up", "--url", &url, "--dry-run"]));
     assert!(
         out.contains(
-            "INSERT INTO \"users\" (\"id\", \"name\") VALUES (?, ?)  -- parameters: 1, \"Ann\""
+            "INSERT INTO \"users\" (\"id\", \"name\") VALUES (?, ?) /* parameters: 1, \"Ann\" */;"
         ),
         "{out}"
     );

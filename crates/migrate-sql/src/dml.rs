@@ -10,6 +10,9 @@ use crate::dialect::{Dialect, DialectError};
 use toasty_migrate::data::{Expr, Filter, Row, Value};
 use toasty_migrate::schema::{ColumnType, TableSnapshot};
 
+/// The condition every row meets.
+const ALL: &str = "1 = 1";
+
 /// Rows per `INSERT` statement: well under every dialect's limit on parameters.
 const INSERT_CHUNK: usize = 500;
 
@@ -111,7 +114,7 @@ impl Render<'_> {
             Ok(format!("({})", parts.join(op)))
         };
         Ok(match filter {
-            Filter::All => "1 = 1".into(),
+            Filter::All => ALL.into(),
             Filter::Eq(c, v) => {
                 let ty = self.column_type(c);
                 format!("{} = {}", self.q(c)?, self.param(v, ty.as_ref())?)
@@ -299,7 +302,11 @@ impl Render<'_> {
             }
             _ => ("?".into(), "?".into()),
         };
-        Ok(format!("{condition} AND {key} > {low} AND {key} <= {high}"))
+        let range = format!("{key} > {low} AND {key} <= {high}");
+        Ok(match condition {
+            ALL => range,
+            _ => format!("{condition} AND {range}"),
+        })
     }
 }
 
@@ -320,9 +327,13 @@ fn batched(
         Dialect::Postgres => format!("${}", r.binds.len() + 1),
         _ => "?".into(),
     };
+    let condition = match condition.as_str() {
+        ALL => format!("{key} > {after}"),
+        _ => format!("{condition} AND {key} > {after}"),
+    };
     // The key `batch_size` matching rows on: where this batch ends.
     let sql = format!(
-        "SELECT {key} FROM {} WHERE {condition} AND {key} > {after} ORDER BY {key} LIMIT 1 OFFSET {}",
+        "SELECT {key} FROM {} WHERE {condition} ORDER BY {key} LIMIT 1 OFFSET {}",
         r.q(&table.name)?,
         batch_size.max(1) - 1
     );

@@ -351,7 +351,7 @@ impl Step for SqlStep {
             let values: Vec<String> = s.binds.iter().map(|v| v.to_string()).collect();
             match values.is_empty() {
                 true => s.sql.clone(),
-                false => format!("{}  -- parameters: {}", s.sql, values.join(", ")),
+                false => format!("{} /* parameters: {} */", s.sql, values.join(", ")),
             }
         };
         match self {
@@ -369,10 +369,11 @@ impl Step for SqlStep {
                     },
                 ..
             } => vec![
-                format!("-- in batches of {batch_size} keys: each ends at"),
-                bound(next_bound),
-                "-- and runs".into(),
-                bound(batch),
+                format!(
+                    "/* batches of {batch_size} keys; where each ends: */ {}",
+                    bound(next_bound)
+                ),
+                format!("/* each batch: */ {}", bound(batch)),
             ],
         }
     }
