@@ -369,6 +369,24 @@ async fn seed_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         "{what}: {err}"
     );
     assert!(err.contains("column \"score\""), "{what}: {err}");
+    write(r#"[ { "table": "accounts", "rows": [ { "id": 4 } ] } ]"#);
+    let err = seed(&migrator, backend, seeds.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at `[0].rows[0]`: column \"name\" is NOT NULL and has no default"),
+        "{what}: {err}"
+    );
+    write(r#"[ { "table": "accounts", "rows": [ { "id": 4, "name": "dee", "nick": "d" } ] } ]"#);
+    let err = seed(&migrator, backend, seeds.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column \"nick\" does not exist in table \"accounts\""),
+        "{what}: {err}"
+    );
     write(r#"[ { "table": "acounts", "rows": [ { "id": 4, "name": "dee" } ] } ]"#);
     let err = seed(&migrator, backend, seeds.path())
         .await
@@ -436,4 +454,33 @@ async fn dynamodb_refuses_data_steps_before_running_anything() {
     );
     let live: Result<_> = toasty_migrate::backend::Introspect::introspect(&mut backend).await;
     assert!(live.unwrap().tables.is_empty(), "the table was not created");
+}
+
+/// A hand-written data step whose value does not fit its column is refused before anything of
+/// the run executes, naming the migration, the row and the column.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_step_that_does_not_fit_is_refused_before_anything_runs() {
+    let db = TestDatabase::sql(Dialect::Sqlite).await;
+    let mut backend = db.connect().await;
+    let mut plans = migrations();
+    if let Operation::InsertRows { rows, .. } = &mut plans[1].up[0] {
+        rows[1][2].1 = Value::Integer(7);
+    }
+    let err = Migrator::from_plans(plans)
+        .up(&mut backend, &count(2))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("migration 20250102_000000_seed_and_backfill"),
+        "{err}"
+    );
+    assert!(
+        err.contains("row 2: column \"name\" (text): expected text, found 7"),
+        "{err}"
+    );
+    let live = toasty_migrate::backend::Introspect::introspect(&mut backend)
+        .await
+        .unwrap();
+    assert!(live.tables.is_empty(), "not even the first migration ran");
 }

@@ -128,6 +128,16 @@ impl Operation {
 }
 
 impl Operation {
+    /// Whether the operation changes rows rather than the schema.
+    pub fn is_data(&self) -> bool {
+        matches!(
+            self,
+            Operation::InsertRows { .. }
+                | Operation::UpdateRows { .. }
+                | Operation::DeleteRows { .. }
+        )
+    }
+
     /// Checks every column definition the operation carries (type parameters, custom type names,
     /// defaults): what a snapshot's loader checks, for operations that come from compiled code.
     pub fn validate(&self) -> Result<(), String> {

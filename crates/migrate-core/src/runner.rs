@@ -342,10 +342,17 @@ impl Migrator {
                         )
                     })?;
                 }
+                // A data step must fit the schema as its migration finds it (it leaves the
+                // schema as it is): its rows and values are checked here, before anything runs.
+                if op.is_data() {
+                    live.apply(op).map_err(|e| refused(plan, e.to_string()))?;
+                }
                 steps.extend(backend.plan(op, &live)?);
-                // An operation that does not fit is left out of `live`: a raw statement cannot
-                // be replayed, and anything else that does not fit fails when it runs.
-                let _ = live.apply(op);
+                // Any other operation that does not fit is left out of `live`: a raw statement
+                // cannot be replayed, and a change that does not fit fails when it runs.
+                if !op.is_data() {
+                    let _ = live.apply(op);
+                }
             }
             operations.push(ops);
             planned.push(steps);

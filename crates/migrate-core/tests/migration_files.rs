@@ -413,22 +413,23 @@ fn opting_out_of_the_transaction_round_trips_and_counts_in_the_checksum() {
     assert_ne!(parsed.checksum(), transactional);
 }
 
+/// A migrations directory whose first migration creates `users_v1`, and its generator.
+fn with_users() -> (tempfile::TempDir, MigrationGenerator) {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generator(dir.path());
+    let diff = detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap();
+    g.write_migration_file(&g.generate(&diff, "create users").unwrap())
+        .unwrap();
+    (dir, g)
+}
+
 /// Every data step and every expression and filter, written, pinned, read back and described
 /// by the compiled form alike.
 #[test]
 fn data_steps_round_trip_through_a_file() {
     use toasty_migrate::data::*;
     use toasty_migrate::schema::Operation;
-    let dir = tempfile::tempdir().unwrap();
-    let g = generator(dir.path());
-    g.write_migration_file(
-        &g.generate(
-            &detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap(),
-            "create users",
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let (dir, g) = with_users();
     let mut plan = g.empty("seed and backfill").unwrap();
     let text = |s: &str| Value::Text(s.into());
     plan.up = vec![
@@ -482,16 +483,7 @@ fn data_steps_round_trip_through_a_file() {
 fn a_data_step_that_does_not_fit_the_schema_is_refused_naming_row_and_column() {
     use toasty_migrate::data::Value;
     use toasty_migrate::schema::Operation;
-    let dir = tempfile::tempdir().unwrap();
-    let g = generator(dir.path());
-    g.write_migration_file(
-        &g.generate(
-            &detect_changes(&SchemaSnapshot::default(), &users_v1()).unwrap(),
-            "create users",
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let (dir, g) = with_users();
     let before = list_versions(dir.path()).unwrap();
     let mut plan = g.empty("bad seed").unwrap();
     plan.up = vec![Operation::InsertRows {
