@@ -1,7 +1,7 @@
 //! Data steps (insert, update, delete rows) up and down on every backend that runs them, through
 //! the one migrator: rows written as the vocabulary says, inserts reverted by key, an
 //! irreversible migration refused before anything runs, and the dry run showing each statement
-//! with its values. DynamoDB refuses data steps before running anything.
+//! with its values; seeds applied idempotently.
 
 use std::time::Duration;
 use toasty_migrate::backend::Backend;
@@ -133,7 +133,7 @@ async fn rows(db: &TestDatabase) -> Vec<String> {
     match db.kind {
         Kind::Sql(dialect) => sql_rows(db, dialect, &columns).await,
         Kind::Mongo => mongo_rows(db, &columns).await,
-        Kind::Dynamo => unreachable!("DynamoDB runs no data steps"),
+        Kind::Dynamo => dynamo_rows(db, &columns).await,
     }
 }
 
@@ -178,6 +178,54 @@ async fn sql_rows(db: &TestDatabase, dialect: Dialect, columns: &[&str]) -> Vec<
                 .unwrap()
         }
     }
+}
+
+async fn dynamo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (_, query) = db.url.split_once('?').unwrap();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(param("endpoint"))
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let items = client
+        .scan()
+        .table_name(format!("{}accounts", param("prefix")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let mut rows: Vec<(i64, String)> = items
+        .iter()
+        .map(|item| {
+            let text = |c: &str| match item.get(c) {
+                None | Some(AttributeValue::Null(_)) => "null".to_string(),
+                Some(AttributeValue::S(s)) => s.clone(),
+                Some(AttributeValue::N(n)) => n.clone(),
+                Some(other) => format!("{other:?}"),
+            };
+            let id = text("id").parse().unwrap();
+            (
+                id,
+                columns
+                    .iter()
+                    .map(|c| text(c))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows.into_iter().map(|(_, row)| row).collect()
 }
 
 async fn mongo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
@@ -433,27 +481,17 @@ async fn mongodb() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dynamodb_refuses_data_steps_before_running_anything() {
+async fn dynamodb() {
+    let connect = |url: String| async move {
+        DynamoBackend::connect(&url)
+            .await
+            .unwrap()
+            .with_lock_timeout(Duration::from_secs(30))
+    };
     let db = TestDatabase::new(Kind::Dynamo).await;
-    let mut backend = DynamoBackend::connect(&db.url)
-        .await
-        .unwrap()
-        .with_lock_timeout(Duration::from_secs(30));
-    let migrator = Migrator::from_plans(migrations());
-    let err: Error = migrator.up(&mut backend, &count(2)).await.unwrap_err();
-    assert!(
-        err.to_string().contains("do not run on DynamoDB yet"),
-        "{err}"
-    );
-    let statuses = migrator.status(&mut backend).await.unwrap();
-    assert!(
-        statuses
-            .iter()
-            .all(|s| matches!(s.state, MigrationState::Pending)),
-        "{statuses:?}"
-    );
-    let live: Result<_> = toasty_migrate::backend::Introspect::introspect(&mut backend).await;
-    assert!(live.unwrap().tables.is_empty(), "the table was not created");
+    run_scenario(&db, &mut connect(db.url.clone()).await).await;
+    let db = TestDatabase::new(Kind::Dynamo).await;
+    seed_scenario(&db, &mut connect(db.url.clone()).await).await;
 }
 
 /// A hand-written data step whose value does not fit its column is refused before anything of
@@ -483,4 +521,138 @@ async fn a_data_step_that_does_not_fit_is_refused_before_anything_runs() {
         .await
         .unwrap();
     assert!(live.tables.is_empty(), "not even the first migration ran");
+}
+
+/// DynamoDB keeps a unique index as a table of its own, written with the item as Toasty writes
+/// it: an insert adds the entry, a duplicate value is refused with nothing written, a delete
+/// removes the entry, and an update of the indexed column is refused before anything runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_data_steps_keep_unique_indexes() {
+    use toasty_migrate::schema::IndexDef;
+    let db = TestDatabase::new(Kind::Dynamo).await;
+    let mut backend = DynamoBackend::connect(&db.url)
+        .await
+        .unwrap()
+        .with_lock_timeout(Duration::from_secs(30));
+    let mut table = accounts();
+    table
+        .indexes
+        .push(IndexDef::new("index_accounts_by_email", &["email"], true));
+    let create = MigrationPlan {
+        version: "20250101_000000_create_accounts".into(),
+        up: vec![
+            Operation::CreateTable(table.def()),
+            Operation::CreateIndex {
+                table: "accounts".into(),
+                index: table.indexes[0].clone(),
+            },
+        ],
+        down: vec![],
+        transactional: true,
+    };
+    let step = |version: &str, op: Operation| MigrationPlan {
+        version: version.into(),
+        up: vec![op],
+        down: vec![],
+        transactional: true,
+    };
+    let insert = |version: &str, rows| {
+        step(
+            version,
+            Operation::InsertRows {
+                table: "accounts".into(),
+                rows,
+            },
+        )
+    };
+    let plans = vec![
+        create,
+        insert(
+            "20250102_000000_two",
+            vec![row(1, Some("a@x"), "ann"), row(2, Some("b@x"), "bob")],
+        ),
+        insert("20250103_000000_dup", vec![row(3, Some("a@x"), "cy")]),
+    ];
+    let migrator = Migrator::from_plans(plans[..2].to_vec());
+    migrator.up(&mut backend, &count(2)).await.unwrap();
+    let entries = |db: &TestDatabase| {
+        let url = db.url.clone();
+        async move { index_entries(&url).await }
+    };
+    assert_eq!(entries(&db).await, ["a@x 1", "b@x 2"]);
+
+    let err = Migrator::from_plans(plans.clone())
+        .up(&mut backend, &count(1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unique values exists"), "{err}");
+    assert_eq!(rows(&db).await.len(), 2, "the duplicate wrote nothing");
+    assert_eq!(entries(&db).await, ["a@x 1", "b@x 2"]);
+
+    let mut plans = plans[..2].to_vec();
+    plans.push(step(
+        "20250104_000000_drop_bob",
+        Operation::DeleteRows {
+            table: "accounts".into(),
+            filter: eq("name", text("bob")),
+        },
+    ));
+    Migrator::from_plans(plans.clone())
+        .up(&mut backend, &count(1))
+        .await
+        .unwrap();
+    assert_eq!(entries(&db).await, ["a@x 1"]);
+
+    plans.push(step(
+        "20250105_000000_mail",
+        Operation::UpdateRows {
+            table: "accounts".into(),
+            set: set(vec![("email", lower(col("name")))]),
+            filter: Filter::All,
+        },
+    ));
+    let err = Migrator::from_plans(plans)
+        .up(&mut backend, &count(1))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unique index index_accounts_by_email"),
+        "{err}"
+    );
+}
+
+/// `email id` of each entry of the unique index's table (Toasty names it after the prefixed
+/// table), sorted.
+async fn index_entries(url: &str) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let param = |name: &str| {
+        url.split(['?', '&'])
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let endpoint = param("endpoint");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let items = aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(format!("index_{}accounts_by_email", param("prefix")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|i| match (i.get("email"), i.get("id")) {
+            (Some(AttributeValue::S(e)), Some(AttributeValue::N(id))) => format!("{e} {id}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    out.sort();
+    out
 }

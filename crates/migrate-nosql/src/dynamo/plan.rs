@@ -3,9 +3,10 @@
 
 use super::*;
 
-/// What `check` says of a data step, before anything runs.
-pub(super) const DATA_STEPS_UNSUPPORTED: &str = "data steps (insert, update, delete rows) do not run on DynamoDB yet; \
-     they run on SQLite, PostgreSQL, MySQL and MongoDB";
+/// The table a data step names.
+fn op_table(op: &Operation) -> String {
+    op.table().unwrap_or_default().to_string()
+}
 
 impl DynamoBackend {
     /// The API calls `op` becomes, for dry runs; `live` is its table as the registry has it.
@@ -100,9 +101,40 @@ impl DynamoBackend {
             Operation::Raw { .. } => {
                 vec!["(refused: raw statements have no meaning on DynamoDB)".into()]
             }
-            Operation::InsertRows { .. }
-            | Operation::UpdateRows { .. }
-            | Operation::DeleteRows { .. } => vec![format!("(refused: {DATA_STEPS_UNSUPPORTED})")],
+            Operation::InsertRows { rows, .. } => {
+                let unique = live.map_or(0, |t| t.indexes.iter().filter(|i| i.unique).count());
+                let write = match unique {
+                    0 => format!(
+                        "PutItem {} IF attribute_not_exists(key)",
+                        table(&op_table(op))
+                    ),
+                    n => format!(
+                        "TransactWriteItems [PutItem {} IF attribute_not_exists(key), {n} unique-index PutItem(s) IF attribute_not_exists(value)]",
+                        table(&op_table(op))
+                    ),
+                };
+                rows.iter()
+                    .map(|row| {
+                        let values: Vec<String> =
+                            row.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+                        format!("{write} {{{}}}", values.join(", "))
+                    })
+                    .collect()
+            }
+            Operation::UpdateRows { set, filter, .. } => {
+                let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
+                vec![format!(
+                    "Scan {} ({SEGMENTS} segments); per item where {filter}, {BATCH} at once per segment: \
+                     UpdateItem SET {} (REMOVE where null) IF attribute_exists(key)",
+                    table(&op_table(op)),
+                    set.join(", ")
+                )]
+            }
+            Operation::DeleteRows { filter, .. } => vec![format!(
+                "Scan {} ({SEGMENTS} segments); per item where {filter}: DeleteItem its unique-index \
+                 entries, then DeleteItem the item",
+                table(&op_table(op))
+            )],
             Operation::Irreversible { .. } => Vec::new(),
         }
     }
@@ -269,10 +301,15 @@ impl DynamoBackend {
             Operation::Raw { .. } => {
                 return Err(self.unsupported("raw statements have no meaning on DynamoDB".into()));
             }
-            Operation::InsertRows { .. }
-            | Operation::UpdateRows { .. }
-            | Operation::DeleteRows { .. } => {
-                return Err(self.unsupported(DATA_STEPS_UNSUPPORTED.into()));
+            // Data steps leave the schema, and so the registry, as they are.
+            Operation::InsertRows { rows, .. } => {
+                return self.insert_rows(&live_table()?, rows).await;
+            }
+            Operation::UpdateRows { set, filter, .. } => {
+                return self.update_rows(&live_table()?, set, filter).await;
+            }
+            Operation::DeleteRows { filter, .. } => {
+                return self.delete_rows(&live_table()?, filter).await;
             }
             Operation::Irreversible { .. } => return Ok(()),
         }
