@@ -1028,3 +1028,200 @@ async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
         "{out}"
     );
 }
+
+/// The schema and migrations of the killed-data-step tests: `items (id, name, label)`, then a
+/// data migration that labels each item from its name. Returns the `toasty` command builder.
+#[cfg(any(feature = "mongodb", feature = "dynamodb"))]
+fn label_items_project(w: &Path, url: &str) -> impl Fn(&[&str]) -> std::process::Command {
+    use toasty_migrate::schema::{ColumnDef, ColumnType, TableSnapshot};
+    let items = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "items",
+        vec![
+            ColumnDef::new("id", ColumnType::Text),
+            ColumnDef::new("name", ColumnType::Text),
+            ColumnDef {
+                nullable: true,
+                ..ColumnDef::new("label", ColumnType::Text)
+            },
+        ],
+        vec![],
+    )]);
+    save_snapshot(&items, w.join("schema.json")).unwrap();
+    let w = w.to_path_buf();
+    let cli = move |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_toasty"));
+        cmd.current_dir(&w)
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(args);
+        cmd
+    };
+    for args in [
+        &["migrate:generate", "-m", "items"][..],
+        &["migrate:up", "--url", url],
+    ] {
+        let out = cli(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    cli
+}
+
+/// Kills `migrate:up` once `labelled` says the data step has begun, then runs it again: every
+/// item ends labelled, the migration recorded once.
+#[cfg(any(feature = "mongodb", feature = "dynamodb"))]
+async fn kill_the_labelling_then_finish<F, Fut>(
+    cli: &dyn Fn(&[&str]) -> std::process::Command,
+    url: &str,
+    labelled: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let out = cli(&[
+        "migrate:generate",
+        "-m",
+        "label items",
+        "--data",
+        r#"db.update_rows("items", vec![("label", upper(col("name")))], is_null("label"))"#,
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut runner = cli(&["migrate:up", "--url", url])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while labelled().await == 0 && started.elapsed() < std::time::Duration::from_secs(20) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    runner.kill().unwrap(); // SIGKILL
+    runner.wait().unwrap();
+    // The dead runner's lease blocks for up to 10 s; then the next run finishes the step.
+    let out = cli(&["migrate:up", "--url", url]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["migrate:status", "--url", url]).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    let applied = status.lines().filter(|l| l.starts_with("applied")).count();
+    assert_eq!(applied, 2, "each migration applied, once: {status}");
+}
+
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread")]
+async fn mongodb_a_data_step_killed_mid_run_is_finished_by_the_next() {
+    use mongodb::bson::doc;
+    let url = format!(
+        "mongodb://127.0.0.1:27017/tm_killdata_{}",
+        std::process::id()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let cli = label_items_project(work.path(), &url);
+    let client = mongodb::Client::with_uri_str(&url).await.unwrap();
+    let items = client
+        .default_database()
+        .unwrap()
+        .collection::<mongodb::bson::Document>("items");
+    let docs: Vec<_> = (0..10_000_i64)
+        .map(|i| doc! { "id": format!("{i:05}"), "name": format!("item{i}") })
+        .collect();
+    items.insert_many(docs).await.unwrap();
+    let labelled = || items.count_documents(doc! { "label": { "$ne": null } });
+    kill_the_labelling_then_finish(&cli, &url, || async { labelled().await.unwrap() }).await;
+    assert_eq!(labelled().await.unwrap(), 10_000, "every item labelled");
+    let wrong = items
+        .count_documents(doc! { "$expr": { "$ne": [ "$label", { "$toUpper": "$name" } ] } })
+        .await
+        .unwrap();
+    assert_eq!(wrong, 0);
+}
+
+#[cfg(feature = "dynamodb")]
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_a_data_step_killed_mid_run_is_finished_by_the_next() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let prefix = format!("tmkilldata{}_", std::process::id());
+    let url = format!("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix={prefix}");
+    let work = tempfile::tempdir().unwrap();
+    let cli = label_items_project(work.path(), &url);
+    // SAFETY: set before this test's client exists, to the values every test uses.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:8000")
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("{prefix}items");
+    const ITEMS: usize = 2_000;
+    for chunk in (0..ITEMS).collect::<Vec<_>>().chunks(25) {
+        let writes = chunk
+            .iter()
+            .map(|i| {
+                let put = PutRequest::builder()
+                    .item("id", AttributeValue::S(format!("{i:05}")))
+                    .item("name", AttributeValue::S(format!("item{i}")))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        client
+            .batch_write_item()
+            .request_items(&table, writes)
+            .send()
+            .await
+            .unwrap();
+    }
+    let scan = || async {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(&table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    };
+    let labelled = || async {
+        scan()
+            .await
+            .iter()
+            .filter(|i| i.contains_key("label"))
+            .count() as u64
+    };
+    kill_the_labelling_then_finish(&cli, &url, labelled).await;
+    let items = scan().await;
+    assert_eq!(items.len(), ITEMS);
+    for item in items {
+        let name = item["name"].as_s().unwrap();
+        assert_eq!(
+            item.get("label").and_then(|l| l.as_s().ok()),
+            Some(&name.to_uppercase()),
+            "{item:?}"
+        );
+    }
+}
