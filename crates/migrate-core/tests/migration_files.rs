@@ -429,7 +429,7 @@ fn with_users() -> (tempfile::TempDir, MigrationGenerator) {
 fn data_steps_round_trip_through_a_file() {
     use toasty_migrate::data::*;
     use toasty_migrate::schema::Operation;
-    let (dir, g) = with_users();
+    let (_dir, g) = with_users();
     let mut plan = g.empty("seed and backfill").unwrap();
     let text = |s: &str| Value::Text(s.into());
     plan.up = vec![
