@@ -68,6 +68,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 table: "accounts".into(),
             }],
             transactional: true,
+            source: None,
         },
         MigrationPlan {
             version: "20250102_000000_seed_and_backfill".into(),
@@ -112,6 +113,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 filter: Filter::All,
             }],
             transactional: true,
+            source: None,
         },
         MigrationPlan {
             version: "20250103_000000_drop_emailless".into(),
@@ -123,6 +125,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 reason: "the deleted accounts are gone".into(),
             }],
             transactional: true,
+            source: None,
         },
     ]
 }
@@ -337,6 +340,7 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         }],
         down: vec![],
         transactional: true,
+        source: None,
     });
     let migrator = Migrator::from_plans(plans);
     let err = migrator.up(backend, &count(1)).await.unwrap_err();
@@ -549,12 +553,14 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         ],
         down: vec![],
         transactional: true,
+        source: None,
     };
     let step = |version: &str, op: Operation| MigrationPlan {
         version: version.into(),
         up: vec![op],
         down: vec![],
         transactional: true,
+        source: None,
     };
     let insert = |version: &str, rows| {
         step(

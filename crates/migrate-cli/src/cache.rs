@@ -67,19 +67,33 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
             .map(|&i| (files[i].0.as_path(), files[i].1.as_str()))
             .collect::<Vec<_>>(),
     )?;
-    let hashes: Vec<String> = files.into_iter().map(|(_, _, hash)| hash).collect();
+    // A cached plan names the file as it was reached when parsed; it is read here from `path`.
+    let located = |mut plan: MigrationPlan, path: &Path| {
+        if let Some(source) = &mut plan.source {
+            source.path = path.to_path_buf();
+        }
+        plan
+    };
     if misses.is_empty() {
         // Nothing to write back: the plans move out of the cache. (No two files share a hash:
         // each holds its own version.)
-        return Ok(hashes
+        return Ok(files
             .iter()
-            .map(|hash| cache.remove(hash).expect("every file's plan is cached"))
+            .map(|(path, _, hash)| {
+                located(
+                    cache.remove(hash).expect("every file's plan is cached"),
+                    path,
+                )
+            })
             .collect());
     }
     for (&i, plan) in misses.iter().zip(parsed) {
-        cache.insert(hashes[i].clone(), plan);
+        cache.insert(files[i].2.clone(), plan);
     }
-    let plans: Vec<MigrationPlan> = hashes.iter().map(|hash| cache[hash].clone()).collect();
+    let plans: Vec<MigrationPlan> = files
+        .iter()
+        .map(|(path, _, hash)| located(cache[hash].clone(), path))
+        .collect();
     // Plans of files no longer there go; the others stay, as a `git checkout` may bring a file's
     // old contents back.
     cache.retain(|_, plan| versions.binary_search(&plan.version).is_ok());

@@ -381,6 +381,36 @@ fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
         String::from_utf8_lossy(&out.stderr)
     );
     let url = format!("sqlite:{}", w.join("app.db").display());
+
+    // The empty migration, filled by hand with a value that does not fit: refused before
+    // anything runs, naming the file and the line.
+    let seed_file = std::fs::read_dir(w.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("seed_users.rs"))
+        .unwrap();
+    let empty = std::fs::read_to_string(&seed_file).unwrap();
+    let fill = |value: &str| {
+        empty.replacen(
+            "Ok(())",
+            &format!(
+                "db.insert_rows(\"users\", vec![vec![(\"id\", Value::Integer(9)), (\"name\", {value})]])?;\n        Ok(())"
+            ),
+            1,
+        )
+    };
+    let bad = fill("Value::Integer(5)");
+    std::fs::write(&seed_file, &bad).unwrap();
+    let line = bad.lines().position(|l| l.contains("insert_rows")).unwrap() + 1;
+    let (code, err) = fails(&mut cli(&["migrate:up", "--url", &url]));
+    assert_eq!(code, 2, "{err}");
+    let place = format!("seed_users.rs:{line}: cannot apply `insert 1 row into users`");
+    assert!(err.contains(&place), "{place}\n{err}");
+    assert!(
+        err.contains("row 1: column \"name\" (text): expected text, found 5"),
+        "{err}"
+    );
+    std::fs::write(&seed_file, fill("Value::Text(\"Nine\".into())")).unwrap();
     let out = run(&mut cli(&["migrate:up", "--url", &url, "--dry-run"]));
     assert!(
         out.contains(

@@ -73,6 +73,7 @@ impl MigrationGenerator {
             up: Vec::new(),
             down: Vec::new(),
             transactional: true,
+            source: None,
         })
     }
 

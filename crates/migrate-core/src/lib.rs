@@ -92,8 +92,8 @@ pub mod files {
     };
     pub use crate::load::{parse_migration_dir, parse_migrations};
     pub use crate::migration::{
-        Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, is_version,
-        version_name,
+        Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, Source,
+        is_version, version_name,
     };
     pub use crate::parse::{parse_migration, parse_migration_file, parse_step};
 }

@@ -165,13 +165,50 @@ impl MigrationContext for RecordingContext {
 }
 
 /// A migration as data: version, and its `up` and `down` operations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MigrationPlan {
     pub version: String,
     pub up: Vec<Operation>,
     pub down: Vec<Operation>,
     /// See [`Migration::transactional`].
     pub transactional: bool,
+    /// The file a parsed plan was read from and the line of each operation, so that a problem
+    /// found later (a data step that does not fit the schema) names its place. `None` for a
+    /// plan built in code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// Where a parsed plan's operations are written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub path: std::path::PathBuf,
+    /// The line of each of `up`'s operations, then of each of `down`'s.
+    pub up: Vec<usize>,
+    pub down: Vec<usize>,
+}
+
+/// Two plans are equal when they do the same. Where one was written is not compared: a parsed
+/// plan equals the same plan built in code (and the checksum never covers it either).
+impl PartialEq for MigrationPlan {
+    fn eq(&self, other: &MigrationPlan) -> bool {
+        self.version == other.version
+            && self.up == other.up
+            && self.down == other.down
+            && self.transactional == other.transactional
+    }
+}
+
+impl MigrationPlan {
+    /// `file:line` of operation `index` of `direction`, where the plan was parsed from a file.
+    pub fn place(&self, direction: Direction, index: usize) -> Option<String> {
+        let source = self.source.as_ref()?;
+        let lines = match direction {
+            Direction::Up => &source.up,
+            Direction::Down => &source.down,
+        };
+        Some(format!("{}:{}", source.path.display(), lines.get(index)?))
+    }
 }
 
 /// Which way a migration runs.
@@ -190,6 +227,7 @@ impl MigrationPlan {
             up: diff.up_operations(),
             down: diff.down_operations(),
             transactional: true,
+            source: None,
         }
     }
 
@@ -212,6 +250,7 @@ impl MigrationPlan {
             up,
             down,
             transactional: migration.transactional(),
+            source: None,
         })
     }
 

@@ -327,8 +327,10 @@ impl Migrator {
                 Direction::Down => plan.down_with_inserts_reverted(&live),
             };
             let journaled = backend.atomicity(plan)? == Atomicity::Journal;
+            // `down` runs after the deletes that revert `up`'s inserts.
+            let written_from = ops.len() - plan.operations(direction).len();
             let mut steps = Vec::new();
-            for op in ops.iter() {
+            for (i, op) in ops.iter().enumerate() {
                 backend.check(op).map_err(|m| refused(plan, m))?;
                 // A journaled step interrupted after it committed runs again on resume.
                 if let (true, Operation::UpdateRows { set, .. }) = (journaled, op) {
@@ -345,7 +347,15 @@ impl Migrator {
                 // A data step must fit the schema as its migration finds it (it leaves the
                 // schema as it is): its rows and values are checked here, before anything runs.
                 if op.is_data() {
-                    live.apply(op).map_err(|e| refused(plan, e.to_string()))?;
+                    live.apply(op).map_err(|e| {
+                        let place = i
+                            .checked_sub(written_from)
+                            .and_then(|i| plan.place(direction, i));
+                        match place {
+                            Some(place) => refused(plan, format!("{place}: {e}")),
+                            None => refused(plan, e.to_string()),
+                        }
+                    })?;
                 }
                 steps.extend(backend.plan(op, &live)?);
                 // Any other operation that does not fit is left out of `live`: a raw statement

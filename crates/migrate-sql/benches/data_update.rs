@@ -41,6 +41,7 @@ fn label(run: usize) -> MigrationPlan {
         }],
         down: vec![],
         transactional: true,
+        source: None,
     }
 }
 
@@ -68,6 +69,7 @@ async fn bench(dialect: Dialect, url: &str, rows: i64) {
         up: vec![Operation::CreateTable(table().def())],
         down: vec![],
         transactional: true,
+        source: None,
     }]);
     create.up(&mut db, &RunOptions::default()).await.unwrap();
     let numbers = match dialect {

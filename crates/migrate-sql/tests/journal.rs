@@ -50,6 +50,7 @@ async fn a_failed_first_statement_records_nothing() {
             column: "a".into(),
         }],
         transactional: true,
+        source: None,
     };
     let migrator = Migrator::from_plans(vec![create, duplicate]);
     let err = migrator.up(&mut backend, &allow()).await.unwrap_err();

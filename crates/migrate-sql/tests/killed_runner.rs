@@ -361,6 +361,7 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
         }],
         down: vec![],
         transactional: true,
+        source: None,
     };
     vec![fill, label]
 }

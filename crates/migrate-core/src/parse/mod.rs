@@ -6,7 +6,7 @@
 
 mod data;
 
-use crate::migration::MigrationPlan;
+use crate::migration::{MigrationPlan, Source};
 use crate::nesting::MAX_FILE_NESTING;
 use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{
@@ -215,15 +215,24 @@ impl Parser {
             }
         }
         let missing = |name: &str| self.error(imp.span(), format!("the impl has no `fn {name}`"));
+        let (up, up_lines): (Vec<_>, Vec<_>) = up.ok_or_else(|| missing("up"))?.into_iter().unzip();
+        let (down, down_lines): (Vec<_>, Vec<_>) =
+            down.ok_or_else(|| missing("down"))?.into_iter().unzip();
         Ok(MigrationPlan {
             version: version.ok_or_else(|| missing("version"))?,
-            up: up.ok_or_else(|| missing("up"))?,
-            down: down.ok_or_else(|| missing("down"))?,
+            up,
+            down,
             transactional: transactional.unwrap_or(true),
+            source: Some(Source {
+                path: self.path.clone(),
+                up: up_lines,
+                down: down_lines,
+            }),
         })
     }
 
-    fn body(&self, block: &syn::Block) -> Result<Vec<Operation>> {
+    /// The operations of a body, each with its line.
+    fn body(&self, block: &syn::Block) -> Result<Vec<(Operation, usize)>> {
         let Some((last, calls)) = block.stmts.split_last() else {
             return Err(self.error(block.span(), "empty body: it must end with `Ok(())`"));
         };
@@ -238,7 +247,10 @@ impl Parser {
         if !is_ok_unit {
             return Err(self.unexpected(last, "`Ok(())` at the end of the body"));
         }
-        calls.iter().map(|stmt| self.call(stmt)).collect()
+        calls
+            .iter()
+            .map(|stmt| Ok((self.call(stmt)?, stmt.span().start().line)))
+            .collect()
     }
 
     fn call(&self, stmt: &Stmt) -> Result<Operation> {
