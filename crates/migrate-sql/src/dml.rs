@@ -138,6 +138,17 @@ impl Render<'_> {
         })
     }
 
+    /// What `column` is set to: `expr`, on PostgreSQL cast to the column's type.
+    fn assigned(&mut self, column: &str, expr: &Expr) -> Result<String, DialectError> {
+        let value = self.expr(expr)?;
+        Ok(match (self.dialect, self.column_type(column)) {
+            (Dialect::Postgres, Some(ty)) => {
+                format!("CAST({value} AS {})", self.dialect.column_type(&ty, false)?)
+            }
+            _ => value,
+        })
+    }
+
     fn finish(self, sql: String) -> Statement {
         Statement {
             sql,
@@ -245,19 +256,41 @@ pub fn update(
     filter: &Filter,
     batch_size: usize,
 ) -> Result<DataStatement, DialectError> {
+    // Only rows the update changes: a row set already (by a run interrupted after its batch
+    // committed) is neither written again nor counted in a batch, so a resumed run picks up
+    // at the rows still to do.
+    let condition = |r: &mut Render| -> Result<String, DialectError> {
+        let filter = r.filter(filter)?;
+        let mut changed = Vec::new();
+        for (column, expr) in set {
+            let value = r.assigned(column, expr)?;
+            let column = r.q(column)?;
+            changed.push(match dialect {
+                Dialect::Postgres => format!("{column} IS DISTINCT FROM {value}"),
+                Dialect::Sqlite => format!("{column} IS NOT {value}"),
+                // Byte for byte: MySQL's usual collations call 'A' and 'a' equal.
+                Dialect::Mysql => {
+                    format!("NOT (CAST({column} AS BINARY) <=> CAST({value} AS BINARY))")
+                }
+            });
+        }
+        let changed = match changed.len() {
+            1 => changed.remove(0),
+            _ => format!("({})", changed.join(" OR ")),
+        };
+        Ok(match filter.as_str() {
+            ALL => changed,
+            _ => format!("{filter} AND {changed}"),
+        })
+    };
     let statement = |range: bool| -> Result<Statement, DialectError> {
         let mut r = render(dialect, table);
         let mut assignments = Vec::new();
         for (column, expr) in set {
-            let mut value = r.expr(expr)?;
-            if dialect == Dialect::Postgres
-                && let Some(ty) = r.column_type(column)
-            {
-                value = format!("CAST({value} AS {})", dialect.column_type(&ty, false)?);
-            }
+            let value = r.assigned(column, expr)?;
             assignments.push(format!("{} = {value}", r.q(column)?));
         }
-        let mut condition = r.filter(filter)?;
+        let mut condition = condition(&mut r)?;
         if range {
             condition = r.key_range(&condition)?;
         }
@@ -268,7 +301,7 @@ pub fn update(
         );
         Ok(r.finish(sql))
     };
-    batched(dialect, table, filter, batch_size, statement)
+    batched(dialect, table, condition, batch_size, statement)
 }
 
 /// `DELETE` of the rows `filter` matches, batched by key where the table allows.
@@ -278,16 +311,17 @@ pub fn delete(
     filter: &Filter,
     batch_size: usize,
 ) -> Result<DataStatement, DialectError> {
+    let condition = |r: &mut Render| r.filter(filter);
     let statement = |range: bool| -> Result<Statement, DialectError> {
         let mut r = render(dialect, table);
-        let mut condition = r.filter(filter)?;
+        let mut condition = condition(&mut r)?;
         if range {
             condition = r.key_range(&condition)?;
         }
         let sql = format!("DELETE FROM {} WHERE {condition}", r.q(&table.name)?);
         Ok(r.finish(sql))
     };
-    batched(dialect, table, filter, batch_size, statement)
+    batched(dialect, table, condition, batch_size, statement)
 }
 
 impl Render<'_> {
@@ -310,10 +344,12 @@ impl Render<'_> {
     }
 }
 
+/// The statement, run batch by batch where the table has an integer key: `condition` renders
+/// which rows the statement touches, for the query that finds where each batch ends.
 fn batched(
     dialect: Dialect,
     table: &TableSnapshot,
-    filter: &Filter,
+    condition: impl Fn(&mut Render) -> Result<String, DialectError>,
     batch_size: usize,
     statement: impl Fn(bool) -> Result<Statement, DialectError>,
 ) -> Result<DataStatement, DialectError> {
@@ -321,7 +357,7 @@ fn batched(
         return Ok(DataStatement::Once(statement(false)?));
     };
     let mut r = render(dialect, table);
-    let condition = r.filter(filter)?;
+    let condition = condition(&mut r)?;
     let key = r.q(key)?;
     let after = match dialect {
         Dialect::Postgres => format!("${}", r.binds.len() + 1),
@@ -347,7 +383,7 @@ fn batched(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use toasty_migrate::data::{col, eq, is_null, lower};
+    use toasty_migrate::data::{all, col, eq, is_null, lower};
     use toasty_migrate::schema::{ColumnDef, IndexDef};
 
     fn users() -> TableSnapshot {
@@ -402,11 +438,21 @@ mod tests {
         };
         assert_eq!(
             next_bound.sql,
-            r#"SELECT "id" FROM "users" WHERE "email" = ? AND "id" > ? ORDER BY "id" LIMIT 1 OFFSET 99"#
+            r#"SELECT "id" FROM "users" WHERE "email" = ? AND "email" IS NOT LOWER("email") AND "id" > ? ORDER BY "id" LIMIT 1 OFFSET 99"#
         );
         assert_eq!(
             batch.sql,
-            r#"UPDATE "users" SET "email" = LOWER("email") WHERE "email" = ? AND "id" > ? AND "id" <= ?"#
+            r#"UPDATE "users" SET "email" = LOWER("email") WHERE "email" = ? AND "email" IS NOT LOWER("email") AND "id" > ? AND "id" <= ?"#
+        );
+        // Rows already as the update leaves them are skipped: a resumed run starts at the rest.
+        let DataStatement::Batched { batch, .. } =
+            update(Dialect::Mysql, &users(), &set, &all(), 100).unwrap()
+        else {
+            panic!("batched");
+        };
+        assert_eq!(
+            batch.sql,
+            "UPDATE `users` SET `email` = LOWER(`email`) WHERE NOT (CAST(`email` AS BINARY) <=> CAST(LOWER(`email`) AS BINARY)) AND `id` > ? AND `id` <= ?"
         );
         let pg = delete(Dialect::Postgres, &users(), &is_null("email"), 10).unwrap();
         let DataStatement::Batched { batch, .. } = pg else {

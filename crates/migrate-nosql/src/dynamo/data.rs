@@ -282,13 +282,26 @@ impl DynamoBackend {
                 if !matches(filter, item).map_err(fail)? {
                     continue;
                 }
+                let new: Vec<Value> = set
+                    .iter()
+                    .map(|(_, expr)| eval(expr, item))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(fail)?;
+                // An item already as the update leaves it (done by an interrupted run) is not
+                // written again.
+                let unchanged = set.iter().zip(&new).all(|((column, _), value)| {
+                    from_attribute(item.get(column)).is_ok_and(|old| old == *value)
+                });
+                if unchanged {
+                    continue;
+                }
                 let mut sets = Vec::new();
                 let mut removes = Vec::new();
                 let mut names = HashMap::new();
                 let mut values = HashMap::new();
-                for (i, (column, expr)) in set.iter().enumerate() {
+                for (i, ((column, _), value)) in set.iter().zip(new).enumerate() {
                     names.insert(format!("#c{i}"), column.clone());
-                    match eval(expr, item).map_err(fail)? {
+                    match value {
                         Value::Null => removes.push(format!("#c{i}")),
                         v => {
                             sets.push(format!("#c{i} = :v{i}"));
