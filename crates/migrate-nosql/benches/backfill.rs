@@ -1,5 +1,6 @@
-//! Adding a field with a default to 100,000 documents, and dropping it again, through the
-//! migrator, against a bare `updateMany` doing the same, in the same run on the same server.
+//! Adding a field with a default to 100,000 documents, a data step that upper-cases it, and
+//! dropping it again, through the migrator, against a bare `updateMany` doing the same, in the
+//! same run on the same server.
 //!
 //! ./scripts/services && cargo bench -p toasty-migrate-nosql --bench backfill
 //!
@@ -11,8 +12,9 @@ use toasty_migrate::{
     diff::detect_changes,
     files::MigrationPlan,
     run::{Migrator, RunOptions},
-    schema::{ColumnDef, ColumnType, DefaultValue, SchemaSnapshot, TableSnapshot},
+    schema::{ColumnDef, ColumnType, DefaultValue, Operation, SchemaSnapshot, TableSnapshot},
 };
+use toasty_migrate::data::{all, col, upper};
 use toasty_migrate_nosql::MongoBackend;
 
 const DOCUMENTS: i64 = 100_000;
@@ -52,12 +54,30 @@ async fn main() {
     let (v1, v2) = (items(None), items(Some(motto)));
     let (mut add_ours, mut drop_ours, mut add_bare, mut drop_bare) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut shout_ours, mut shout_bare) = (Vec::new(), Vec::new());
+    // The data step: every motto upper-cased, server-side.
+    let shout = MigrationPlan {
+        version: "20250103_000000_shout".into(),
+        up: vec![Operation::UpdateRows {
+            table: "items".into(),
+            set: vec![("motto".into(), upper(col("motto")))],
+            filter: all(),
+        }],
+        down: vec![],
+        transactional: true,
+        source: None,
+    };
+    let one = RunOptions {
+        count: Some(1),
+        ..RunOptions::default()
+    };
     for run in 0..RUNS {
         let url = format!("{base}/bench_backfill_{}_{run}", std::process::id());
         let mut backend = MongoBackend::connect(&url).await.unwrap();
         let migrator = Migrator::from_plans(vec![
             plan("20250101_000000_items", &SchemaSnapshot::default(), &v1),
             plan("20250102_000000_motto", &v1, &v2),
+            shout.clone(),
         ]);
         migrator
             .up(
@@ -80,16 +100,18 @@ async fn main() {
         }
 
         let start = Instant::now();
-        migrator
-            .up(&mut backend, &RunOptions::default())
-            .await
-            .unwrap();
+        migrator.up(&mut backend, &one).await.unwrap();
         add_ours.push(start.elapsed());
         let start = Instant::now();
-        migrator
-            .down(&mut backend, &RunOptions::default())
-            .await
-            .unwrap();
+        migrator.up(&mut backend, &one).await.unwrap();
+        shout_ours.push(start.elapsed());
+        assert_eq!(
+            collection.count_documents(doc! { "motto": "HELLO" }).await.unwrap(),
+            DOCUMENTS as u64
+        );
+        migrator.down(&mut backend, &one).await.unwrap();
+        let start = Instant::now();
+        migrator.down(&mut backend, &one).await.unwrap();
         drop_ours.push(start.elapsed());
         assert_eq!(
             collection
@@ -110,6 +132,12 @@ async fn main() {
         add_bare.push(start.elapsed());
         let start = Instant::now();
         collection
+            .update_many(doc! {}, vec![doc! { "$set": { "motto": { "$toUpper": "$motto" } } }])
+            .await
+            .unwrap();
+        shout_bare.push(start.elapsed());
+        let start = Instant::now();
+        collection
             .update_many(doc! {}, doc! { "$unset": { "motto": "" } })
             .await
             .unwrap();
@@ -118,11 +146,12 @@ async fn main() {
     }
     for (what, ours, bare) in [
         ("add field with default", add_ours, add_bare),
+        ("data step: upper-case it", shout_ours, shout_bare),
         ("drop field", drop_ours, drop_bare),
     ] {
         let (ours, bare) = (median(ours), median(bare));
         println!(
-            "MongoDB {what:<22} on {DOCUMENTS} documents: migrator {:>8.0} ms, bare updateMany {:>8.0} ms, ratio {:.2}x",
+            "MongoDB {what:<25} on {DOCUMENTS} documents: migrator {:>8.0} ms, bare updateMany {:>8.0} ms, ratio {:.2}x",
             ours.as_secs_f64() * 1e3,
             bare.as_secs_f64() * 1e3,
             ours.as_secs_f64() / bare.as_secs_f64()

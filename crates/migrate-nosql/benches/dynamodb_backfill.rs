@@ -1,6 +1,6 @@
-//! Adding an attribute with a default to every item, and removing it again: the migrator's
-//! parallel scan segments against a sequential scan-and-update loop doing the same, in the same
-//! run on the same server.
+//! Adding an attribute with a default to every item, and removing it again; and a data step
+//! that upper-cases it on every item: the migrator's parallel scan segments against a sequential
+//! scan-and-update loop doing the same, in the same run on the same server.
 //!
 //! ./scripts/services && cargo bench -p toasty-migrate-nosql --features dynamodb --bench dynamodb_backfill
 //! (TOASTY_BENCH_ITEMS=100000 TOASTY_BENCH_RUNS=1 for the size: about 20 minutes against moto)
@@ -13,8 +13,9 @@ use toasty_migrate::{
     diff::detect_changes,
     files::MigrationPlan,
     run::{Migrator, RunOptions},
-    schema::{ColumnDef, ColumnType, DefaultValue, SchemaSnapshot, TableSnapshot},
+    schema::{ColumnDef, ColumnType, DefaultValue, Operation, SchemaSnapshot, TableSnapshot},
 };
+use toasty_migrate::data::{all, col, upper};
 use toasty_migrate_nosql::DynamoBackend;
 
 /// Items in the table: `TOASTY_BENCH_ITEMS`, default 10,000.
@@ -70,6 +71,11 @@ async fn main() {
     };
     let (v1, v2) = (items(None), items(Some(motto)));
     let (mut ours, mut sequential) = (Vec::new(), Vec::new());
+    let (mut shout_ours, mut shout_sequential) = (Vec::new(), Vec::new());
+    let one = RunOptions {
+        count: Some(1),
+        ..RunOptions::default()
+    };
     for run in 0..runs() {
         let prefix = format!("bench{}r{run}_", std::process::id());
         let url = format!("dynamodb://us-east-1?endpoint={endpoint}&prefix={prefix}");
@@ -80,6 +86,17 @@ async fn main() {
                 &detect_changes(&SchemaSnapshot::default(), &v1).unwrap(),
             ),
             MigrationPlan::from_diff("20250102_000000_motto", &detect_changes(&v1, &v2).unwrap()),
+            MigrationPlan {
+                version: "20250103_000000_shout".into(),
+                up: vec![Operation::UpdateRows {
+                    table: "items".into(),
+                    set: vec![("motto".into(), upper(col("motto")))],
+                    filter: all(),
+                }],
+                down: vec![],
+                transactional: true,
+                source: None,
+            },
         ]);
         migrator
             .up(
@@ -112,22 +129,24 @@ async fn main() {
         }
 
         let start = Instant::now();
-        migrator
-            .up(&mut backend, &RunOptions::default())
-            .await
-            .unwrap();
-        migrator
-            .down(&mut backend, &RunOptions::default())
-            .await
-            .unwrap();
-        ours.push(start.elapsed());
+        migrator.up(&mut backend, &one).await.unwrap();
+        let added = start.elapsed();
+        let start = Instant::now();
+        migrator.up(&mut backend, &one).await.unwrap();
+        shout_ours.push(start.elapsed());
+        migrator.down(&mut backend, &one).await.unwrap();
+        let start = Instant::now();
+        migrator.down(&mut backend, &one).await.unwrap();
+        ours.push(added + start.elapsed());
 
         // The same by hand: one scan, one conditional update per item, in sequence.
-        let start = Instant::now();
+        let mut timed = Duration::ZERO;
         for (expression, condition) in [
             ("SET motto = :v", "attribute_not_exists(motto)"),
+            ("SET motto = :upper", "attribute_exists(motto)"),
             ("REMOVE motto", "attribute_exists(motto)"),
         ] {
+            let start = Instant::now();
             let mut from = None;
             loop {
                 let page = client
@@ -144,9 +163,14 @@ async fn main() {
                         .key("id", item["id"].clone())
                         .update_expression(expression)
                         .condition_expression(condition);
-                    if expression.starts_with("SET") {
+                    if expression.contains(":v") {
                         update = update
                             .expression_attribute_values(":v", AttributeValue::S("hello".into()));
+                    }
+                    if expression.contains(":upper") {
+                        let motto = item["motto"].as_s().unwrap().to_uppercase();
+                        update =
+                            update.expression_attribute_values(":upper", AttributeValue::S(motto));
                     }
                     let _ = update.send().await;
                 }
@@ -155,9 +179,21 @@ async fn main() {
                     break;
                 }
             }
+            match expression.contains(":upper") {
+                true => shout_sequential.push(start.elapsed()),
+                false => timed += start.elapsed(),
+            }
         }
-        sequential.push(start.elapsed());
+        sequential.push(timed);
     }
+    let (shout_ours, shout_sequential) = (median(shout_ours), median(shout_sequential));
+    println!(
+        "DynamoDB data step (upper-case an attribute) on {} items: migrator {:>8.0} ms, sequential loop {:>8.0} ms, ratio {:.2}x",
+        items_count(),
+        shout_ours.as_secs_f64() * 1e3,
+        shout_sequential.as_secs_f64() * 1e3,
+        shout_ours.as_secs_f64() / shout_sequential.as_secs_f64()
+    );
     let (ours, sequential) = (median(ours), median(sequential));
     println!(
         "DynamoDB add + drop an attribute on {} items: migrator (4 segments, 25 writes in flight each) {:>8.0} ms, sequential loop {:>8.0} ms, ratio {:.2}x",
