@@ -48,13 +48,18 @@ impl Kind {
 /// Connects to a SQL database; a command that only reads (`writes` false) never creates one
 /// (SQLite's file).
 #[cfg(feature = "sql")]
-pub async fn sql(url: &str, writes: bool) -> Result<toasty_migrate_sql::SqlBackend, Error> {
+pub async fn sql(
+    url: &str,
+    writes: bool,
+    batch_size: usize,
+) -> Result<toasty_migrate_sql::SqlBackend, Error> {
     use toasty_migrate_sql::SqlBackend;
-    if writes {
-        SqlBackend::connect(url).await
+    let backend = if writes {
+        SqlBackend::connect(url).await?
     } else {
-        SqlBackend::connect_without_creating(url).await
-    }
+        SqlBackend::connect_without_creating(url).await?
+    };
+    Ok(backend.with_batch_size(batch_size))
 }
 
 #[cfg(feature = "mongodb")]
@@ -71,16 +76,19 @@ pub async fn dynamo(url: &str) -> Result<toasty_migrate_nosql::DynamoBackend, Er
         .with_progress(true))
 }
 
-/// `$command(args..., connect)`, where `connect` is the future that connects to `$url` with the
-/// backend its scheme names: the one place the CLI chooses a backend.
+/// `$command(args..., connect)`, where `connect` is the future that connects to `$target`'s URL
+/// with the backend its scheme names: the one place the CLI chooses a backend.
 macro_rules! with_backend {
-    ($url:expr, $writes:expr, $command:ident($($arg:expr),*)) => {{
-        let url: &str = $url;
+    ($target:expr, $writes:expr, $command:ident($($arg:expr),*)) => {{
+        let target: &$crate::Target = $target;
+        let url: &str = target.url()?;
         #[allow(unused_variables)] // `writes` matters to SQL only
         let writes: bool = $writes;
         match $crate::backend::Kind::of(url)? {
             #[cfg(feature = "sql")]
-            $crate::backend::Kind::Sql => $command($($arg,)* $crate::backend::sql(url, writes)).await,
+            $crate::backend::Kind::Sql => {
+                $command($($arg,)* $crate::backend::sql(url, writes, target.batch_size)).await
+            }
             #[cfg(feature = "mongodb")]
             $crate::backend::Kind::Mongo => $command($($arg,)* $crate::backend::mongo(url)).await,
             #[cfg(feature = "dynamodb")]

@@ -64,6 +64,10 @@ pub struct Target {
     /// The migrations directory.
     #[arg(long, default_value = "migrations")]
     pub dir: PathBuf,
+    /// SQL: rows per batch of a data step's update or delete (where the table's key is one
+    /// integer column), so that no statement holds its locks over the whole table.
+    #[arg(long, value_name = "ROWS", default_value_t = 1000)]
+    pub batch_size: usize,
 }
 
 impl Target {

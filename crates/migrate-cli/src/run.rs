@@ -62,7 +62,7 @@ pub async fn open_with<T: Send + 'static, B: Backend>(
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
-    with_backend!(args.target.url()?, !args.dry_run, up_on(&args))
+    with_backend!(&args.target, !args.dry_run, up_on(&args))
 }
 
 async fn up_on<B: Backend>(
@@ -89,7 +89,7 @@ async fn up_on<B: Backend>(
 }
 
 pub async fn down(args: DownArgs) -> Result<()> {
-    with_backend!(args.target.url()?, !args.dry_run, down_on(&args))
+    with_backend!(&args.target, !args.dry_run, down_on(&args))
 }
 
 async fn down_on<B: Backend>(

@@ -31,7 +31,7 @@ pub async fn run(args: SeedArgs) -> Result<()> {
         .iter()
         .map(|name| SeedSet::load(&args.seeds, name))
         .collect::<toasty_migrate::Result<Vec<_>>>()?;
-    with_backend!(args.target.url()?, true, seed_on(&args, &sets))
+    with_backend!(&args.target, true, seed_on(&args, &sets))
 }
 
 async fn seed_on<B: Backend>(

@@ -26,7 +26,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs) -> Result<()> {
-    with_backend!(args.target.url()?, false, run_on(&args))
+    with_backend!(&args.target, false, run_on(&args))
 }
 
 async fn run_on<B: Backend>(

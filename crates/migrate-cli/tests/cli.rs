@@ -5,7 +5,6 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::{fails, run, toasty};
 use std::path::Path;
 use toasty_core::driver::Capability;
@@ -419,9 +418,20 @@ fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
         "{out}"
     );
     run(&mut cli(&["migrate:up", "--url", &url]));
-    let out = run(&mut cli(&["migrate:down", "--url", &url, "--dry-run"]));
+    let out = run(&mut cli(&[
+        "migrate:down",
+        "--url",
+        &url,
+        "--dry-run",
+        "--batch-size",
+        "2",
+    ]));
     assert!(
         out.contains("DELETE FROM \"users\" WHERE \"id\" IN (?)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/* batches of 2 keys; where each ends: */"),
         "{out}"
     );
 
@@ -679,7 +689,7 @@ fn on_a_terminal_generate_asks_about_renames_and_data_loss() {
 /// With two migrations applied: `status` shows both applied and in sync; after `down`, the
 /// JSON status shows the second pending and the database still in sync.
 #[cfg(any(feature = "mongodb", feature = "dynamodb"))]
-fn status_then_down(cli: impl Fn(&[&str]) -> Command, url: &str) {
+fn status_then_down(cli: impl Fn(&[&str]) -> assert_cmd::Command, url: &str) {
     let status = run(&mut cli(&["migrate:status", "--url", url]));
     assert_eq!(
         status.lines().filter(|l| l.starts_with("applied")).count(),

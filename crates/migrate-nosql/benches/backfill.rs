@@ -8,13 +8,13 @@
 
 use mongodb::bson::{Document, doc};
 use std::time::{Duration, Instant};
+use toasty_migrate::data::{all, col, upper};
 use toasty_migrate::{
     diff::detect_changes,
     files::MigrationPlan,
     run::{Migrator, RunOptions},
     schema::{ColumnDef, ColumnType, DefaultValue, Operation, SchemaSnapshot, TableSnapshot},
 };
-use toasty_migrate::data::{all, col, upper};
 use toasty_migrate_nosql::MongoBackend;
 
 const DOCUMENTS: i64 = 100_000;
@@ -106,7 +106,10 @@ async fn main() {
         migrator.up(&mut backend, &one).await.unwrap();
         shout_ours.push(start.elapsed());
         assert_eq!(
-            collection.count_documents(doc! { "motto": "HELLO" }).await.unwrap(),
+            collection
+                .count_documents(doc! { "motto": "HELLO" })
+                .await
+                .unwrap(),
             DOCUMENTS as u64
         );
         migrator.down(&mut backend, &one).await.unwrap();
@@ -132,7 +135,10 @@ async fn main() {
         add_bare.push(start.elapsed());
         let start = Instant::now();
         collection
-            .update_many(doc! {}, vec![doc! { "$set": { "motto": { "$toUpper": "$motto" } } }])
+            .update_many(
+                doc! {},
+                vec![doc! { "$set": { "motto": { "$toUpper": "$motto" } } }],
+            )
             .await
             .unwrap();
         shout_bare.push(start.elapsed());

@@ -9,13 +9,13 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use std::time::{Duration, Instant};
+use toasty_migrate::data::{all, col, upper};
 use toasty_migrate::{
     diff::detect_changes,
     files::MigrationPlan,
     run::{Migrator, RunOptions},
     schema::{ColumnDef, ColumnType, DefaultValue, Operation, SchemaSnapshot, TableSnapshot},
 };
-use toasty_migrate::data::{all, col, upper};
 use toasty_migrate_nosql::DynamoBackend;
 
 /// Items in the table: `TOASTY_BENCH_ITEMS`, default 10,000.
