@@ -935,7 +935,7 @@ async fn mongodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
 #[cfg(feature = "dynamodb")]
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::AttributeValue;
     use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, TableSnapshot};
     let prefix = format!("tmkill{}_", std::process::id());
     let url = format!("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix={prefix}");
@@ -976,36 +976,9 @@ async fn dynamodb_a_runner_killed_mid_backfill_is_finished_by_the_next() {
     succeeds(&["migrate:generate", "-m", "items", "--schema", "v1.json"]);
     succeeds(&["migrate:up", "--url", &url]);
 
-    // SAFETY: set before this test's client exists, to the values every test uses.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    }
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:8000")
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = moto().await;
     let items = format!("{prefix}items");
-    for chunk in (0..10_000).collect::<Vec<_>>().chunks(25) {
-        let writes = chunk
-            .iter()
-            .map(|i| {
-                let put = PutRequest::builder()
-                    .item("id", AttributeValue::S(format!("{i:05}")))
-                    .build()
-                    .unwrap();
-                WriteRequest::builder().put_request(put).build()
-            })
-            .collect();
-        client
-            .batch_write_item()
-            .request_items(&items, writes)
-            .send()
-            .await
-            .unwrap();
-    }
+    put_items(&client, &items, 10_000, |_| Vec::new()).await;
     let count_with_motto = || async {
         let mut count = 0;
         let mut from = None;
@@ -1191,11 +1164,41 @@ async fn mongodb_a_data_step_killed_mid_run_is_finished_by_the_next() {
 #[cfg(feature = "dynamodb")]
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_a_data_step_killed_mid_run_is_finished_by_the_next() {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::AttributeValue;
     let prefix = format!("tmkilldata{}_", std::process::id());
     let url = format!("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix={prefix}");
     let work = tempfile::tempdir().unwrap();
     let cli = label_items_project(work.path(), &url);
+    let client = moto().await;
+    let table = format!("{prefix}items");
+    const ITEMS: usize = 2_000;
+    put_items(&client, &table, ITEMS, |i| {
+        vec![("name", AttributeValue::S(format!("item{i}")))]
+    })
+    .await;
+    let labelled = || async {
+        scan_all(&client, &table)
+            .await
+            .iter()
+            .filter(|i| i.contains_key("label"))
+            .count() as u64
+    };
+    kill_the_labelling_then_finish(&cli, &url, labelled).await;
+    let items = scan_all(&client, &table).await;
+    assert_eq!(items.len(), ITEMS);
+    for item in items {
+        let name = item["name"].as_s().unwrap();
+        assert_eq!(
+            item.get("label").and_then(|l| l.as_s().ok()),
+            Some(&name.to_uppercase()),
+            "{item:?}"
+        );
+    }
+}
+
+/// A client of the moto server the tests use.
+#[cfg(feature = "dynamodb")]
+async fn moto() -> aws_sdk_dynamodb::Client {
     // SAFETY: set before this test's client exists, to the values every test uses.
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
@@ -1206,62 +1209,61 @@ async fn dynamodb_a_data_step_killed_mid_run_is_finished_by_the_next() {
         .endpoint_url("http://127.0.0.1:8000")
         .load()
         .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("{prefix}items");
-    const ITEMS: usize = 2_000;
-    for chunk in (0..ITEMS).collect::<Vec<_>>().chunks(25) {
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Writes `count` items to `table`, ids `00000`, `00001`..., with the attributes `more` gives.
+#[cfg(feature = "dynamodb")]
+async fn put_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    count: usize,
+    more: impl Fn(usize) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    for chunk in (0..count).collect::<Vec<_>>().chunks(25) {
         let writes = chunk
             .iter()
-            .map(|i| {
-                let put = PutRequest::builder()
-                    .item("id", AttributeValue::S(format!("{i:05}")))
-                    .item("name", AttributeValue::S(format!("item{i}")))
+            .map(|&i| {
+                let mut put =
+                    PutRequest::builder().item("id", AttributeValue::S(format!("{i:05}")));
+                for (name, value) in more(i) {
+                    put = put.item(name, value);
+                }
+                WriteRequest::builder()
+                    .put_request(put.build().unwrap())
                     .build()
-                    .unwrap();
-                WriteRequest::builder().put_request(put).build()
             })
             .collect();
         client
             .batch_write_item()
-            .request_items(&table, writes)
+            .request_items(table, writes)
             .send()
             .await
             .unwrap();
     }
-    let scan = || async {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = client
-                .scan()
-                .table_name(&table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
-    };
-    let labelled = || async {
-        scan()
+}
+
+/// Every item of `table`.
+#[cfg(feature = "dynamodb")]
+async fn scan_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
             .await
-            .iter()
-            .filter(|i| i.contains_key("label"))
-            .count() as u64
-    };
-    kill_the_labelling_then_finish(&cli, &url, labelled).await;
-    let items = scan().await;
-    assert_eq!(items.len(), ITEMS);
-    for item in items {
-        let name = item["name"].as_s().unwrap();
-        assert_eq!(
-            item.get("label").and_then(|l| l.as_s().ok()),
-            Some(&name.to_uppercase()),
-            "{item:?}"
-        );
+            .unwrap();
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
     }
 }
