@@ -6,6 +6,7 @@
 
 mod backend;
 mod cache;
+mod check;
 mod generate;
 mod output;
 mod run;
@@ -36,6 +37,10 @@ enum Command {
     /// (`<dir>/.schema.json`) and the desired schema (`--schema`).
     #[command(name = "migrate:generate", after_help = EXIT_CODES)]
     Generate(generate::GenerateArgs),
+    /// Check, with no database, that the migration files, `<dir>/.schema.json` and the
+    /// application's schema agree (the CI gate; exit 2 listing the differences).
+    #[command(name = "migrate:check", after_help = EXIT_CODES)]
+    Check(check::CheckArgs),
     /// Write an empty migration (the schema as of the last one) to fill with data steps.
     #[command(name = "migrate:new", after_help = EXIT_CODES)]
     New(generate::NewArgs),
@@ -86,7 +91,7 @@ impl Command {
     /// message.
     fn url(&self) -> Option<String> {
         match self {
-            Command::Generate(_) | Command::New(_) => None,
+            Command::Generate(_) | Command::New(_) | Command::Check(_) => None,
             Command::Up(args) => args.target.url.clone(),
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Generate(args) => generate::run(args),
             Command::New(args) => generate::new(args),
+            Command::Check(args) => check::run(args),
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,

@@ -1267,3 +1267,59 @@ async fn scan_all(
         }
     }
 }
+
+/// `migrate:check`, the CI gate: no database; exit 0 when the files, `.schema.json` and the
+/// exported schema agree; 2 listing what differs; `--fix` rebuilds `.schema.json` from the files.
+#[test]
+fn check_is_a_ci_gate_without_a_database() {
+    use toasty_migrate::schema::{ColumnDef, ColumnType, TableSnapshot};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let users = |extra: Option<&str>| {
+        let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
+        columns.extend(extra.map(|c| ColumnDef::new(c, ColumnType::Text)));
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users",
+            columns,
+            vec![],
+        )])
+    };
+    save_snapshot(&users(None), w.join("schema.json")).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    run(&mut cli(&["migrate:generate", "-m", "create users"]));
+    let out = run(&mut cli(&["migrate:check"]));
+    assert!(out.contains("In sync"), "{out}");
+
+    // The models gained a field; nobody generated a migration.
+    save_snapshot(&users(Some("name")), w.join("schema.json")).unwrap();
+    let out = cli(&["migrate:check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("The schema changed with no migration"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("add column users.name text not null"),
+        "{stdout}"
+    );
+    let out = cli(&["migrate:check", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["pending"][0], "add column users.name text not null");
+
+    // A merge left conflict markers in `.schema.json`: --fix rebuilds it from the files.
+    run(&mut cli(&["migrate:generate", "-m", "add name"]));
+    let recorded = w.join("migrations/.schema.json");
+    std::fs::write(&recorded, "<<<<<<< ours\n{}\n=======\n{}\n>>>>>>> theirs\n").unwrap();
+    let (code, _) = fails(&mut cli(&["migrate:check"]));
+    assert_eq!(code, 2);
+    let out = run(&mut cli(&["migrate:check", "--fix"]));
+    assert!(out.contains("Rewrote"), "{out}");
+    let out = run(&mut cli(&["migrate:check"]));
+    assert!(out.contains("In sync"), "{out}");
+}

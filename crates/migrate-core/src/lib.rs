@@ -46,6 +46,7 @@
 //! ```
 
 pub mod backend;
+mod check;
 pub mod data;
 pub mod diff;
 mod drift;
@@ -87,6 +88,7 @@ pub mod schema {
 /// them back without compiling them ([`parse_migration_file`](files::parse_migration_file)), and
 /// what a compiled one is ([`Migration`]).
 pub mod files {
+    pub use crate::check::{Check, check, check_plans};
     pub use crate::generate::{
         MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
     };

@@ -510,3 +510,50 @@ fn a_data_step_that_does_not_fit_the_schema_is_refused_naming_row_and_column() {
         "nothing written"
     );
 }
+
+/// The CI gate: the files replayed from empty against `.schema.json` and the application's
+/// schema, with no database.
+#[test]
+fn check_compares_the_files_the_snapshot_and_the_models() {
+    use toasty_migrate::files::check;
+    let (dir, g) = with_users();
+    let clean = check(dir.path(), Some(&users_v1())).unwrap();
+    assert!(clean.is_clean(), "{clean:?}");
+    assert!(clean.built.is_equivalent(&users_v1()));
+
+    // Models changed with no migration generated.
+    let mut v2 = users_v1();
+    v2.tables[0].columns.push(ColumnDef {
+        nullable: true,
+        ..ColumnDef::new("bio", ColumnType::Text)
+    });
+    let found = check(dir.path(), Some(&v2)).unwrap();
+    assert_eq!(found.pending, ["add column users.bio text"]);
+    assert!(found.recorded.is_empty());
+
+    // `.schema.json` edited (or merged) by hand, then broken by a conflict.
+    let recorded = dir.path().join(SCHEMA_FILE);
+    toasty_migrate::schema::save_snapshot(&v2, &recorded).unwrap();
+    let found = check(dir.path(), None).unwrap();
+    assert_eq!(found.recorded, ["add column users.bio text"]);
+    std::fs::write(&recorded, "<<<<<<< HEAD\n{}\n=======\n").unwrap();
+    let found = check(dir.path(), None).unwrap();
+    assert!(
+        found.recorded[0].starts_with("cannot be read:"),
+        "{found:?}"
+    );
+
+    // A file that does not replay names its place.
+    let mut plan = g.empty("drop ghost").unwrap();
+    plan.up = vec![toasty_migrate::schema::Operation::DropTable {
+        table: "ghost".into(),
+    }];
+    std::fs::write(
+        dir.path().join(format!("{}.rs", plan.version)),
+        render_migration(&plan),
+    )
+    .unwrap();
+    let err = check(dir.path(), None).unwrap_err().to_string();
+    assert!(err.contains("drop_ghost.rs:"), "{err}");
+    assert!(err.contains("table \"ghost\" does not exist"), "{err}");
+}

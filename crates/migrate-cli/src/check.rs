@@ -1,0 +1,103 @@
+//! `toasty migrate:check`: the CI gate. Needs no database: replays every migration file from
+//! empty and compares what they build with `.schema.json` and with the application's exported
+//! schema. Exit 0 when all three agree, 2 listing the changes when not; `--fix` rewrites
+//! `.schema.json` from the files (so a merge conflict in it is never resolved by hand).
+
+use crate::output::{BOLD, GREEN, YELLOW};
+use anstream::println;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use toasty_migrate::files::{SCHEMA_FILE, check};
+use toasty_migrate::schema::{load_snapshot, save_snapshot};
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The application's schema, as exported for `migrate:generate`; without it (and with no
+    /// `schema.json` here) only the files and `.schema.json` are compared.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// The migrations directory.
+    #[arg(long, default_value = "migrations")]
+    dir: PathBuf,
+    /// Rewrite `.schema.json` as the migration files build it.
+    #[arg(long)]
+    fix: bool,
+    /// Print JSON for machines.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: CheckArgs) -> Result<()> {
+    if !args.dir.is_dir() {
+        bail!(
+            "migrations directory {} not found (pass --dir)",
+            args.dir.display()
+        );
+    }
+    // The same default as `migrate:generate`, where it exists.
+    let schema = args
+        .schema
+        .clone()
+        .or_else(|| Some(PathBuf::from("schema.json")).filter(|p| p.exists()));
+    let desired = schema
+        .as_ref()
+        .map(|path| {
+            load_snapshot(path)
+                .with_context(|| format!("reading the application's schema {}", path.display()))
+        })
+        .transpose()?;
+    let mut found = check(&args.dir, desired.as_ref())?;
+    let recorded = args.dir.join(SCHEMA_FILE);
+    if args.fix && !found.recorded.is_empty() {
+        save_snapshot(&found.built, &recorded)?;
+        if !args.json {
+            println!(
+                "{GREEN}Rewrote{GREEN:#} {} from the migration files",
+                recorded.display()
+            );
+        }
+        found.recorded.clear();
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "ok": found.is_clean(),
+                "recorded": found.recorded,
+                "pending": found.pending,
+            })
+        );
+    } else {
+        if !found.recorded.is_empty() {
+            println!(
+                "{YELLOW}{} is not what the migration files build{YELLOW:#} (edited or merged by hand; `migrate:check --fix` rewrites it):",
+                recorded.display()
+            );
+            for change in &found.recorded {
+                println!("  {change}");
+            }
+        }
+        if !found.pending.is_empty() {
+            println!(
+                "{YELLOW}The schema changed with no migration{YELLOW:#} ({} against the files; run `migrate:generate`):",
+                schema.as_ref().expect("pending needs a schema").display()
+            );
+            for change in &found.pending {
+                println!("  {change}");
+            }
+        }
+        if found.is_clean() {
+            let against = match &schema {
+                Some(path) => format!(", {} and {}", recorded.display(), path.display()),
+                None => format!(" and {}", recorded.display()),
+            };
+            println!("{BOLD}In sync:{BOLD:#} the migration files{against} agree");
+        }
+    }
+    if !found.is_clean() {
+        bail!("the migrations are not in sync (see above)");
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The CI gate, with no database: whether the migration files, the recorded snapshot
+//! (`.schema.json`) and the application's schema agree. The files are replayed from empty; the
+//! snapshot must be what they build (not edited or merged by hand), and the application's schema
+//! must need no new migration.
+
+use crate::diff::detect_changes;
+use crate::generate::SCHEMA_FILE;
+use crate::migration::{Direction, MigrationPlan};
+use crate::snapshot::{SchemaSnapshot, load_snapshot};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// What `check` found. Each list holds one line per change, as `migrate:generate` prints them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The schema the migration files build, replayed from empty.
+    pub built: SchemaSnapshot,
+    /// From `built` to `.schema.json`: a snapshot edited or merged by hand (or missing).
+    pub recorded: Vec<String>,
+    /// From `built` to the application's schema: models changed with no migration generated.
+    pub pending: Vec<String>,
+}
+
+impl Check {
+    /// Whether the files, the snapshot and the application's schema agree.
+    pub fn is_clean(&self) -> bool {
+        self.recorded.is_empty() && self.pending.is_empty()
+    }
+}
+
+/// Checks the migrations of `dir` (and, with `desired`, the application's schema against them).
+pub fn check(dir: &Path, desired: Option<&SchemaSnapshot>) -> Result<Check> {
+    check_plans(dir, &crate::load::parse_migration_dir(dir)?, desired)
+}
+
+/// [`check`] over plans already read from `dir`'s files.
+pub fn check_plans(
+    dir: &Path,
+    plans: &[MigrationPlan],
+    desired: Option<&SchemaSnapshot>,
+) -> Result<Check> {
+    let built = replay(plans)?;
+    let recorded_path = dir.join(SCHEMA_FILE);
+    // A snapshot that does not even load (a merge conflict in it) is a difference too, which
+    // `--fix` repairs like any other.
+    let recorded = if recorded_path.exists() {
+        match load_snapshot(&recorded_path) {
+            Ok(recorded) => changes(&built, &recorded),
+            Err(e) => vec![format!("cannot be read: {e}")],
+        }
+    } else if built.tables.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("{} is missing", recorded_path.display())]
+    };
+    let pending = desired.map_or_else(Vec::new, |d| changes(&built, d));
+    Ok(Check {
+        built,
+        recorded,
+        pending,
+    })
+}
+
+/// Every migration's `up`, in version order, from empty. An operation that does not fit names
+/// its file and line.
+fn replay(plans: &[MigrationPlan]) -> Result<SchemaSnapshot> {
+    let mut schema = SchemaSnapshot::default();
+    for plan in plans {
+        for (i, op) in plan.up.iter().enumerate() {
+            schema.apply(op).map_err(|e| {
+                let place = plan
+                    .place(Direction::Up, i)
+                    .unwrap_or_else(|| plan.version.clone());
+                Error::Migration {
+                    version: plan.version.clone(),
+                    message: format!("{place}: does not replay from the migrations before it: {e}"),
+                }
+            })?;
+        }
+    }
+    schema.canonicalize();
+    Ok(schema)
+}
+
+/// The changes from `from` to `to`, one line each; none when they are equivalent.
+fn changes(from: &SchemaSnapshot, to: &SchemaSnapshot) -> Vec<String> {
+    if from.is_equivalent(to) {
+        return Vec::new();
+    }
+    match detect_changes(from, to) {
+        Ok(diff) if !diff.is_empty() => diff.changes.iter().map(|c| c.to_string()).collect(),
+        Ok(_) => vec!["the schemas differ in column order or layout".into()],
+        Err(e) => vec![e.to_string()],
+    }
+}
