@@ -33,6 +33,31 @@ pub fn check(dir: &Path, desired: Option<&SchemaSnapshot>) -> Result<Check> {
     check_plans(dir, &crate::load::parse_migration_dir(dir)?, desired)
 }
 
+/// [`check`] against the schema Toasty builds for `models` on a database with `capability`: for
+/// a `#[test]` in the application, so that `cargo test` fails when a model changed with no
+/// migration generated.
+///
+/// ```ignore
+/// #[test]
+/// fn migrations_are_up_to_date() {
+///     let found = toasty_migrate::files::check_models(
+///         "migrations".as_ref(),
+///         toasty::models!(crate::*),
+///         &toasty_core::driver::Capability::POSTGRESQL,
+///     )
+///     .unwrap();
+///     assert!(found.is_clean(), "run `toasty migrate:generate`: {found:?}");
+/// }
+/// ```
+#[cfg(feature = "toasty")]
+pub fn check_models(
+    dir: &Path,
+    models: toasty_core::schema::app::ModelSet,
+    capability: &toasty_core::driver::Capability,
+) -> Result<Check> {
+    check(dir, Some(&SchemaSnapshot::from_models(models, capability)?))
+}
+
 /// [`check`] over plans already read from `dir`'s files.
 pub fn check_plans(
     dir: &Path,

@@ -88,6 +88,8 @@ pub mod schema {
 /// them back without compiling them ([`parse_migration_file`](files::parse_migration_file)), and
 /// what a compiled one is ([`Migration`]).
 pub mod files {
+    #[cfg(feature = "toasty")]
+    pub use crate::check::check_models;
     pub use crate::check::{Check, check, check_plans};
     pub use crate::generate::{
         MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,

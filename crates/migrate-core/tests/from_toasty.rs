@@ -151,3 +151,31 @@ fn models_from_nothing_diff_into_creates() {
     assert_eq!(creates, 2);
     assert!(!diff.has_destructive());
 }
+
+/// The `#[test]` an application writes: the migrations are checked against its models, and a
+/// model added with no migration generated fails it, naming the change.
+#[test]
+fn check_models_fails_when_a_model_changed_without_a_migration() {
+    use toasty_migrate::files::{MigrationGenerator, check_models};
+    let dir = tempfile::tempdir().unwrap();
+    let users_only =
+        SchemaSnapshot::from_models(toasty::models!(User), &Capability::SQLITE).unwrap();
+    let generator = MigrationGenerator::new(dir.path());
+    let diff = detect_changes(&SchemaSnapshot::default(), &users_only).unwrap();
+    generator
+        .write_migration_file(&generator.generate(&diff, "create users").unwrap())
+        .unwrap();
+
+    let found = check_models(dir.path(), toasty::models!(User), &Capability::SQLITE).unwrap();
+    assert!(found.is_clean(), "{found:?}");
+    let found = check_models(dir.path(), models(), &Capability::SQLITE).unwrap();
+    assert!(!found.is_clean());
+    assert!(
+        found
+            .pending
+            .iter()
+            .any(|c| c.starts_with("create table todos")),
+        "{:?}",
+        found.pending
+    );
+}
