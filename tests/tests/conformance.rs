@@ -421,6 +421,7 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
         up,
         down: vec![drop("posts"), drop("users")],
         transactional: true,
+        parent: None,
         source: None,
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
@@ -488,6 +489,7 @@ async fn a_failed_first_step_records_nothing<C: Connect>(kind: Kind, connect: C)
             table: "users".into(),
         }],
         transactional: true,
+        parent: None,
         source: None,
     });
     let migrator = Migrator::from_plans(plans);

@@ -68,6 +68,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 table: "accounts".into(),
             }],
             transactional: true,
+            parent: None,
             source: None,
         },
         MigrationPlan {
@@ -113,6 +114,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 filter: Filter::All,
             }],
             transactional: true,
+            parent: None,
             source: None,
         },
         MigrationPlan {
@@ -125,6 +127,7 @@ fn migrations() -> Vec<MigrationPlan> {
                 reason: "the deleted accounts are gone".into(),
             }],
             transactional: true,
+            parent: None,
             source: None,
         },
     ]
@@ -340,6 +343,7 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         }],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     });
     let migrator = Migrator::from_plans(plans);
@@ -553,6 +557,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         ],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     };
     let step = |version: &str, op: Operation| MigrationPlan {
@@ -560,6 +565,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         up: vec![op],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     };
     let insert = |version: &str, rows| {

@@ -67,6 +67,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
                 "ok": found.is_clean(),
                 "recorded": found.recorded,
                 "pending": found.pending,
+                "forks": found.forks,
             })
         );
     } else {
@@ -78,6 +79,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
             for change in &found.recorded {
                 println!("  {change}");
             }
+        }
+        for fork in &found.forks {
+            println!("{YELLOW}Branches merged:{YELLOW:#} {fork}");
         }
         if !found.pending.is_empty() {
             println!(

@@ -142,6 +142,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     migration.up.extend(data);
     let path = generator.write_migration_file(&migration)?;
     println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    // Said, not refused: the file is written; `migrate:check` fails on it.
+    if let Ok(written) = crate::cache::migrator(&args.dir) {
+        output::forks(written.migrations());
+    }
     if !reverts_data {
         println!(
             "{YELLOW}note:{YELLOW:#} `down` does not revert the updates and deletes: add the steps \

@@ -52,3 +52,10 @@ pub fn error(err: &anyhow::Error, url: Option<&str>) {
         }
     }
 }
+
+/// Warns, on stderr, of each place the migrations' history forks (two branches merged).
+pub fn forks(plans: &[toasty_migrate::files::MigrationPlan]) {
+    for fork in toasty_migrate::files::forks(plans) {
+        eprintln!("{YELLOW}warning:{YELLOW:#} branches merged: {fork}");
+    }
+}

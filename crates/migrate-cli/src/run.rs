@@ -70,6 +70,7 @@ async fn up_on<B: Backend>(
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
+    crate::output::forks(migrator.migrations());
     let options = RunOptions {
         count: args.count,
         dry_run: args.dry_run,

@@ -34,6 +34,7 @@ async fn run_on<B: Backend>(
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
+    crate::output::forks(migrator.migrations());
     let statuses = migrator.status(&mut backend).await?;
     let drift = migrator.drift(&statuses, &mut backend).await?;
     let history = history_problem(&statuses);

@@ -19,13 +19,46 @@ pub struct Check {
     pub recorded: Vec<String>,
     /// From `built` to the application's schema: models changed with no migration generated.
     pub pending: Vec<String>,
+    /// Migrations generated on top of the same parent (two branches merged), one line each,
+    /// with what to do.
+    pub forks: Vec<String>,
 }
 
 impl Check {
     /// Whether the files, the snapshot and the application's schema agree.
     pub fn is_clean(&self) -> bool {
-        self.recorded.is_empty() && self.pending.is_empty()
+        self.recorded.is_empty() && self.pending.is_empty() && self.forks.is_empty()
     }
+}
+
+/// Where the history forks: each migration whose recorded parent is not the migration before
+/// it, said with the one that took its place and what to do. Migrations written before parents
+/// were recorded (none) are not judged.
+pub fn forks(plans: &[MigrationPlan]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, plan) in plans.iter().enumerate().skip(1) {
+        let Some(parent) = &plan.parent else {
+            continue;
+        };
+        let before = &plans[i - 1].version;
+        if parent == before {
+            continue;
+        }
+        out.push(match plans[..i].iter().find(|p| &p.version == parent) {
+            Some(_) => format!(
+                "{} and {before} were both generated on top of {parent} (two branches merged): \
+                 regenerate {} on top of {before} (move its hand-written data steps aside, delete \
+                 the file, `toasty migrate:check --fix`, then `toasty migrate:generate` again)",
+                plan.version, plan.version
+            ),
+            None => format!(
+                "{} was generated on top of {parent}, which is not among the migrations \
+                 (removed or renamed?)",
+                plan.version
+            ),
+        });
+    }
+    out
 }
 
 /// Checks the migrations of `dir` (and, with `desired`, the application's schema against them).
@@ -83,6 +116,7 @@ pub fn check_plans(
         built,
         recorded,
         pending,
+        forks: forks(plans),
     })
 }
 

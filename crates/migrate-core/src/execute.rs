@@ -280,6 +280,7 @@ mod tests {
             up: vec![drop("a"), drop("b"), drop("c")],
             down: vec![drop("x"), drop("y")],
             transactional: false,
+            parent: None,
             source: None,
         }
     }

@@ -62,7 +62,9 @@ impl MigrationGenerator {
         if diff.is_empty() {
             return Err(Error::NoChanges);
         }
-        Ok(MigrationPlan::from_diff(self.version(message)?, diff))
+        let mut plan = MigrationPlan::from_diff(self.version(message)?, diff);
+        plan.parent = list_versions(&self.dir)?.pop();
+        Ok(plan)
     }
 
     /// A migration with nothing in it yet, versioned as [`generate`](Self::generate) does, for a
@@ -73,6 +75,7 @@ impl MigrationGenerator {
             up: Vec::new(),
             down: Vec::new(),
             transactional: true,
+            parent: list_versions(&self.dir)?.pop(),
             source: None,
         })
     }
@@ -207,6 +210,13 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
         " `toasty migrate:up` reads this file back; keep edits to the same calls and literals.";
     let up = plan.up.iter().map(render_operation);
     let down = plan.down.iter().map(render_operation);
+    let parent = plan.parent.as_deref().map(|parent| {
+        quote! {
+            fn parent(&self) -> Option<&str> {
+                Some(#parent)
+            }
+        }
+    });
     let transactional = (!plan.transactional).then(|| {
         quote! {
             fn transactional(&self) -> bool {
@@ -227,6 +237,8 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             fn version(&self) -> &str {
                 #version
             }
+
+            #parent
 
             fn up(&self, db: &mut dyn MigrationContext) -> Result<()> {
                 #(#up)*

@@ -90,7 +90,7 @@ pub mod schema {
 pub mod files {
     #[cfg(feature = "toasty")]
     pub use crate::check::check_models;
-    pub use crate::check::{Check, check, check_plans};
+    pub use crate::check::{Check, check, check_plans, forks};
     pub use crate::generate::{
         MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
     };

@@ -24,6 +24,13 @@ pub trait Migration: Send + Sync {
     /// Describes the operations that revert it, newest first.
     fn down(&self, db: &mut dyn MigrationContext) -> Result<()>;
 
+    /// The migration this one was generated on top of (the newest in the directory then), so
+    /// that two branches that each added one to the same parent are found when merged. `None`
+    /// for the first migration, and for files written before parents were recorded.
+    fn parent(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether the operations and the tracking row commit in one transaction (PostgreSQL). Say
     /// `false` for statements a transaction cannot hold, such as `CREATE INDEX CONCURRENTLY`;
     /// such a migration that fails part-way is left part-way.
@@ -172,6 +179,10 @@ pub struct MigrationPlan {
     pub down: Vec<Operation>,
     /// See [`Migration::transactional`].
     pub transactional: bool,
+    /// See [`Migration::parent`]. Not covered by the checksum: where a migration sits in the
+    /// history is not what it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// The file a parsed plan was read from and the line of each operation, so that a problem
     /// found later (a data step that does not fit the schema) names its place. `None` for a
     /// plan built in code.
@@ -193,6 +204,7 @@ pub struct Source {
 impl PartialEq for MigrationPlan {
     fn eq(&self, other: &MigrationPlan) -> bool {
         self.version == other.version
+            && self.parent == other.parent
             && self.up == other.up
             && self.down == other.down
             && self.transactional == other.transactional
@@ -227,6 +239,7 @@ impl MigrationPlan {
             up: diff.up_operations(),
             down: diff.down_operations(),
             transactional: true,
+            parent: None,
             source: None,
         }
     }
@@ -250,6 +263,7 @@ impl MigrationPlan {
             up,
             down,
             transactional: migration.transactional(),
+            parent: migration.parent().map(str::to_string),
             source: None,
         })
     }

@@ -557,3 +557,42 @@ fn check_compares_the_files_the_snapshot_and_the_models() {
     assert!(err.contains("drop_ghost.rs:"), "{err}");
     assert!(err.contains("table \"ghost\" does not exist"), "{err}");
 }
+
+/// Each generated migration records the one it was generated on top of; two branches that each
+/// added one to the same parent are found once merged, naming both and the parent.
+#[test]
+fn two_migrations_on_one_parent_are_a_fork_that_check_names() {
+    use toasty_migrate::files::{check, forks};
+    let (dir, g) = with_users();
+    let first = list_versions(dir.path()).unwrap()[0].clone();
+    let ours = g.empty("ours").unwrap();
+    assert_eq!(ours.parent.as_deref(), Some(first.as_str()));
+    let source = render_migration(&ours);
+    assert!(
+        source.contains(&format!(
+            "fn parent(&self) -> Option<&str> {{\n        Some(\"{first}\")"
+        )),
+        "{source}"
+    );
+    assert_eq!(
+        parse_migration(&source, Path::new(&format!("{}.rs", ours.version))).unwrap(),
+        ours
+    );
+    g.write_migration_file(&ours).unwrap();
+    assert!(check(dir.path(), None).unwrap().is_clean());
+
+    // The other branch's migration, made on the same parent, merged in.
+    let mut theirs = g.empty("theirs").unwrap();
+    theirs.parent = Some(first.clone());
+    g.write_migration_file(&theirs).unwrap();
+    let found = check(dir.path(), None).unwrap();
+    assert!(!found.is_clean());
+    assert_eq!(found.forks.len(), 1, "{found:?}");
+    let fork = &found.forks[0];
+    assert!(
+        fork.contains(&theirs.version) && fork.contains(&ours.version),
+        "{fork}"
+    );
+    assert!(fork.contains(&format!("on top of {first}")), "{fork}");
+    assert_eq!(forks(std::slice::from_ref(&ours)), Vec::<String>::new());
+}

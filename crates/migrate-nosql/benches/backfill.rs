@@ -65,6 +65,7 @@ async fn main() {
         }],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     };
     let one = RunOptions {

@@ -95,6 +95,7 @@ async fn main() {
                 }],
                 down: vec![],
                 transactional: true,
+                parent: None,
                 source: None,
             },
         ]);

@@ -76,6 +76,7 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                 up,
                 down: vec![Operation::DropTable { table }],
                 transactional: true,
+                parent: None,
                 source: None,
             }
         })

@@ -41,6 +41,7 @@ fn label(run: usize) -> MigrationPlan {
         }],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     }
 }
@@ -69,6 +70,7 @@ async fn bench(dialect: Dialect, url: &str, rows: i64) {
         up: vec![Operation::CreateTable(table().def())],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     }]);
     create.up(&mut db, &RunOptions::default()).await.unwrap();

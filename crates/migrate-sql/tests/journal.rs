@@ -50,6 +50,7 @@ async fn a_failed_first_statement_records_nothing() {
             column: "a".into(),
         }],
         transactional: true,
+        parent: None,
         source: None,
     };
     let migrator = Migrator::from_plans(vec![create, duplicate]);

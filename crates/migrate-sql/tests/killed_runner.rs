@@ -362,6 +362,7 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
         }],
         down: vec![],
         transactional: true,
+        parent: None,
         source: None,
     };
     vec![fill, label]

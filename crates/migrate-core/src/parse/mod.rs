@@ -176,6 +176,7 @@ impl Parser {
             return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
         }
         let (mut version, mut up, mut down, mut transactional) = (None, None, None, None);
+        let mut parent = None;
         for item in &imp.items {
             let ImplItem::Fn(f) = item else {
                 return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
@@ -205,11 +206,20 @@ impl Parser {
                     };
                     transactional = Some(self.bool(body)?);
                 }
+                "parent" if parent.is_none() => {
+                    let [Stmt::Expr(body, None)] = f.block.stmts.as_slice() else {
+                        return Err(self.unexpected(
+                            &f.block,
+                            "`Some(\"<version>\")` as the body of `parent`",
+                        ));
+                    };
+                    parent = Some(self.option(body, |e| self.str_arg(e))?);
+                }
                 "up" if up.is_none() => up = Some(self.body(&f.block)?),
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
                 _ => {
                     return Err(
-                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn transactional`")
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent` and `fn transactional`")
                     );
                 }
             }
@@ -223,6 +233,7 @@ impl Parser {
             up,
             down,
             transactional: transactional.unwrap_or(true),
+            parent: parent.flatten(),
             source: Some(Source {
                 path: self.path.clone(),
                 up: up_lines,
