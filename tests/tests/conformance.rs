@@ -10,8 +10,8 @@ use toasty_migrate::{
     Error,
     backend::{Atomicity, Backend, Executor as _, Journal as _},
     diff::{DiffOptions, detect_changes_with},
-    files::MigrationPlan,
-    run::{Drift, Migrator, RunOptions},
+    files::{MigrationGenerator, MigrationPlan},
+    run::{Drift, MigrationState, Migrator, RunOptions, baseline},
     schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
 };
 use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
@@ -116,6 +116,7 @@ for_every_backend!(
     an_interrupted_migration_resumes_and_a_changed_one_is_refused,
     a_failed_first_step_records_nothing,
     a_dry_run_shows_every_step_and_changes_nothing,
+    an_untracked_database_is_adopted_by_a_baseline,
 );
 
 /// The lock test holds moto alone: a short lease must not wait behind other tests' requests.
@@ -547,4 +548,56 @@ async fn a_dry_run_shows_every_step_and_changes_nothing<C: Connect>(kind: Kind, 
     let shown: Vec<_> = report.steps.iter().map(|s| &s.statements).collect();
     let ran: Vec<_> = applied.steps.iter().map(|s| &s.statements).collect();
     assert_eq!(shown, ran);
+}
+
+/// A database with tables and no tracking rows (built before toasty-migrate): the baseline
+/// writes a first migration that builds exactly its schema, records it applied without running
+/// it, and status and drift then see the database as up to date. A second baseline is refused.
+async fn an_untracked_database_is_adopted_by_a_baseline<C: Connect>(kind: Kind, connect: C) {
+    let db = TestDatabase::new(kind).await;
+    let mut backend = connect
+        .connect(db.url.clone(), Duration::from_secs(30))
+        .await;
+    let existing = SchemaSnapshot::new(vec![posts(), users()]);
+    let made = Migrator::from_plans(vec![MigrationPlan::from_diff(
+        version(0),
+        &detect_changes_with(
+            &SchemaSnapshot::default(),
+            &existing,
+            &DiffOptions::default(),
+        )
+        .unwrap(),
+    )]);
+    made.up(&mut backend, &allow()).await.unwrap();
+    backend.delete_row(&version(0)).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let generator = MigrationGenerator::new(dir.path());
+    let plan = baseline(&mut backend, &generator, "adopt").await.unwrap();
+    let migrator = Migrator::from_dir(dir.path()).unwrap();
+    assert_eq!(migrator.migrations(), std::slice::from_ref(&plan));
+    let statuses = migrator.status(&mut backend).await.unwrap();
+    assert!(
+        matches!(statuses[..], [ref s] if matches!(s.state, MigrationState::Applied(_))),
+        "{kind:?}: {statuses:?}"
+    );
+    assert_eq!(
+        migrator.drift(&statuses, &mut backend).await.unwrap(),
+        Drift::InSync,
+        "{kind:?}"
+    );
+    let report = migrator.up(&mut backend, &allow()).await.unwrap();
+    assert!(report.steps.is_empty(), "{kind:?}: nothing to run");
+
+    let err = baseline(
+        &mut backend,
+        &MigrationGenerator::new(tempfile::tempdir().unwrap().path()),
+        "again",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("tracks migrations already"),
+        "{kind:?}: {err}"
+    );
 }

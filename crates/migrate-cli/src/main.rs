@@ -41,6 +41,10 @@ enum Command {
     /// application's schema agree (the CI gate; exit 2 listing the differences).
     #[command(name = "migrate:check", after_help = EXIT_CODES)]
     Check(check::CheckArgs),
+    /// Adopt an existing database: its schema becomes the first migration, recorded as applied
+    /// there without running.
+    #[command(name = "migrate:baseline", after_help = EXIT_CODES)]
+    Baseline(run::BaselineArgs),
     /// Write an empty migration (the schema as of the last one) to fill with data steps.
     #[command(name = "migrate:new", after_help = EXIT_CODES)]
     New(generate::NewArgs),
@@ -96,6 +100,7 @@ impl Command {
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
             Command::Seed(args) => args.target.url.clone(),
+            Command::Baseline(args) => args.target.url.clone(),
         }
     }
 }
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Seed(args) => seed::run(args).await,
+            Command::Baseline(args) => run::baseline(args).await,
         }
     });
     match result {

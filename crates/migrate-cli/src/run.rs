@@ -1,4 +1,4 @@
-//! `toasty migrate:up` and `toasty migrate:down`.
+//! `toasty migrate:up`, `toasty migrate:down` and `toasty migrate:baseline`.
 
 use crate::Target;
 use crate::backend::with_backend;
@@ -149,4 +149,44 @@ fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
             println!("{statement};");
         }
     }
+}
+
+#[derive(Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// What the first migration is called.
+    #[arg(long, short, default_value = "baseline")]
+    message: String,
+}
+
+/// Adopts an existing database: its schema becomes the first migration (and `.schema.json`),
+/// recorded as applied there without running it.
+pub async fn baseline(args: BaselineArgs) -> Result<()> {
+    with_backend!(&args.target, false, baseline_on(&args))
+}
+
+async fn baseline_on<B: Backend>(
+    args: &BaselineArgs,
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+) -> Result<()> {
+    let mut backend = connect
+        .await
+        .with_context(|| "connecting to the database".to_string())?;
+    let generator = toasty_migrate::files::MigrationGenerator::new(&args.target.dir);
+    let plan = toasty_migrate::run::baseline(&mut backend, &generator, &args.message).await?;
+    println!(
+        "{GREEN}Wrote{GREEN:#} {} ({} tables) and recorded it as applied on {}",
+        args.target
+            .dir
+            .join(format!("{}.rs", plan.version))
+            .display(),
+        plan.up.len(),
+        backend.target()
+    );
+    println!(
+        "{DIM}Next: export your models' schema and run `toasty migrate:generate`: it writes only \
+         what differs from this database.{DIM:#}"
+    );
+    Ok(())
 }

@@ -1323,3 +1323,65 @@ fn check_is_a_ci_gate_without_a_database() {
     let out = run(&mut cli(&["migrate:check"]));
     assert!(out.contains("In sync"), "{out}");
 }
+
+/// Adopting a database Toasty built itself (`push_schema`): `migrate:baseline` writes the first
+/// migration from it and records it applied; the models then generate nothing, and the next
+/// model change generates only itself.
+async fn baseline(dialect: Dialect) {
+    let database = TestDatabase::sql(dialect).await;
+    let url = database.url.as_str();
+    let app = db(toasty::models!(v1::User), url).await;
+    app.push_schema().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    let out = run(&mut cli(&["migrate:baseline", "--url", url]));
+    assert!(out.contains("recorded it as applied"), "{dialect:?}: {out}");
+    let out = run(&mut cli(&["migrate:status", "--url", url]));
+    assert!(
+        out.contains("applied") && out.contains("_baseline"),
+        "{dialect:?}: {out}"
+    );
+    assert!(out.contains("the database matches"), "{dialect:?}: {out}");
+
+    export(toasty::models!(v1::User), dialect, &w.join("schema.json"));
+    let out = run(&mut cli(&["migrate:generate", "-m", "nothing"]));
+    assert!(
+        out.contains("No changes"),
+        "{dialect:?}: the baseline is the models' schema: {out}"
+    );
+    export(toasty::models!(v2::User), dialect, &w.join("schema.json"));
+    let out = run(&mut cli(&["migrate:generate", "-m", "add age"]));
+    assert!(out.contains("+ add column users.age"), "{dialect:?}: {out}");
+    assert_eq!(
+        out.matches("\n  ").count(),
+        2,
+        "{dialect:?}: only the real changes: {out}"
+    );
+    run(&mut cli(&["migrate:up", "--url", url]));
+
+    // Once is enough: a database that tracks migrations, or a directory that has some, is
+    // refused before anything is written.
+    let (code, err) = fails(&mut cli(&["migrate:baseline", "--url", url]));
+    assert_eq!(code, 2);
+    assert!(err.contains("has migrations already"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_database_adopted_by_baseline() {
+    baseline(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_database_adopted_by_baseline() {
+    baseline(Dialect::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_database_adopted_by_baseline() {
+    baseline(Dialect::Mysql).await;
+}

@@ -116,6 +116,11 @@ pub enum Error {
         message: String,
     },
 
+    /// What the migrations' history does not allow (a baseline of a directory that has
+    /// migrations, of a database that tracks some).
+    #[error("{0}")]
+    History(String),
+
     /// A migration's `up` or `down` reported a failure while being described.
     #[error("migration {version}: {message}")]
     Migration { version: String, message: String },

@@ -46,6 +46,7 @@
 //! ```
 
 pub mod backend;
+mod baseline;
 mod check;
 pub mod data;
 pub mod diff;
@@ -105,6 +106,7 @@ pub mod files {
 /// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,
 /// each migration's status, and drift.
 pub mod run {
+    pub use crate::baseline::baseline;
     pub use crate::drift::Drift;
     pub use crate::runner::{
         AppliedMigration, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport, RunStep,
