@@ -75,6 +75,26 @@ async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
         .unwrap()
 }
 
+/// One test per SQL database for each of `$test(dialect)`: `sqlite::evolve`, `mariadb::evolve`...
+macro_rules! on_each_sql_database {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $test() { super::$test(super::Dialect::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $test() { super::$test(super::Dialect::Postgres).await })*
+        }
+        mod mariadb {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $test() { super::$test(super::Dialect::Mysql).await })*
+        }
+    };
+}
+
+on_each_sql_database!(evolve, baseline);
+
 async fn evolve(dialect: Dialect) {
     let database = TestDatabase::sql(dialect).await;
     let url = database.url.as_str();
@@ -300,21 +320,6 @@ async fn evolve(dialect: Dialect) {
     assert_eq!(v3::User::all().exec(&mut app).await.unwrap().len(), 1);
     let out = run(up().arg("--allow-destructive"));
     assert!(out.contains("Nothing to do"), "{out}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sqlite_models_evolve_through_the_cli() {
-    evolve(Dialect::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_models_evolve_through_the_cli() {
-    evolve(Dialect::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn mysql_models_evolve_through_the_cli() {
-    evolve(Dialect::Mysql).await;
 }
 
 #[test]
@@ -1369,19 +1374,4 @@ async fn baseline(dialect: Dialect) {
     let (code, err) = fails(&mut cli(&["migrate:baseline", "--url", url]));
     assert_eq!(code, 2);
     assert!(err.contains("has migrations already"), "{err}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sqlite_database_adopted_by_baseline() {
-    baseline(Dialect::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_database_adopted_by_baseline() {
-    baseline(Dialect::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn mysql_database_adopted_by_baseline() {
-    baseline(Dialect::Mysql).await;
 }
