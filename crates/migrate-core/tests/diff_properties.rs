@@ -1,5 +1,6 @@
 //! Property tests: for random pairs of schemas, the diff's `up` operations turn the old schema
-//! into the new one, and its `down` operations turn the new one back into the old.
+//! into the new one, and its `down` operations turn the new one back into the old; for random
+//! histories, the files the generator writes replay (with no database) to the schema it recorded.
 
 mod common;
 
@@ -158,6 +159,33 @@ proptest! {
                 ChangeKind::Modificative => {}
             }
         }
+    }
+}
+
+proptest! {
+    // Each case writes files: fewer cases than the pure properties above.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_generated_history_checks_clean(history in prop::collection::vec(schema(), 1..4)) {
+        use toasty_migrate::files::{MigrationGenerator, check};
+        let dir = tempfile::tempdir().unwrap();
+        let mut previous = SchemaSnapshot::default();
+        for (i, schema) in history.iter().enumerate() {
+            let diff = detect_changes(&previous, schema).unwrap();
+            if diff.is_empty() {
+                continue;
+            }
+            let at = time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(i as i64);
+            let generator = MigrationGenerator::new(dir.path()).at(at);
+            generator
+                .write_migration_file(&generator.generate(&diff, &format!("step {i}")).unwrap())
+                .unwrap();
+            previous = schema.clone();
+        }
+        let found = check(dir.path(), Some(history.last().unwrap())).unwrap();
+        prop_assert!(found.is_clean(), "{:?}", found);
+        prop_assert!(found.built.is_equivalent(history.last().unwrap()));
     }
 }
 
