@@ -34,13 +34,14 @@ async fn run_on<B: Backend>(
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
-    crate::output::forks(migrator.migrations());
     let statuses = migrator.status(&mut backend).await?;
     let drift = migrator.drift(&statuses, &mut backend).await?;
     let history = history_problem(&statuses);
     if args.json {
-        print_json(&statuses, &drift, history.is_none());
+        let forks = toasty_migrate::files::forks(migrator.migrations());
+        print_json(&statuses, &drift, &forks, history.is_none());
     } else {
+        crate::output::forks(migrator.migrations());
         print_table(&statuses, &drift);
     }
     // An applied migration edited or gone is what `up` and `down` refuse: status says so too,
@@ -169,7 +170,7 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
 }
 
 /// `ok` is false when an applied migration was edited or removed (exit code 2).
-fn print_json(statuses: &[MigrationStatus], drift: &Drift, ok: bool) {
+fn print_json(statuses: &[MigrationStatus], drift: &Drift, forks: &[String], ok: bool) {
     let migrations: Vec<_> = statuses
         .iter()
         .map(|s| {
@@ -193,7 +194,7 @@ fn print_json(statuses: &[MigrationStatus], drift: &Drift, ok: bool) {
         Drift::Differs(changes) => json!({"state": "drift", "changes": changes}),
         Drift::Unknown(why) => json!({"state": "unknown", "reason": why}),
     };
-    let out = json!({ "ok": ok, "migrations": migrations, "schema": drift });
+    let out = json!({ "ok": ok, "migrations": migrations, "schema": drift, "forks": forks });
     println!(
         "{}",
         serde_json::to_string_pretty(&out).expect("JSON values serialize")

@@ -249,6 +249,11 @@ async fn evolve(dialect: Dialect) {
     let json: serde_json::Value = serde_json::from_str(&run(status().arg("--json"))).unwrap();
     assert_eq!(json["schema"]["state"], "in_sync");
     assert_eq!(json["migrations"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        json["forks"],
+        serde_json::json!([]),
+        "a history with no merged branches"
+    );
 
     // A change made outside the migrations is drift, though "in sync" was just cached.
     let mut sql = toasty_migrate_sql::SqlBackend::connect(url).await.unwrap();
