@@ -188,28 +188,7 @@ async fn sql_rows(db: &TestDatabase, dialect: Dialect, columns: &[&str]) -> Vec<
 
 async fn dynamo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let (_, query) = db.url.split_once('?').unwrap();
-    let param = |name: &str| {
-        query
-            .split('&')
-            .find_map(|p| p.strip_prefix(&format!("{name}=")))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(param("endpoint"))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let items = client
-        .scan()
-        .table_name(format!("{}accounts", param("prefix")))
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let items = dynamo_scan(&db.url, |prefix| format!("{prefix}accounts")).await;
     let mut rows: Vec<(i64, String)> = items
         .iter()
         .map(|item| {
@@ -232,6 +211,33 @@ async fn dynamo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
         .collect();
     rows.sort();
     rows.into_iter().map(|(_, row)| row).collect()
+}
+
+/// One page of the table `table(prefix)` names, on the server and under the prefix the test
+/// database's URL names (the tests' tables are small).
+async fn dynamo_scan(
+    url: &str,
+    table: impl Fn(&str) -> String,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let param = |name: &str| {
+        url.split(['?', '&'])
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(param("endpoint"))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(table(&param("prefix")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
 }
 
 async fn mongo_rows(db: &TestDatabase, columns: &[&str]) -> Vec<String> {
@@ -638,26 +644,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
 /// table), sorted.
 async fn index_entries(url: &str) -> Vec<String> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let param = |name: &str| {
-        url.split(['?', '&'])
-            .find_map(|p| p.strip_prefix(&format!("{name}=")))
-            .unwrap()
-            .to_string()
-    };
-    let endpoint = param("endpoint");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    let items = aws_sdk_dynamodb::Client::new(&config)
-        .scan()
-        .table_name(format!("index_{}accounts_by_email", param("prefix")))
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let items = dynamo_scan(url, |prefix| format!("index_{prefix}accounts_by_email")).await;
     let mut out: Vec<String> = items
         .iter()
         .map(|i| match (i.get("email"), i.get("id")) {

@@ -25,12 +25,9 @@ pub async fn baseline(
             generator.dir().display()
         )));
     }
-    backend.lock().await?;
+    crate::runner::lock(backend, false).await?;
     let result = baseline_locked(backend, generator, message).await;
-    let unlocked = backend.unlock().await;
-    let plan = result?;
-    unlocked?;
-    Ok(plan)
+    crate::runner::unlock(backend, false, result).await
 }
 
 async fn baseline_locked(
@@ -38,7 +35,6 @@ async fn baseline_locked(
     generator: &MigrationGenerator,
     message: &str,
 ) -> Result<MigrationPlan> {
-    backend.ensure_journal().await?;
     if let Some(row) = backend.applied().await?.first() {
         return Err(Error::History(format!(
             "{} tracks migrations already ({}...): a baseline is for a database that has none",

@@ -123,19 +123,19 @@ pub fn check_plans(
 /// Every migration's `up`, in version order, from empty. An operation that does not fit names
 /// its file and line.
 fn replay(plans: &[MigrationPlan]) -> Result<SchemaSnapshot> {
-    let mut schema = SchemaSnapshot::default();
-    for plan in plans {
-        for (i, op) in plan.up.iter().enumerate() {
-            schema.apply(op).map_err(|e| {
-                let place = plan
-                    .place(Direction::Up, i)
-                    .unwrap_or_else(|| plan.version.clone());
-                Error::Migration {
-                    version: plan.version.clone(),
-                    message: format!("{place}: does not replay from the migrations before it: {e}"),
-                }
-            })?;
-        }
+    let (mut schema, failure) = crate::runner::replay(plans);
+    if let Some(f) = failure {
+        let place = f
+            .plan
+            .place(Direction::Up, f.index)
+            .unwrap_or_else(|| f.plan.version.clone());
+        return Err(Error::Migration {
+            version: f.plan.version.clone(),
+            message: format!(
+                "{place}: does not replay from the migrations before it: {}",
+                f.error
+            ),
+        });
     }
     schema.canonicalize();
     Ok(schema)

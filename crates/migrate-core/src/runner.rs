@@ -183,9 +183,9 @@ impl Migrator {
     /// Refuses, before running anything, when an applied migration's file was edited or removed,
     /// or when a migration to run has a destructive operation and `allow_destructive` is off.
     pub async fn up(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
-        lock(backend, options).await?;
+        lock(backend, options.dry_run).await?;
         let result = self.up_locked(backend, options).await;
-        unlock(backend, options, result).await
+        unlock(backend, options.dry_run, result).await
     }
 
     /// Reverts the newest applied migrations (one unless `count` says more), newest first.
@@ -194,9 +194,9 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        lock(backend, options).await?;
+        lock(backend, options.dry_run).await?;
         let result = self.down_locked(backend, options).await;
-        unlock(backend, options, result).await
+        unlock(backend, options.dry_run, result).await
     }
 
     async fn up_locked(
@@ -278,19 +278,18 @@ impl Migrator {
         states: &[MigrationStatus],
         counts: impl Fn(&MigrationState) -> bool,
     ) -> (SchemaSnapshot, Option<String>) {
-        let mut schema = SchemaSnapshot::default();
-        let mut first_failure = None;
-        for status in states.iter().filter(|s| counts(&s.state)) {
-            for op in self.plan(&status.version).into_iter().flat_map(|p| &p.up) {
-                if schema.apply(op).is_err() && first_failure.is_none() {
-                    first_failure = Some(format!(
-                        "migration {} has an operation that cannot be replayed (`{op}`)",
-                        status.version
-                    ));
-                }
-            }
-        }
-        (schema, first_failure)
+        let plans = states
+            .iter()
+            .filter(|s| counts(&s.state))
+            .filter_map(|s| self.plan(&s.version));
+        let (schema, failure) = replay(plans);
+        let failure = failure.map(|f| {
+            format!(
+                "migration {} has an operation that cannot be replayed (`{}`)",
+                f.plan.version, f.plan.up[f.index]
+            )
+        });
+        (schema, failure)
     }
 
     /// Checks every operation of `todo`, plans every step from `live` (the schema before the
@@ -418,10 +417,37 @@ impl Migrator {
     }
 }
 
+/// The first operation that did not replay: which, and why.
+pub(crate) struct ReplayFailure<'p> {
+    pub plan: &'p MigrationPlan,
+    /// Its index in `plan.up`.
+    pub index: usize,
+    pub error: Error,
+}
+
+/// `plans`' `up` operations replayed from empty, in order, and the first that did not fit (a
+/// raw statement never does); the ones after it are replayed past it.
+pub(crate) fn replay<'p>(
+    plans: impl IntoIterator<Item = &'p MigrationPlan>,
+) -> (SchemaSnapshot, Option<ReplayFailure<'p>>) {
+    let mut schema = SchemaSnapshot::default();
+    let mut first_failure = None;
+    for plan in plans {
+        for (index, op) in plan.up.iter().enumerate() {
+            if let Err(error) = schema.apply(op)
+                && first_failure.is_none()
+            {
+                first_failure = Some(ReplayFailure { plan, index, error });
+            }
+        }
+    }
+    (schema, first_failure)
+}
+
 /// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates
 /// nothing.
-async fn lock(backend: &mut impl Backend, options: &RunOptions) -> Result<()> {
-    if options.dry_run {
+pub(crate) async fn lock(backend: &mut impl Backend, dry_run: bool) -> Result<()> {
+    if dry_run {
         return Ok(());
     }
     backend.lock().await?;
@@ -433,18 +459,18 @@ async fn lock(backend: &mut impl Backend, options: &RunOptions) -> Result<()> {
 }
 
 /// Releases the lock whatever happened; the run's own error comes first.
-async fn unlock(
+pub(crate) async fn unlock<T>(
     backend: &mut impl Backend,
-    options: &RunOptions,
-    result: Result<RunReport>,
-) -> Result<RunReport> {
-    if options.dry_run {
+    dry_run: bool,
+    result: Result<T>,
+) -> Result<T> {
+    if dry_run {
         return result;
     }
     let unlocked = backend.unlock().await;
-    let report = result?;
+    let value = result?;
     unlocked?;
-    Ok(report)
+    Ok(value)
 }
 
 /// An applied migration whose file changed or went missing stops every run: the database's

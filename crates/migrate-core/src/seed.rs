@@ -191,12 +191,9 @@ impl Migrator {
                 }
             }
         }
-        backend.lock().await?;
+        crate::runner::lock(backend, false).await?;
         let result = seed_locked(backend, &schema, sets).await;
-        let unlocked = backend.unlock().await;
-        let counts = result?;
-        unlocked?;
-        Ok(counts)
+        crate::runner::unlock(backend, false, result).await
     }
 }
 

@@ -13,7 +13,7 @@ pub use check::{
     check_filter, check_insert, check_repeatable, check_row, check_update, check_value,
 };
 
-use crate::snapshot::TableSnapshot;
+use crate::snapshot::{DefaultValue, TableSnapshot};
 use crate::types::ColumnType;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -28,6 +28,18 @@ pub enum Value {
     Integer(i64),
     Float(f64),
     Text(String),
+}
+
+/// A column's default is a literal like any other.
+impl From<&DefaultValue> for Value {
+    fn from(value: &DefaultValue) -> Value {
+        match value {
+            DefaultValue::Bool(b) => Value::Bool(*b),
+            DefaultValue::Integer(i) => Value::Integer(*i),
+            DefaultValue::Float(f) => Value::Float(*f),
+            DefaultValue::Text(s) => Value::Text(s.clone()),
+        }
+    }
 }
 
 /// One row to insert: `(column, value)` pairs, each column once.

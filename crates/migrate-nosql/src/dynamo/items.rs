@@ -285,20 +285,11 @@ impl ItemWrite {
     }
 }
 
-pub(super) fn to_attribute(value: &DefaultValue) -> AttributeValue {
-    match value {
-        DefaultValue::Bool(b) => AttributeValue::Bool(*b),
-        DefaultValue::Integer(i) => AttributeValue::N(i.to_string()),
-        DefaultValue::Float(f) => AttributeValue::N(f.to_string()),
-        DefaultValue::Text(s) => AttributeValue::S(s.clone()),
-    }
-}
-
 /// The value an item lacking the column gets: its default, or its type's zero if NOT NULL,
 /// stored as Toasty stores the type.
 pub(super) fn fill(column: &ColumnDef) -> Option<AttributeValue> {
     match &column.default {
-        Some(d) => Some(to_attribute(d)),
+        Some(d) => Some(super::data::to_attribute(&d.into())),
         None if !column.nullable => Some(match Stored::of(&column.ty) {
             Stored::Bool => AttributeValue::Bool(false),
             Stored::Number => AttributeValue::N("0".into()),
@@ -350,6 +341,7 @@ pub(super) fn key_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use toasty_migrate::schema::DefaultValue;
 
     #[test]
     fn a_rewrite_describes_itself_with_its_attribute_names_in_place() {

@@ -39,7 +39,7 @@ use toasty_migrate::{
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
     files::MigrationPlan,
     schema::{
-        ColumnDef, ColumnType, DefaultValue, IndexColumn, IndexDef, IndexOp, IndexScope, Operation,
+        ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, IndexScope, Operation,
         SchemaSnapshot, TableSnapshot,
     },
 };
