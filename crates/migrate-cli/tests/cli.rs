@@ -441,7 +441,7 @@ fn data_steps_from_the_command_line_are_checked_before_anything_is_written() {
         "{out}"
     );
     assert!(
-        out.contains("/* batches of 2 keys; where each ends: */"),
+        out.contains("/* in batches of 2 keys; the first key: */ SELECT rowid FROM \"users\""),
         "{out}"
     );
 

@@ -2,9 +2,12 @@
 //! the input is the step and the table as it is when the step runs; every value is a parameter,
 //! every name quoted.
 //!
-//! Updates and deletes of a table keyed by one integer column run in batches of keys (keyset
-//! pagination: each batch is "the next `batch_size` matching keys after the last one done"), so
-//! no single statement holds its locks over the whole table; other tables get one statement.
+//! Updates and deletes run in batches of keys (keyset pagination: each batch is "the next
+//! `batch_size` matching keys from where the last one ended"), so no single statement holds its
+//! locks over the whole table. The key is the primary key (a row value when it has several
+//! columns) on PostgreSQL and MySQL, and the `rowid` on SQLite, which every table Toasty or we
+//! create has, whatever its key's type. A key type that cannot be read back and bound again
+//! exactly ([`batch_key`]) gets one statement.
 
 use crate::dialect::{Dialect, DialectError};
 use toasty_migrate::data::{Expr, Filter, Row, Value};
@@ -27,15 +30,28 @@ pub struct Statement {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataStatement {
     Once(Statement),
-    /// Run `batch` over each successive range of keys: `next_bound` (its last parameter is the
-    /// key the previous batch ended at) gives the `batch_size`-th next matching key, or none for
-    /// the last batch; `batch` takes the previous bound and that bound (the last batch: the
-    /// previous bound and the table's largest key).
+    /// Batch after batch, each from a key (its first row's) up to the next batch's: `first_key`
+    /// gives the first matching key; `next_start`, given a batch's first key as its last
+    /// parameters, the key `batch_size` matching rows on, where the next batch starts (none:
+    /// this batch is the last); `batch` runs from a first key up to, not including, the next;
+    /// `last_batch` from a first key on. A key is read as text (SQLite's `rowid` as an integer)
+    /// and bound back through its columns' types.
     Batched {
-        next_bound: Statement,
+        first_key: Statement,
+        next_start: Statement,
         batch: Statement,
+        last_batch: Statement,
         batch_size: usize,
     },
+}
+
+/// Which part of the keys a batched statement covers.
+#[derive(Clone, Copy)]
+enum Range {
+    /// From a first key up to, not including, the next batch's: two keys' parameters.
+    Between,
+    /// From a first key on: one key's parameters.
+    From,
 }
 
 struct Render<'a> {
@@ -232,23 +248,32 @@ pub fn count(
     Ok(r.finish(sql))
 }
 
-/// The single integer key column batches walk, if the table has one.
-fn batch_key(table: &TableSnapshot) -> Option<&str> {
-    match table.primary_key.as_slice() {
-        [key] => table
-            .column(&key.column)
-            .filter(|c| {
-                matches!(
-                    c.ty,
-                    ColumnType::Integer(_) | ColumnType::UnsignedInteger(_)
-                )
-            })
-            .map(|c| c.name.as_str()),
-        _ => None,
+/// The columns batches walk, with their types: the `rowid` on SQLite; elsewhere the primary key,
+/// if each of its columns reads back as text that binds back to the same value.
+fn batch_key(dialect: Dialect, table: &TableSnapshot) -> Option<Vec<(String, ColumnType)>> {
+    if dialect == Dialect::Sqlite {
+        return Some(vec![("rowid".into(), ColumnType::Integer(8))]);
     }
+    use ColumnType::*;
+    let exact_as_text = |ty: &ColumnType| match ty {
+        Integer(_) | UnsignedInteger(_) | Text | VarChar(_) | Uuid | Date | DateTime(_)
+        | Timestamp(_) | Numeric(_) => true,
+        // PostgreSQL's text form of bytes is their hex, which a cast reads back.
+        Blob | Binary(_) => dialect == Dialect::Postgres,
+        _ => false,
+    };
+    table
+        .primary_key
+        .iter()
+        .map(|key| {
+            let column = table.column(&key.column)?;
+            exact_as_text(&column.ty).then(|| (column.name.clone(), column.ty.clone()))
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|key| !key.is_empty())
 }
 
-/// `UPDATE` of the rows `filter` matches, batched by key where the table allows.
+/// `UPDATE` of the rows `filter` matches, in batches of keys.
 pub fn update(
     dialect: Dialect,
     table: &TableSnapshot,
@@ -278,12 +303,9 @@ pub fn update(
             1 => changed.remove(0),
             _ => format!("({})", changed.join(" OR ")),
         };
-        Ok(match filter.as_str() {
-            ALL => changed,
-            _ => format!("{filter} AND {changed}"),
-        })
+        Ok(and(&filter, &changed))
     };
-    let statement = |range: bool| -> Result<Statement, DialectError> {
+    let statement = |range: Option<Range>| -> Result<Statement, DialectError> {
         let mut r = render(dialect, table);
         let mut assignments = Vec::new();
         for (column, expr) in set {
@@ -291,8 +313,8 @@ pub fn update(
             assignments.push(format!("{} = {value}", r.q(column)?));
         }
         let mut condition = condition(&mut r)?;
-        if range {
-            condition = r.key_range(&condition)?;
+        if let Some(range) = range {
+            condition = and(&condition, &r.key_range(range)?);
         }
         let sql = format!(
             "UPDATE {} SET {} WHERE {condition}",
@@ -304,7 +326,7 @@ pub fn update(
     batched(dialect, table, condition, batch_size, statement)
 }
 
-/// `DELETE` of the rows `filter` matches, batched by key where the table allows.
+/// `DELETE` of the rows `filter` matches, in batches of keys.
 pub fn delete(
     dialect: Dialect,
     table: &TableSnapshot,
@@ -312,11 +334,11 @@ pub fn delete(
     batch_size: usize,
 ) -> Result<DataStatement, DialectError> {
     let condition = |r: &mut Render| r.filter(filter);
-    let statement = |range: bool| -> Result<Statement, DialectError> {
+    let statement = |range: Option<Range>| -> Result<Statement, DialectError> {
         let mut r = render(dialect, table);
         let mut condition = condition(&mut r)?;
-        if range {
-            condition = r.key_range(&condition)?;
+        if let Some(range) = range {
+            condition = and(&condition, &r.key_range(range)?);
         }
         let sql = format!("DELETE FROM {} WHERE {condition}", r.q(&table.name)?);
         Ok(r.finish(sql))
@@ -324,58 +346,120 @@ pub fn delete(
     batched(dialect, table, condition, batch_size, statement)
 }
 
-impl Render<'_> {
-    /// `condition` narrowed to the keys after the first bound and up to the second, which the
-    /// runner binds after the statement's own parameters.
-    fn key_range(&mut self, condition: &str) -> Result<String, DialectError> {
-        let key = self.q(batch_key(self.table).expect("batched only with a key"))?;
-        let (low, high) = match self.dialect {
-            Dialect::Postgres => {
-                let n = self.binds.len();
-                (format!("${}", n + 1), format!("${}", n + 2))
-            }
-            _ => ("?".into(), "?".into()),
-        };
-        let range = format!("{key} > {low} AND {key} <= {high}");
-        Ok(match condition {
-            ALL => range,
-            _ => format!("{condition} AND {range}"),
-        })
+/// Both conditions, leaving out the one every row meets.
+fn and(a: &str, b: &str) -> String {
+    match (a, b) {
+        (ALL, _) => b.into(),
+        (_, ALL) => a.into(),
+        _ => format!("{a} AND {b}"),
     }
 }
 
-/// The statement, run batch by batch where the table has an integer key: `condition` renders
-/// which rows the statement touches, for the query that finds where each batch ends.
+impl Render<'_> {
+    /// The batch key's columns, quoted. `rowid` (SQLite's) is left bare, so that it names the
+    /// row id even beside a column called so.
+    fn key_columns(&self) -> Result<Vec<String>, DialectError> {
+        let key = batch_key(self.dialect, self.table).expect("batched only with a key");
+        let names: Vec<String> = key
+            .iter()
+            .map(|(c, _)| match (self.dialect, c.as_str()) {
+                (Dialect::Sqlite, "rowid") => Ok(c.clone()),
+                _ => self.q(c),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
+
+    /// Placeholders for one key the runner binds after the statement's own parameters (and
+    /// `skip` more): text, cast to each column's type.
+    fn key_params(&self, skip: usize) -> Result<String, DialectError> {
+        let key = batch_key(self.dialect, self.table).expect("batched only with a key");
+        let first = self.binds.len() + skip;
+        let params: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| match self.dialect {
+                Dialect::Postgres => Ok(format!(
+                    "CAST(${} AS {})",
+                    first + i + 1,
+                    self.dialect.column_type(ty, false)?
+                )),
+                Dialect::Mysql => Ok(format!("CAST(? AS {})", self.cast_type(ty)?)),
+                Dialect::Sqlite => Ok("?".into()),
+            })
+            .collect::<Result<_, DialectError>>()?;
+        Ok(tuple(params))
+    }
+
+    /// The keys of one batch, whose bounds the runner binds after the statement's parameters.
+    fn key_range(&mut self, range: Range) -> Result<String, DialectError> {
+        let columns = self.key_columns()?;
+        let width = columns.len();
+        let key = tuple(columns);
+        let from = format!("{key} >= {}", self.key_params(0)?);
+        Ok(match range {
+            Range::From => from,
+            Range::Between => format!("{from} AND {key} < {}", self.key_params(width)?),
+        })
+    }
+
+    /// The batch key as the runner reads it back: SQLite's `rowid`, the others' key as text.
+    fn key_selected(&self) -> Result<String, DialectError> {
+        let text = match self.dialect {
+            Dialect::Sqlite => return Ok("rowid".into()),
+            Dialect::Mysql => "CHAR",
+            Dialect::Postgres => "TEXT",
+        };
+        let columns: Vec<String> = self
+            .key_columns()?
+            .iter()
+            .map(|c| format!("CAST({c} AS {text})"))
+            .collect();
+        Ok(columns.join(", "))
+    }
+}
+
+/// One name or placeholder as it is, several as a row value.
+fn tuple(mut parts: Vec<String>) -> String {
+    match parts.len() {
+        1 => parts.remove(0),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// The statement, run batch by batch where the table has a key to walk: `condition` renders
+/// which rows the statement touches, for the queries that find where each batch starts.
 fn batched(
     dialect: Dialect,
     table: &TableSnapshot,
     condition: impl Fn(&mut Render) -> Result<String, DialectError>,
     batch_size: usize,
-    statement: impl Fn(bool) -> Result<Statement, DialectError>,
+    statement: impl Fn(Option<Range>) -> Result<Statement, DialectError>,
 ) -> Result<DataStatement, DialectError> {
-    let Some(key) = batch_key(table) else {
-        return Ok(DataStatement::Once(statement(false)?));
+    if batch_key(dialect, table).is_none() {
+        return Ok(DataStatement::Once(statement(None)?));
+    }
+    // The matching key `offset` rows on from the condition's first (or from a bound).
+    let find = |from_bound: bool, offset: usize| -> Result<Statement, DialectError> {
+        let mut r = render(dialect, table);
+        let mut condition = condition(&mut r)?;
+        if from_bound {
+            condition = and(&condition, &r.key_range(Range::From)?);
+        }
+        let order = r.key_columns()?.join(", ");
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {condition} ORDER BY {order} LIMIT 1 OFFSET {offset}",
+            r.key_selected()?,
+            r.q(&table.name)?,
+        );
+        Ok(r.finish(sql))
     };
-    let mut r = render(dialect, table);
-    let condition = condition(&mut r)?;
-    let key = r.q(key)?;
-    let after = match dialect {
-        Dialect::Postgres => format!("${}", r.binds.len() + 1),
-        _ => "?".into(),
-    };
-    let condition = match condition.as_str() {
-        ALL => format!("{key} > {after}"),
-        _ => format!("{condition} AND {key} > {after}"),
-    };
-    // The key `batch_size` matching rows on: where this batch ends.
-    let sql = format!(
-        "SELECT {key} FROM {} WHERE {condition} ORDER BY {key} LIMIT 1 OFFSET {}",
-        r.q(&table.name)?,
-        batch_size.max(1) - 1
-    );
+    let batch_size = batch_size.max(1);
     Ok(DataStatement::Batched {
-        next_bound: r.finish(sql),
-        batch: statement(true)?,
+        first_key: find(false, 0)?,
+        next_start: find(true, batch_size)?,
+        batch: statement(Some(Range::Between))?,
+        last_batch: statement(Some(Range::From))?,
         batch_size,
     })
 }
@@ -421,31 +505,37 @@ mod tests {
     }
 
     #[test]
-    fn updates_walk_the_integer_key_in_batches() {
+    fn updates_and_deletes_walk_the_key_in_batches() {
         let set = vec![("email".to_string(), lower(col("email")))];
+        let filter = eq("email", Value::Text("A".into()));
         let DataStatement::Batched {
-            next_bound, batch, ..
-        } = update(
-            Dialect::Sqlite,
-            &users(),
-            &set,
-            &eq("email", Value::Text("A".into())),
-            100,
-        )
-        .unwrap()
+            first_key,
+            next_start,
+            batch,
+            last_batch,
+            ..
+        } = update(Dialect::Sqlite, &users(), &set, &filter, 100).unwrap()
         else {
-            panic!("an integer key batches");
+            panic!("SQLite batches by rowid");
         };
         assert_eq!(
-            next_bound.sql,
-            r#"SELECT "id" FROM "users" WHERE "email" = ? AND "id" > ? ORDER BY "id" LIMIT 1 OFFSET 99"#
+            first_key.sql,
+            r#"SELECT rowid FROM "users" WHERE "email" = ? ORDER BY rowid LIMIT 1 OFFSET 0"#
+        );
+        assert_eq!(
+            next_start.sql,
+            r#"SELECT rowid FROM "users" WHERE "email" = ? AND rowid >= ? ORDER BY rowid LIMIT 1 OFFSET 100"#
         );
         assert_eq!(
             batch.sql,
-            r#"UPDATE "users" SET "email" = LOWER("email") WHERE "email" = ? AND "id" > ? AND "id" <= ?"#
+            r#"UPDATE "users" SET "email" = LOWER("email") WHERE "email" = ? AND rowid >= ? AND rowid < ?"#
+        );
+        assert_eq!(
+            last_batch.sql,
+            r#"UPDATE "users" SET "email" = LOWER("email") WHERE "email" = ? AND rowid >= ?"#
         );
         // On MySQL, rows already as the update leaves them are skipped: a resumed run starts at
-        // the rest.
+        // the rest. Keys come back as text and are bound through their type.
         let DataStatement::Batched { batch, .. } =
             update(Dialect::Mysql, &users(), &set, &all(), 100).unwrap()
         else {
@@ -453,15 +543,52 @@ mod tests {
         };
         assert_eq!(
             batch.sql,
-            "UPDATE `users` SET `email` = LOWER(`email`) WHERE NOT (CAST(`email` AS BINARY) <=> CAST(LOWER(`email`) AS BINARY)) AND `id` > ? AND `id` <= ?"
+            "UPDATE `users` SET `email` = LOWER(`email`) WHERE NOT (CAST(`email` AS BINARY) <=> CAST(LOWER(`email`) AS BINARY)) AND `id` >= CAST(? AS SIGNED) AND `id` < CAST(? AS SIGNED)"
         );
         let pg = delete(Dialect::Postgres, &users(), &is_null("email"), 10).unwrap();
-        let DataStatement::Batched { batch, .. } = pg else {
+        let DataStatement::Batched {
+            next_start, batch, ..
+        } = pg
+        else {
+            panic!("batched");
+        };
+        assert_eq!(
+            next_start.sql,
+            r#"SELECT CAST("id" AS TEXT) FROM "users" WHERE "email" IS NULL AND "id" >= CAST($1 AS BIGINT) ORDER BY "id" LIMIT 1 OFFSET 10"#
+        );
+        assert_eq!(
+            batch.sql,
+            r#"DELETE FROM "users" WHERE "email" IS NULL AND "id" >= CAST($1 AS BIGINT) AND "id" < CAST($2 AS BIGINT)"#
+        );
+    }
+
+    #[test]
+    fn a_composite_key_is_walked_as_a_row_value() {
+        let table = TableSnapshot {
+            primary_key: vec![
+                toasty_migrate::schema::IndexColumn::new("email"),
+                toasty_migrate::schema::IndexColumn::new("uid"),
+            ],
+            ..users()
+        };
+        let DataStatement::Batched { batch, .. } =
+            delete(Dialect::Postgres, &table, &eq("id", Value::Integer(7)), 10).unwrap()
+        else {
             panic!("batched");
         };
         assert_eq!(
             batch.sql,
-            r#"DELETE FROM "users" WHERE "email" IS NULL AND "id" > $1 AND "id" <= $2"#
+            r#"DELETE FROM "users" WHERE "id" = CAST($1 AS BIGINT) AND ("email", "uid") >= (CAST($2 AS TEXT), CAST($3 AS UUID)) AND ("email", "uid") < (CAST($4 AS TEXT), CAST($5 AS UUID))"#
         );
+        // A key that does not read back as text exactly: one statement.
+        let floats = TableSnapshot::keyed_by_first_column(
+            "points",
+            vec![ColumnDef::new("x", ColumnType::Float(8))],
+            Vec::<IndexDef>::new(),
+        );
+        assert!(matches!(
+            delete(Dialect::Mysql, &floats, &all(), 10).unwrap(),
+            DataStatement::Once(_)
+        ));
     }
 }

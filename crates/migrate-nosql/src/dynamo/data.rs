@@ -2,10 +2,11 @@
 //! or, where the table has unique indexes, one `TransactWriteItems` with the item and its
 //! unique-index entries. Updates and deletes scan the table in parallel segments, evaluate the
 //! filter and the expressions on each item here (with SQL's meaning of null), and write each item
-//! with a condition, so a repeated run is harmless.
+//! with a condition, so a repeated run is harmless; an update that changes a unique-indexed value
+//! moves its index entry in the same transaction as the item.
 
 use super::*;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use toasty_migrate::data::{Expr, Row, Value};
 
 /// How a value is stored (Toasty's `to_ddb` for the types data steps set).
@@ -151,6 +152,48 @@ fn item_of(table: &TableSnapshot, row: &Row) -> Item {
     item
 }
 
+/// An `UpdateItem`'s expressions: the changed columns set, or removed where null, on an item
+/// that exists.
+struct ItemUpdate {
+    expression: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl ItemUpdate {
+    fn of(table: &TableSnapshot, changed: &[(&str, Value)]) -> Self {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        for (i, (column, value)) in changed.iter().enumerate() {
+            names.insert(format!("#c{i}"), column.to_string());
+            match value {
+                Value::Null => removes.push(format!("#c{i}")),
+                v => {
+                    sets.push(format!("#c{i} = :v{i}"));
+                    values.insert(format!(":v{i}"), to_attribute(v));
+                }
+            }
+        }
+        let mut expression = String::new();
+        if !sets.is_empty() {
+            expression.push_str(&format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        names.insert("#k".into(), table.primary_key[0].column.clone());
+        ItemUpdate {
+            expression: expression.trim().to_string(),
+            condition: "attribute_exists(#k)".into(),
+            names,
+            values: (!values.is_empty()).then_some(values),
+        }
+    }
+}
+
 impl DynamoBackend {
     /// Inserts each row as Toasty does. A row whose key is there already is done (by an
     /// interrupted run) if that item is the row, and a duplicate if not.
@@ -268,7 +311,9 @@ impl DynamoBackend {
     }
 
     /// Sets `set` on every item `filter` matches, each with one conditional `UpdateItem`; a
-    /// value that is null removes the attribute (as Toasty stores a null).
+    /// value that is null removes the attribute (as Toasty stores a null). An item whose
+    /// unique-indexed value changes is written in one `TransactWriteItems` with its index
+    /// entries (the new one put where the value is free, the old one deleted), as Toasty does.
     pub(super) async fn update_rows(
         &self,
         table: &TableSnapshot,
@@ -276,8 +321,15 @@ impl DynamoBackend {
         filter: &Filter,
     ) -> Result<()> {
         let fail = |m: String| self.unsupported(format!("update of {}: {m}", table.name));
+        let unique: Vec<&IndexDef> = table
+            .indexes
+            .iter()
+            .filter(|i| i.unique && set.iter().any(|(c, _)| *c == i.columns[0].column))
+            .collect();
+        let unique = &unique;
         self.for_each_page(&table.name, "update", |page| async move {
             let mut updates = Vec::new();
+            let mut moves = Vec::new();
             for item in &page {
                 if !matches(filter, item).map_err(fail)? {
                     continue;
@@ -287,55 +339,146 @@ impl DynamoBackend {
                     .map(|(_, expr)| eval(expr, item))
                     .collect::<std::result::Result<_, _>>()
                     .map_err(fail)?;
+                let changed: Vec<(&str, Value)> = set
+                    .iter()
+                    .zip(new)
+                    .map(|((column, _), value)| (column.as_str(), value))
+                    .filter(|(column, value)| {
+                        from_attribute(item.get(*column)).map_or(true, |old| old != *value)
+                    })
+                    .collect();
                 // An item already as the update leaves it (done by an interrupted run) is not
                 // written again.
-                let unchanged = set.iter().zip(&new).all(|((column, _), value)| {
-                    from_attribute(item.get(column)).is_ok_and(|old| old == *value)
-                });
-                if unchanged {
+                if changed.is_empty() {
                     continue;
                 }
-                let mut sets = Vec::new();
-                let mut removes = Vec::new();
-                let mut names = HashMap::new();
-                let mut values = HashMap::new();
-                for (i, ((column, _), value)) in set.iter().zip(new).enumerate() {
-                    names.insert(format!("#c{i}"), column.clone());
-                    match value {
-                        Value::Null => removes.push(format!("#c{i}")),
-                        v => {
-                            sets.push(format!("#c{i} = :v{i}"));
-                            values.insert(format!(":v{i}"), to_attribute(&v));
-                        }
-                    }
+                let update = ItemUpdate::of(table, &changed);
+                let moved: Vec<&IndexDef> = unique
+                    .iter()
+                    .copied()
+                    .filter(|i| changed.iter().any(|(c, _)| *c == i.columns[0].column))
+                    .collect();
+                if moved.is_empty() {
+                    updates.push(
+                        self.client
+                            .update_item()
+                            .table_name(self.name(&table.name))
+                            .set_key(Some(key_of(table, item)))
+                            .update_expression(&update.expression)
+                            .condition_expression(&update.condition)
+                            .set_expression_attribute_names(Some(update.names))
+                            .set_expression_attribute_values(update.values)
+                            .send(),
+                    );
+                } else {
+                    moves.push(self.move_unique(table, item, update, changed, moved));
                 }
-                let mut expression = String::new();
-                if !sets.is_empty() {
-                    expression.push_str(&format!("SET {}", sets.join(", ")));
-                }
-                if !removes.is_empty() {
-                    expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-                }
-                names.insert("#k".into(), table.primary_key[0].column.clone());
-                updates.push(
-                    self.client
-                        .update_item()
-                        .table_name(self.name(&table.name))
-                        .set_key(Some(key_of(table, item)))
-                        .update_expression(expression.trim())
-                        .condition_expression("attribute_exists(#k)")
-                        .set_expression_attribute_names(Some(names))
-                        .set_expression_attribute_values((!values.is_empty()).then_some(values))
-                        .send(),
-                );
             }
             self.send_in_batches(updates, |e| {
                 e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception())
             })
-            .await
+            .await?;
+            let mut moves = moves.into_iter().peekable();
+            while moves.peek().is_some() {
+                let batch: Vec<_> = moves.by_ref().take(BATCH).collect();
+                for moved in futures_util::future::join_all(batch).await {
+                    moved?;
+                }
+            }
+            Ok(())
         })
         .await
+    }
+
+    /// One item's update and its unique-index entries' move, in one transaction: the item
+    /// updated where it exists, each new value's entry put where the value is free, each old
+    /// value's entry deleted.
+    async fn move_unique(
+        &self,
+        table: &TableSnapshot,
+        item: &Item,
+        update: ItemUpdate,
+        changed: Vec<(&str, Value)>,
+        moved: Vec<&IndexDef>,
+    ) -> Result<()> {
+        let built = |e: aws_sdk_dynamodb::error::BuildError| self.error(e);
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(self.name(&table.name))
+                        .set_key(Some(key_of(table, item)))
+                        .update_expression(&update.expression)
+                        .condition_expression(&update.condition)
+                        .set_expression_attribute_names(Some(update.names))
+                        .set_expression_attribute_values(update.values)
+                        .build()
+                        .map_err(built)?,
+                )
+                .build(),
+        ];
+        for index in &moved {
+            let column = &index.columns[0].column;
+            let entries = self.index_name(&table.name, &index.name);
+            if let Some(old) = item.get(column) {
+                writes.push(
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&entries)
+                                .key(column, old.clone())
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build(),
+                );
+            }
+            let new = changed.iter().find(|(c, _)| c == column).map(|(_, v)| v);
+            if let Some(new) = new.filter(|v| **v != Value::Null) {
+                let mut entry = key_of(table, item);
+                entry.insert(column.clone(), to_attribute(new));
+                writes.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&entries)
+                                .set_item(Some(entry))
+                                .condition_expression("attribute_not_exists(#c)")
+                                .expression_attribute_names("#c", column)
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build(),
+                );
+            }
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                let values: Vec<String> = changed
+                    .iter()
+                    .filter(|(c, _)| moved.iter().any(|i| i.columns[0].column == *c))
+                    .map(|(c, v)| format!("{c} = {v}"))
+                    .collect();
+                Err(self.error_message(format!(
+                    "cannot update in {} the item with {}: another item has {} (a unique index)",
+                    table.name,
+                    items::describe_key(table, item),
+                    values.join(", ")
+                )))
+            }
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// Deletes every item `filter` matches, and its unique-index entries.

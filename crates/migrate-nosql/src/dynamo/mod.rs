@@ -369,22 +369,6 @@ impl Executor for DynamoBackend {
 
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<DynamoStep>> {
         let live = op.table().and_then(|t| live.table(t)).cloned();
-        // A unique index is a table of its own that Toasty writes beside the item; an update
-        // would have to move entries between values. Refused before anything runs.
-        if let (Operation::UpdateRows { set, .. }, Some(t)) = (op, &live)
-            && let Some(index) = t.indexes.iter().find(|i| {
-                i.unique
-                    && set
-                        .iter()
-                        .any(|(c, _)| i.columns.iter().any(|k| &k.column == c))
-            })
-        {
-            return Err(self.unsupported(format!(
-                "`{op}`: DynamoDB keeps unique index {} as a table of its own; a data step does \
-                 not update its column yet",
-                index.name
-            )));
-        }
         let mut calls = self.api_calls(op, live.as_ref());
         // Every schema change on a table ends by recording what it left.
         if let Some(table) = op.table().filter(|_| !op.is_data()) {

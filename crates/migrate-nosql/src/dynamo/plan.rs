@@ -122,13 +122,31 @@ impl DynamoBackend {
                     .collect()
             }
             Operation::UpdateRows { set, filter, .. } => {
+                let moved: Vec<&str> = live
+                    .map(|t| {
+                        t.indexes
+                            .iter()
+                            .filter(|i| i.unique && set.iter().any(|(c, _)| *c == i.columns[0].column))
+                            .map(|i| i.name.as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let set: Vec<String> = set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
-                vec![format!(
+                let mut call = format!(
                     "Scan {} ({SEGMENTS} segments); per item where {filter}, {BATCH} at once per segment: \
                      UpdateItem SET {} (REMOVE where null) IF attribute_exists(key)",
                     table(&op_table(op)),
                     set.join(", ")
-                )]
+                );
+                if !moved.is_empty() {
+                    call.push_str(&format!(
+                        "; where a value of unique index {} changes, TransactWriteItems [that \
+                         UpdateItem, DeleteItem the old entry, PutItem the new IF \
+                         attribute_not_exists(value)]",
+                        moved.join(", ")
+                    ));
+                }
+                vec![call]
             }
             Operation::DeleteRows { filter, .. } => vec![format!(
                 "Scan {} ({SEGMENTS} segments); per item where {filter}: DeleteItem its unique-index \

@@ -47,18 +47,22 @@ impl SqlBackend {
         match data {
             DataStatement::Once(statement) => self.run_bound(statement, &[]).await,
             DataStatement::Batched {
-                next_bound, batch, ..
+                first_key,
+                next_start,
+                batch,
+                last_batch,
+                ..
             } => {
-                let mut after = i64::MIN;
+                let Some(mut start) = self.key(first_key, &[]).await? else {
+                    return Ok(());
+                };
                 loop {
-                    let bound = self.next_key(next_bound, after).await?;
-                    let upto = bound.unwrap_or(i64::MAX);
-                    let range = [Value::Integer(after), Value::Integer(upto)];
+                    let Some(next) = self.key(next_start, &start).await? else {
+                        return self.run_bound(last_batch, &start).await;
+                    };
+                    let range: Vec<Value> = start.iter().chain(&next).cloned().collect();
                     self.run_bound(batch, &range).await?;
-                    match bound {
-                        Some(bound) => after = bound,
-                        None => return Ok(()),
-                    }
+                    start = next;
                 }
             }
         }
@@ -77,22 +81,30 @@ impl SqlBackend {
         result.map_err(|e| self.in_statement(e, &statement.sql))
     }
 
-    /// The key where the batch after `after` ends, or `None` if that batch is the last.
-    async fn next_key(&mut self, statement: &Statement, after: i64) -> Result<Option<i64>> {
-        let values: Vec<Value> = statement
-            .binds
-            .iter()
-            .cloned()
-            .chain([Value::Integer(after)])
-            .collect();
+    /// The key `statement` finds, given `bound` after its own parameters (see
+    /// [`DataStatement::Batched`]); `None` where no row matches.
+    async fn key(&mut self, statement: &Statement, bound: &[Value]) -> Result<Option<Vec<Value>>> {
+        let values: Vec<Value> = statement.binds.iter().chain(bound).cloned().collect();
         let sql = statement.sql.clone();
         let result = on_conn!(&mut self.conn,
-        c => bind_values!(query_scalar::<_, i64>(AssertSqlSafe(sql.clone())), &values).fetch_optional(&mut *c).await,
+        c => {
+            use sqlx_core::row::Row;
+            match bind_values!(query(AssertSqlSafe(sql.clone())), &values).fetch_optional(&mut *c).await {
+                Ok(Some(row)) => (0..row.len())
+                    .map(|i| row.try_get::<String, _>(i).map(Value::Text))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        },
         s => {
             let (sql, values) = (sql.clone(), sqlite_values(&values));
             s.call(move |c| {
                 use rusqlite::OptionalExtension;
-                c.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0)).optional()
+                c.query_row(&sql, rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map(|rowid| rowid.map(|k| vec![Value::Integer(k)]))
             })
             .await
         });

@@ -363,17 +363,21 @@ impl Step for SqlStep {
             SqlStep::Data {
                 statement:
                     DataStatement::Batched {
-                        next_bound,
+                        first_key,
+                        next_start,
                         batch,
+                        last_batch,
                         batch_size,
                     },
                 ..
             } => vec![
                 format!(
-                    "/* batches of {batch_size} keys; where each ends: */ {}",
-                    bound(next_bound)
+                    "/* in batches of {batch_size} keys; the first key: */ {}",
+                    bound(first_key)
                 ),
+                format!("/* where the next batch starts: */ {}", bound(next_start)),
                 format!("/* each batch: */ {}", bound(batch)),
+                format!("/* the last: */ {}", bound(last_batch)),
             ],
         }
     }
