@@ -117,6 +117,7 @@ for_every_backend!(
     a_failed_first_step_records_nothing,
     a_dry_run_shows_every_step_and_changes_nothing,
     an_untracked_database_is_adopted_by_a_baseline,
+    a_squashed_history_keeps_every_database_up_to_date,
 );
 
 /// The lock test holds moto alone: a short lease must not wait behind other tests' requests.
@@ -423,6 +424,7 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
         down: vec![drop("posts"), drop("users")],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
@@ -491,6 +493,7 @@ async fn a_failed_first_step_records_nothing<C: Connect>(kind: Kind, connect: C)
         }],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     });
     let migrator = Migrator::from_plans(plans);
@@ -598,6 +601,101 @@ async fn an_untracked_database_is_adopted_by_a_baseline<C: Connect>(kind: Kind, 
     .unwrap_err();
     assert!(
         err.to_string().contains("tracks migrations already"),
+        "{kind:?}: {err}"
+    );
+}
+
+/// The first four of the eight migrations squashed into one: a database that applied the four
+/// is up to date (status says so, drift agrees; its next `up` records the squash in their place
+/// and runs the rest), a new database runs only the squash and the rest, both build the same
+/// schema and revert through the squash to nothing, and a database that applied only two of the
+/// four is refused, naming the two it lacks.
+async fn a_squashed_history_keeps_every_database_up_to_date<C: Connect>(kind: Kind, connect: C) {
+    let history = history();
+    let plans = migrations(&history);
+    let squash = toasty_migrate::files::squash(&plans, Some(&version(3)), "squashed").unwrap();
+    let mut after_squash = vec![squash.clone()];
+    after_squash.extend(plans[4..].iter().cloned());
+    let squashed = Migrator::from_plans(after_squash);
+    let last = &history.last().unwrap().1;
+    let four = RunOptions {
+        count: Some(4),
+        ..allow()
+    };
+    let connect_to = |db: &TestDatabase| connect.connect(db.url.clone(), Duration::from_secs(30));
+
+    let old_db = TestDatabase::new(kind).await;
+    let mut old = connect_to(&old_db).await;
+    Migrator::from_plans(plans.clone())
+        .up(&mut old, &four)
+        .await
+        .unwrap();
+    let statuses = squashed.status(&mut old).await.unwrap();
+    assert!(
+        matches!(&statuses[0].state, MigrationState::AppliedAsReplaced(r) if r.len() == 4),
+        "{kind:?}: {statuses:?}"
+    );
+    assert!(
+        statuses[1..]
+            .iter()
+            .all(|s| s.state == MigrationState::Pending),
+        "{kind:?}: {statuses:?}"
+    );
+    assert_eq!(
+        squashed.drift(&statuses, &mut old).await.unwrap(),
+        Drift::InSync,
+        "{kind:?}"
+    );
+    squashed.up(&mut old, &allow()).await.unwrap();
+    let rows: Vec<String> = old
+        .applied()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.version)
+        .collect();
+    let mut expected = vec![squash.version.clone()];
+    expected.extend((4..8).map(version));
+    expected.sort();
+    assert_eq!(
+        rows, expected,
+        "{kind:?}: the squash's row in place of the four"
+    );
+    assert_schema(&mut old, last, &format!("{kind:?} old database")).await;
+
+    let fresh_db = TestDatabase::new(kind).await;
+    let mut fresh = connect_to(&fresh_db).await;
+    squashed.up(&mut fresh, &allow()).await.unwrap();
+    assert_schema(&mut fresh, last, &format!("{kind:?} new database")).await;
+
+    for backend in [&mut old, &mut fresh] {
+        let five = RunOptions {
+            count: Some(5),
+            ..allow()
+        };
+        squashed.down(backend, &five).await.unwrap();
+        assert_schema(
+            backend,
+            &SchemaSnapshot::default(),
+            &format!("{kind:?} reverted"),
+        )
+        .await;
+        assert!(backend.applied().await.unwrap().is_empty(), "{kind:?}");
+    }
+
+    let part_db = TestDatabase::new(kind).await;
+    let mut part = connect_to(&part_db).await;
+    let two = RunOptions {
+        count: Some(2),
+        ..allow()
+    };
+    Migrator::from_plans(plans)
+        .up(&mut part, &two)
+        .await
+        .unwrap();
+    let err = squashed.up(&mut part, &allow()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::PartlySquashed { missing, .. } if *missing == [version(2), version(3)]),
         "{kind:?}: {err}"
     );
 }

@@ -11,7 +11,9 @@ use toasty_migrate::data::{
 };
 use toasty_migrate::files::MigrationPlan;
 use toasty_migrate::run::{MigrationState, Migrator, RunOptions};
-use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, Operation, TableSnapshot};
+use toasty_migrate::schema::{
+    ColumnDef, ColumnType, DefaultValue, IndexColumn, Operation, TableSnapshot,
+};
 use toasty_migrate::seed::{SeedCount, SeedSet};
 use toasty_migrate::{Error, Result};
 use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
@@ -69,6 +71,7 @@ fn migrations() -> Vec<MigrationPlan> {
             }],
             transactional: true,
             parent: None,
+            replaces: Vec::new(),
             source: None,
         },
         MigrationPlan {
@@ -115,6 +118,7 @@ fn migrations() -> Vec<MigrationPlan> {
             }],
             transactional: true,
             parent: None,
+            replaces: Vec::new(),
             source: None,
         },
         MigrationPlan {
@@ -128,6 +132,7 @@ fn migrations() -> Vec<MigrationPlan> {
             }],
             transactional: true,
             parent: None,
+            replaces: Vec::new(),
             source: None,
         },
     ]
@@ -137,13 +142,19 @@ fn migrations() -> Vec<MigrationPlan> {
 async fn rows(db: &TestDatabase) -> Vec<String> {
     let columns = ["id", "email", "name", "status", "score"];
     match db.kind {
-        Kind::Sql(dialect) => sql_rows(db, dialect, &columns).await,
+        Kind::Sql(dialect) => sql_rows(db, dialect, "accounts", &columns).await,
         Kind::Mongo => mongo_rows(db, &columns).await,
         Kind::Dynamo => dynamo_rows(db, &columns).await,
     }
 }
 
-async fn sql_rows(db: &TestDatabase, dialect: Dialect, columns: &[&str]) -> Vec<String> {
+/// The rows of `table`, each its `columns` joined by `|`, ordered by them.
+async fn sql_rows(
+    db: &TestDatabase,
+    dialect: Dialect,
+    table: &str,
+    columns: &[&str],
+) -> Vec<String> {
     use sqlx_core::connection::Connection;
     use sqlx_core::query_scalar::query_scalar;
     use sqlx_core::sql_str::AssertSqlSafe;
@@ -159,7 +170,10 @@ async fn sql_rows(db: &TestDatabase, dialect: Dialect, columns: &[&str]) -> Vec<
         Dialect::Mysql => format!("CONCAT_WS('|', {})", parts.join(", ")),
         _ => parts.join(" || '|' || "),
     };
-    let sql = format!("SELECT {joined} FROM accounts ORDER BY id");
+    let sql = format!(
+        "SELECT {joined} FROM {table} ORDER BY {}",
+        columns.join(", ")
+    );
     match dialect {
         Dialect::Sqlite => {
             let c = rusqlite::Connection::open(db.url.strip_prefix("sqlite:").unwrap()).unwrap();
@@ -350,6 +364,7 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     });
     let migrator = Migrator::from_plans(plans);
@@ -470,6 +485,97 @@ async fn on_sql(dialect: Dialect) {
     seed_scenario(&db, &mut db.connect().await).await;
 }
 
+/// Updates and deletes walk any primary key in batches, here two columns, text and UUID
+/// (PostgreSQL and MySQL compare row values, read back as text and bound through each column's
+/// type; SQLite walks the `rowid`): six rows in batches of two, every one updated or deleted.
+async fn batches_walk_a_composite_key(dialect: Dialect) {
+    let db = TestDatabase::sql(dialect).await;
+    let mut backend = db.connect().await.with_batch_size(2);
+    let tags = TableSnapshot {
+        name: "tags".into(),
+        columns: vec![
+            ColumnDef::new("region", ColumnType::VarChar(40)),
+            ColumnDef::new("uid", ColumnType::Uuid),
+            ColumnDef::new("label", ColumnType::Text),
+        ],
+        primary_key: vec![IndexColumn::new("region"), IndexColumn::new("uid")],
+        indexes: vec![],
+    };
+    let tag = |region: &str, n: u8, label: &str| {
+        vec![
+            ("region".to_string(), text(region)),
+            (
+                "uid".to_string(),
+                text(&format!("00000000-0000-4000-8000-00000000000{n}")),
+            ),
+            ("label".to_string(), text(label)),
+        ]
+    };
+    let rows = vec![
+        tag("eu", 1, "a"),
+        tag("us", 2, "b"),
+        tag("eu", 3, "c"),
+        tag("eu", 4, "d"),
+        tag("us", 5, "e"),
+        tag("eu", 6, "f"),
+    ];
+    let plan = MigrationPlan {
+        version: "20250101_000000_tags".into(),
+        up: vec![
+            Operation::CreateTable(tags.def()),
+            Operation::InsertRows {
+                table: "tags".into(),
+                rows,
+            },
+            Operation::UpdateRows {
+                table: "tags".into(),
+                set: set(vec![("label", upper(col("label")))]),
+                filter: eq("region", text("eu")),
+            },
+            Operation::DeleteRows {
+                table: "tags".into(),
+                filter: eq("label", text("e")),
+            },
+        ],
+        down: vec![Operation::DropTable {
+            table: "tags".into(),
+        }],
+        transactional: true,
+        parent: None,
+        replaces: Vec::new(),
+        source: None,
+    };
+    let migrator = Migrator::from_plans(vec![plan]);
+    migrator.up(&mut backend, &count(1)).await.unwrap();
+    let uuid = |n: u8| format!("00000000-0000-4000-8000-00000000000{n}");
+    assert_eq!(
+        sql_rows(&db, dialect, "tags", &["region", "uid", "label"]).await,
+        [
+            format!("eu|{}|A", uuid(1)),
+            format!("eu|{}|C", uuid(3)),
+            format!("eu|{}|D", uuid(4)),
+            format!("eu|{}|F", uuid(6)),
+            format!("us|{}|b", uuid(2)),
+        ],
+        "{dialect:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_walk_a_composite_key_on_sqlite() {
+    batches_walk_a_composite_key(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_walk_a_composite_key_on_postgres() {
+    batches_walk_a_composite_key(Dialect::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_walk_a_composite_key_on_mariadb() {
+    batches_walk_a_composite_key(Dialect::Mysql).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite() {
     on_sql(Dialect::Sqlite).await;
@@ -564,6 +670,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     };
     let step = |version: &str, op: Operation| MigrationPlan {
@@ -572,6 +679,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     };
     let insert = |version: &str, rows| {
@@ -621,23 +729,58 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         .unwrap();
     assert_eq!(entries(&db).await, ["a@x 1"]);
 
+    // An update that changes a unique value moves its index entry with the item, refuses a
+    // value another item has (writing nothing), and removes the entry of a value set to null.
+    plans.push(insert(
+        "20250105_000000_cy",
+        vec![row(3, Some("c@x"), "cy")],
+    ));
     plans.push(step(
-        "20250105_000000_mail",
+        "20250106_000000_mail",
         Operation::UpdateRows {
             table: "accounts".into(),
-            set: set(vec![("email", lower(col("name")))]),
+            set: set(vec![("email", concat(vec![col("name"), lit(text("@x"))]))]),
             filter: Filter::All,
         },
     ));
-    let err = Migrator::from_plans(plans)
+    Migrator::from_plans(plans.clone())
+        .up(&mut backend, &count(2))
+        .await
+        .unwrap();
+    assert_eq!(entries(&db).await, ["ann@x 1", "cy@x 3"]);
+    let mut clash = plans.clone();
+    clash.push(step(
+        "20250107_000000_clash",
+        Operation::UpdateRows {
+            table: "accounts".into(),
+            set: set(vec![("email", lit(text("cy@x")))]),
+            filter: eq("id", Value::Integer(1)),
+        },
+    ));
+    let err = Migrator::from_plans(clash)
         .up(&mut backend, &count(1))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("unique index index_accounts_by_email"),
-        "{err}"
+    assert!(err.to_string().contains("another item has email"), "{err}");
+    assert_eq!(entries(&db).await, ["ann@x 1", "cy@x 3"]);
+    assert_eq!(
+        rows(&db).await,
+        ["1|ann@x|ann|new|null", "3|cy@x|cy|new|null"],
+        "the refused update wrote nothing"
     );
+    plans.push(step(
+        "20250108_000000_unmail",
+        Operation::UpdateRows {
+            table: "accounts".into(),
+            set: set(vec![("email", lit(Value::Null))]),
+            filter: eq("name", text("cy")),
+        },
+    ));
+    Migrator::from_plans(plans)
+        .up(&mut backend, &count(1))
+        .await
+        .unwrap();
+    assert_eq!(entries(&db).await, ["ann@x 1"]);
 }
 
 /// `email id` of each entry of the unique index's table (Toasty names it after the prefixed

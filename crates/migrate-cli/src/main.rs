@@ -8,6 +8,7 @@ mod backend;
 mod cache;
 mod check;
 mod generate;
+mod history;
 mod output;
 mod run;
 mod seed;
@@ -45,6 +46,10 @@ enum Command {
     /// there without running.
     #[command(name = "migrate:baseline", after_help = EXIT_CODES)]
     Baseline(run::BaselineArgs),
+    /// Replace the migrations from the first through --to (all by default) with one that builds
+    /// the same schema; databases that applied them stay up to date.
+    #[command(name = "migrate:squash", after_help = EXIT_CODES)]
+    Squash(history::SquashArgs),
     /// Write an empty migration (the schema as of the last one) to fill with data steps.
     #[command(name = "migrate:new", after_help = EXIT_CODES)]
     New(generate::NewArgs),
@@ -73,8 +78,8 @@ pub struct Target {
     /// The migrations directory.
     #[arg(long, default_value = "migrations")]
     pub dir: PathBuf,
-    /// SQL: rows per batch of a data step's update or delete (where the table's key is one
-    /// integer column), so that no statement holds its locks over the whole table.
+    /// SQL: rows per batch of a data step's update or delete, so that no statement holds its
+    /// locks over the whole table.
     #[arg(long, value_name = "ROWS", default_value_t = 1000)]
     pub batch_size: usize,
 }
@@ -95,7 +100,7 @@ impl Command {
     /// message.
     fn url(&self) -> Option<String> {
         match self {
-            Command::Generate(_) | Command::New(_) | Command::Check(_) => None,
+            Command::Generate(_) | Command::New(_) | Command::Check(_) | Command::Squash(_) => None,
             Command::Up(args) => args.target.url.clone(),
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
             Command::Generate(args) => generate::run(args),
             Command::New(args) => generate::new(args),
             Command::Check(args) => check::run(args),
+            Command::Squash(args) => history::squash_command(args),
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,

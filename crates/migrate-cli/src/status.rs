@@ -66,6 +66,10 @@ fn history_problem(statuses: &[MigrationStatus]) -> Option<Error> {
         MigrationState::Missing(_) => Some(Error::MissingMigration {
             version: s.version.clone(),
         }),
+        MigrationState::PartlyReplaced { missing, .. } => Some(Error::PartlySquashed {
+            version: s.version.clone(),
+            missing: missing.clone(),
+        }),
         _ => None,
     })
 }
@@ -77,6 +81,8 @@ fn state_name(state: &MigrationState) -> &'static str {
         MigrationState::Modified { .. } => "modified",
         MigrationState::Missing(_) => "missing",
         MigrationState::Partial(_) => "partial",
+        MigrationState::AppliedAsReplaced(_) => "applied",
+        MigrationState::PartlyReplaced { .. } => "partial",
     }
 }
 
@@ -119,6 +125,26 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
                     ),
                 )
             }
+            MigrationState::AppliedAsReplaced(replaced) => (
+                GREEN,
+                format!(
+                    "{DIM}{}{DIM:#} as the {} migrations it squashed; the next `migrate:up` records it in their place",
+                    when(
+                        replaced.last().expect("a squash replaces some").applied_at,
+                        now
+                    ),
+                    replaced.len()
+                ),
+            ),
+            MigrationState::PartlyReplaced { applied, missing } => (
+                RED,
+                format!(
+                    "squashed {} migrations, of which this database applied only {}; check out \
+                     the commit before the squash and run `migrate:up` there",
+                    applied.len() + missing.len(),
+                    applied.len()
+                ),
+            ),
         };
         let state = state_name(&status.state);
         let _ = writeln!(
@@ -177,6 +203,8 @@ fn print_json(statuses: &[MigrationStatus], drift: &Drift, forks: &[String], ok:
             let applied = match &s.state {
                 MigrationState::Applied(a) | MigrationState::Missing(a) | MigrationState::Partial(a) => Some(a),
                 MigrationState::Modified { applied, .. } => Some(applied),
+                MigrationState::AppliedAsReplaced(replaced) => replaced.last(),
+                MigrationState::PartlyReplaced { applied, .. } => applied.last(),
                 MigrationState::Pending => None,
             };
             json!({
@@ -186,6 +214,11 @@ fn print_json(statuses: &[MigrationStatus], drift: &Drift, forks: &[String], ok:
                 "checksum": applied.map(|a| a.checksum.clone()),
                 "file_checksum": match &s.state { MigrationState::Modified { file_checksum, .. } => Some(file_checksum.clone()), _ => None },
                 "progress": applied.and_then(|a| a.progress).map(|(done, total)| json!({"done": done, "total": total})),
+                "applied_as": match &s.state {
+                    MigrationState::AppliedAsReplaced(replaced) | MigrationState::PartlyReplaced { applied: replaced, .. } =>
+                        Some(replaced.iter().map(|a| a.version.clone()).collect::<Vec<_>>()),
+                    _ => None,
+                },
             })
         })
         .collect();

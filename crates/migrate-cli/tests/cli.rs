@@ -1380,3 +1380,75 @@ async fn baseline(dialect: Dialect) {
     assert_eq!(code, 2);
     assert!(err.contains("has migrations already"), "{err}");
 }
+
+/// `migrate:squash` with no database; then a database that applied the squashed migrations is
+/// told it is up to date, and its next `up` records the squash in their place and runs the rest.
+#[test]
+fn squash_replaces_applied_migrations_without_a_database() {
+    use toasty_migrate::schema::{ColumnDef, ColumnType, TableSnapshot};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
+    for name in ["name", "email", "bio"] {
+        columns.push(ColumnDef {
+            nullable: true,
+            ..ColumnDef::new(name, ColumnType::Text)
+        });
+        let users = TableSnapshot::keyed_by_first_column("users", columns.clone(), vec![]);
+        save_snapshot(&SchemaSnapshot::new(vec![users]), w.join("schema.json")).unwrap();
+        run(&mut cli(&[
+            "migrate:generate",
+            "-m",
+            &format!("add {name}"),
+        ]));
+    }
+    let url = format!("sqlite:{}", w.join("app.db").display());
+    run(&mut cli(&["migrate:up", "--url", &url, "--count", "2"]));
+    let versions = toasty_migrate::files::list_versions(&w.join("migrations")).unwrap();
+
+    let (code, err) = fails(&mut cli(&[
+        "migrate:squash",
+        "--to",
+        "20990101_000000_nope",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no migration has this version"), "{err}");
+    let out = run(&mut cli(&[
+        "migrate:squash",
+        "--to",
+        &versions[1],
+        "-m",
+        "base",
+    ]));
+    assert!(out.contains("Squashed 2 migrations"), "{out}");
+    let after = toasty_migrate::files::list_versions(&w.join("migrations")).unwrap();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after[0].ends_with("_base"), "{after:?}");
+    assert_eq!(after[1], versions[2]);
+    run(&mut cli(&["migrate:check"]));
+
+    let out = run(&mut cli(&["migrate:status", "--url", &url]));
+    assert!(out.contains("as the 2 migrations it squashed"), "{out}");
+    assert!(out.contains("the database matches"), "{out}");
+    run(&mut cli(&["migrate:up", "--url", &url]));
+    let out = run(&mut cli(&["migrate:status", "--url", &url, "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let states: Vec<(&str, &str)> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["version"].as_str().unwrap(), m["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (after[0].as_str(), "applied"),
+            (after[1].as_str(), "applied")
+        ]
+    );
+}

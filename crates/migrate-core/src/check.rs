@@ -41,7 +41,8 @@ pub fn forks(plans: &[MigrationPlan]) -> Vec<String> {
             continue;
         };
         let before = &plans[i - 1].version;
-        if parent == before {
+        // A squash stands in for the migrations it replaced, the last of which was the parent.
+        if parent == before || plans[i - 1].replaces.contains(parent) {
             continue;
         }
         out.push(match plans[..i].iter().find(|p| &p.version == parent) {

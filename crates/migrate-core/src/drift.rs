@@ -62,18 +62,14 @@ impl Migrator {
                 MigrationState::Missing(_) => {
                     return Err(format!("migration {} is missing", status.version));
                 }
-                MigrationState::Partial(_) => {
+                MigrationState::Partial(_) | MigrationState::PartlyReplaced { .. } => {
                     return Err(format!("migration {} is partial", status.version));
                 }
                 _ => {}
             }
         }
-        let applied = |s: &MigrationState| {
-            matches!(
-                s,
-                MigrationState::Applied(_) | MigrationState::Modified { .. }
-            )
-        };
+        let applied =
+            |s: &MigrationState| s.is_applied() || matches!(s, MigrationState::Modified { .. });
         match self.replayed(statuses, applied) {
             (schema, None) => Ok(schema),
             (_, Some(failure)) => Err(failure),

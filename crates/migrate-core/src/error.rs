@@ -107,6 +107,18 @@ pub enum Error {
     #[error("migration {version} is recorded as applied but its file is missing")]
     MissingMigration { version: String },
 
+    /// A database applied only some of the migrations a squash replaced: the squashed
+    /// migration cannot run over them, and their files are gone.
+    #[error(
+        "migration {version} squashed migrations this database applied only some of (not: {}); \
+         check out the commit before the squash, run `toasty migrate:up` there, then come back",
+        missing.join(", ")
+    )]
+    PartlySquashed {
+        version: String,
+        missing: Vec<String>,
+    },
+
     /// A seed file that is not JSON, does not have a seed file's shape, or has a row that does
     /// not fit the schema.
     #[error("{path}: at `{json_path}`: {message}")]

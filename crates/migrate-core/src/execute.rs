@@ -281,6 +281,7 @@ mod tests {
             down: vec![drop("x"), drop("y")],
             transactional: false,
             parent: None,
+            replaces: Vec::new(),
             source: None,
         }
     }

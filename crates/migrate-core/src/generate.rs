@@ -76,6 +76,7 @@ impl MigrationGenerator {
             down: Vec::new(),
             transactional: true,
             parent: list_versions(&self.dir)?.pop(),
+            replaces: Vec::new(),
             source: None,
         })
     }
@@ -180,7 +181,7 @@ pub fn list_versions(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// `"Add user email!"` -> `add_user_email`.
-fn slugify(message: &str) -> Result<String> {
+pub(crate) fn slugify(message: &str) -> Result<String> {
     let mut slug = String::new();
     for c in message.trim().chars() {
         if c.is_ascii_alphanumeric() {
@@ -217,6 +218,14 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             }
         }
     });
+    let replaces = (!plan.replaces.is_empty()).then(|| {
+        let versions = plan.replaces.iter();
+        quote! {
+            fn replaces(&self) -> &[&str] {
+                &[#(#versions),*]
+            }
+        }
+    });
     let transactional = (!plan.transactional).then(|| {
         quote! {
             fn transactional(&self) -> bool {
@@ -239,6 +248,8 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             }
 
             #parent
+
+            #replaces
 
             fn up(&self, db: &mut dyn MigrationContext) -> Result<()> {
                 #(#up)*

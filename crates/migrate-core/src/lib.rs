@@ -65,6 +65,7 @@ mod redact;
 mod runner;
 pub mod seed;
 mod snapshot;
+mod squash;
 mod types;
 
 #[cfg(feature = "toasty")]
@@ -101,6 +102,7 @@ pub mod files {
         is_version, version_name,
     };
     pub use crate::parse::{parse_migration, parse_migration_file, parse_step};
+    pub use crate::squash::{squash, write_squash};
 }
 
 /// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,

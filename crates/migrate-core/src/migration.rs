@@ -31,6 +31,12 @@ pub trait Migration: Send + Sync {
         None
     }
 
+    /// The migrations a squashed migration took the place of (`toasty migrate:squash`), oldest
+    /// first: a database that applied them is up to date with this one. Empty for any other.
+    fn replaces(&self) -> &[&str] {
+        &[]
+    }
+
     /// Whether the operations and the tracking row commit in one transaction (PostgreSQL). Say
     /// `false` for statements a transaction cannot hold, such as `CREATE INDEX CONCURRENTLY`;
     /// such a migration that fails part-way is left part-way.
@@ -183,6 +189,9 @@ pub struct MigrationPlan {
     /// history is not what it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// See [`Migration::replaces`]. Not covered by the checksum either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
     /// The file a parsed plan was read from and the line of each operation, so that a problem
     /// found later (a data step that does not fit the schema) names its place. `None` for a
     /// plan built in code.
@@ -205,6 +214,7 @@ impl PartialEq for MigrationPlan {
     fn eq(&self, other: &MigrationPlan) -> bool {
         self.version == other.version
             && self.parent == other.parent
+            && self.replaces == other.replaces
             && self.up == other.up
             && self.down == other.down
             && self.transactional == other.transactional
@@ -240,6 +250,7 @@ impl MigrationPlan {
             down: diff.down_operations(),
             transactional: true,
             parent: None,
+            replaces: Vec::new(),
             source: None,
         }
     }
@@ -264,6 +275,7 @@ impl MigrationPlan {
             down,
             transactional: migration.transactional(),
             parent: migration.parent().map(str::to_string),
+            replaces: migration.replaces().iter().map(|v| v.to_string()).collect(),
             source: None,
         })
     }

@@ -2,7 +2,7 @@
 //! the files on disk, the destructive gate, dry runs, and up/down/status. It lives once, here, and
 //! drives any database through the narrow [`Backend`] trait.
 
-use crate::backend::{Atomicity, Backend, Journal, Step};
+use crate::backend::{Atomicity, Backend, Journal, JournalRow, Step};
 use crate::execute::{run_in_transaction, run_journaled};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
@@ -44,6 +44,25 @@ pub enum MigrationState {
     Missing(AppliedMigration),
     /// Started but not finished (a journaled database): the next run resumes it.
     Partial(AppliedMigration),
+    /// A squashed migration this database applied as every migration it replaces, one by one
+    /// (their rows, oldest first): up to date. The next `up` or `down` records it in their place.
+    AppliedAsReplaced(Vec<AppliedMigration>),
+    /// A squashed migration of whose replaced migrations this database applied only some: it
+    /// cannot go on without their files (see [`Error::PartlySquashed`]).
+    PartlyReplaced {
+        applied: Vec<AppliedMigration>,
+        missing: Vec<String>,
+    },
+}
+
+impl MigrationState {
+    /// Applied as its file says: by its own row, or as the migrations it replaces.
+    pub fn is_applied(&self) -> bool {
+        matches!(
+            self,
+            MigrationState::Applied(_) | MigrationState::AppliedAsReplaced(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,11 +99,12 @@ pub struct RunStep {
     pub execution_time: Option<Duration>,
 }
 
-/// Each migration's version and checksum, oldest first.
+/// Each migration's version, checksum and the versions it replaces (a squash), oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct MigrationIndex {
     versions: Vec<String>,
     checksums: Vec<String>,
+    replaces: Vec<Vec<String>>,
 }
 
 impl MigrationIndex {
@@ -93,10 +113,40 @@ impl MigrationIndex {
             .into_iter()
             .map(|a| (a.version.clone(), a))
             .collect();
+        // The rows of replaced migrations belong to the squash that took their place (once it
+        // has a row of its own, they are leftovers the next run deletes).
+        let replaced_rows: Vec<Vec<AppliedMigration>> = self
+            .replaces
+            .iter()
+            .map(|versions| versions.iter().filter_map(|v| applied.remove(v)).collect())
+            .collect();
         let mut states: BTreeMap<String, MigrationState> = BTreeMap::new();
-        for (version, checksum) in self.versions.iter().zip(&self.checksums) {
+        for (((version, checksum), replaces), rows) in self
+            .versions
+            .iter()
+            .zip(&self.checksums)
+            .zip(&self.replaces)
+            .zip(replaced_rows)
+        {
             let state = match applied.remove(version) {
-                None => MigrationState::Pending,
+                None if rows.is_empty() => MigrationState::Pending,
+                None if rows.len() == replaces.len()
+                    && rows.iter().all(|r| r.progress.is_none()) =>
+                {
+                    MigrationState::AppliedAsReplaced(rows)
+                }
+                None => MigrationState::PartlyReplaced {
+                    missing: replaces
+                        .iter()
+                        .filter(|v| {
+                            !rows
+                                .iter()
+                                .any(|r| r.version == **v && r.progress.is_none())
+                        })
+                        .cloned()
+                        .collect(),
+                    applied: rows,
+                },
                 Some(a) if a.progress.is_some() => MigrationState::Partial(a),
                 Some(a) if a.checksum == *checksum => MigrationState::Applied(a),
                 Some(a) => MigrationState::Modified {
@@ -164,6 +214,7 @@ impl Migrator {
             index: MigrationIndex {
                 versions: plans.iter().map(|p| p.version.clone()).collect(),
                 checksums: plans.iter().map(MigrationPlan::checksum).collect(),
+                replaces: plans.iter().map(|p| p.replaces.clone()).collect(),
             },
             migrations: plans,
         }
@@ -204,7 +255,7 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.index.states(backend.applied().await?);
+        let states = self.adopt_squashes(backend, options.dry_run).await?;
         check_history(&states)?;
         if let Some(status) = states
             .iter()
@@ -229,7 +280,7 @@ impl Migrator {
             .take(options.count.unwrap_or(usize::MAX))
             .collect();
         // A part-applied migration resumes with the steps planned from before it.
-        let (live, _) = self.replayed(&states, |s| matches!(s, MigrationState::Applied(_)));
+        let (live, _) = self.replayed(&states, MigrationState::is_applied);
         self.execute(backend, &todo, live, Direction::Up, options)
             .await
     }
@@ -239,17 +290,12 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.index.states(backend.applied().await?);
+        let states = self.adopt_squashes(backend, options.dry_run).await?;
         check_history(&states)?;
         let todo: Vec<&MigrationPlan> = states
             .iter()
             .rev()
-            .filter(|s| {
-                matches!(
-                    s.state,
-                    MigrationState::Applied(_) | MigrationState::Partial(_)
-                )
-            })
+            .filter(|s| s.state.is_applied() || matches!(s.state, MigrationState::Partial(_)))
             .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(1))
             .collect();
@@ -259,10 +305,58 @@ impl Migrator {
             ..options.clone()
         };
         let (live, _) = self.replayed(&states, |s| {
-            matches!(s, MigrationState::Applied(_) | MigrationState::Partial(_))
+            s.is_applied() || matches!(s, MigrationState::Partial(_))
         });
         self.execute(backend, &todo, live, Direction::Down, &options)
             .await
+    }
+
+    /// Where each migration stands, after recording each squashed migration this database
+    /// applied as the migrations it replaces in their place: its row written first, then
+    /// theirs deleted, so that a run interrupted in between still finds the squash applied. A
+    /// dry run records nothing.
+    async fn adopt_squashes(
+        &self,
+        backend: &mut impl Journal,
+        dry_run: bool,
+    ) -> Result<Vec<MigrationStatus>> {
+        let rows = backend.applied().await?;
+        let states = self.index.states(rows.clone());
+        if dry_run {
+            return Ok(states);
+        }
+        let mut adopted = false;
+        for plan in self.migrations.iter().filter(|p| !p.replaces.is_empty()) {
+            let state = states.iter().find(|s| s.version == plan.version);
+            match state.map(|s| &s.state) {
+                Some(MigrationState::AppliedAsReplaced(replaced)) => {
+                    let last = replaced.last().expect("a squash replaces some");
+                    backend
+                        .write_row(&JournalRow {
+                            version: plan.version.clone(),
+                            name: plan.name().to_string(),
+                            checksum: self.index.checksum(&plan.version),
+                            applied_at: last.applied_at,
+                            execution_time: replaced.iter().map(|r| r.execution_time).sum(),
+                            done: 0,
+                            total: 0,
+                            steps_checksum: String::new(),
+                            reverting: false,
+                        })
+                        .await?;
+                }
+                Some(MigrationState::Applied(_)) => {}
+                _ => continue,
+            }
+            for row in rows.iter().filter(|r| plan.replaces.contains(&r.version)) {
+                backend.delete_row(&row.version).await?;
+                adopted = true;
+            }
+        }
+        Ok(match adopted {
+            true => self.index.states(backend.applied().await?),
+            false => states,
+        })
     }
 
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
@@ -491,6 +585,12 @@ fn check_history(states: &[MigrationStatus]) -> Result<()> {
             MigrationState::Missing(_) => {
                 return Err(Error::MissingMigration {
                     version: status.version.clone(),
+                });
+            }
+            MigrationState::PartlyReplaced { missing, .. } => {
+                return Err(Error::PartlySquashed {
+                    version: status.version.clone(),
+                    missing: missing.clone(),
                 });
             }
             _ => {}

@@ -15,7 +15,7 @@
 use crate::backend::Backend;
 use crate::data::{self, Expr, Filter, Row, Value};
 use crate::operation::Operation;
-use crate::runner::{MigrationState, Migrator};
+use crate::runner::Migrator;
 use crate::snapshot::TableSnapshot;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -164,10 +164,7 @@ impl Migrator {
         sets: &[SeedSet],
     ) -> Result<Vec<SeedCount>> {
         let statuses = self.status(backend).await?;
-        if let Some(s) = statuses
-            .iter()
-            .find(|s| !matches!(s.state, MigrationState::Applied(_)))
-        {
+        if let Some(s) = statuses.iter().find(|s| !s.state.is_applied()) {
             return Err(Error::Migration {
                 version: s.version.clone(),
                 message: "is not applied as its file says (see migrate:status); seeds are checked \

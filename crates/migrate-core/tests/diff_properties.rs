@@ -189,6 +189,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Squashing a generated history (through a random migration) writes files that replay to
+    /// the same schema as the originals: `check` stays clean, and the squash reads back as
+    /// written, listing the versions it replaces.
+    #[test]
+    fn a_squashed_history_builds_the_same_schema(
+        history in prop::collection::vec(schema(), 2..5),
+        through in any::<prop::sample::Index>(),
+    ) {
+        use toasty_migrate::files::{MigrationGenerator, check, parse_migration_dir, squash, write_squash};
+        let dir = tempfile::tempdir().unwrap();
+        let mut previous = SchemaSnapshot::default();
+        for (i, schema) in history.iter().enumerate() {
+            let diff = detect_changes(&previous, schema).unwrap();
+            if diff.is_empty() {
+                continue;
+            }
+            let at = time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(i as i64);
+            let generator = MigrationGenerator::new(dir.path()).at(at);
+            generator
+                .write_migration_file(&generator.generate(&diff, &format!("step {i}")).unwrap())
+                .unwrap();
+            previous = schema.clone();
+        }
+        let plans = parse_migration_dir(dir.path()).unwrap();
+        prop_assume!(plans.len() >= 2);
+        let end = 1 + through.index(plans.len() - 1);
+        let squashed = squash(&plans, Some(&plans[end].version), "squashed").unwrap();
+        write_squash(dir.path(), &squashed).unwrap();
+        let found = check(dir.path(), Some(history.last().unwrap())).unwrap();
+        prop_assert!(found.is_clean(), "{:?}", found);
+        let after = parse_migration_dir(dir.path()).unwrap();
+        prop_assert_eq!(&after[0], &squashed);
+        prop_assert_eq!(after.len(), plans.len() - end);
+    }
+}
+
 #[test]
 fn modifications_classify_by_data_loss() {
     let change = |old: ColumnDef, new: ColumnDef| SchemaChange::ModifyColumn {

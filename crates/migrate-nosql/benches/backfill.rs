@@ -66,6 +66,7 @@ async fn main() {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     };
     let one = RunOptions {

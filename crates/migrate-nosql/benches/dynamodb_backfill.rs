@@ -96,6 +96,7 @@ async fn main() {
                 down: vec![],
                 transactional: true,
                 parent: None,
+                replaces: Vec::new(),
                 source: None,
             },
         ]);

@@ -77,6 +77,7 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                 down: vec![Operation::DropTable { table }],
                 transactional: true,
                 parent: None,
+                replaces: Vec::new(),
                 source: None,
             }
         })

@@ -42,6 +42,7 @@ fn label(run: usize) -> MigrationPlan {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     }
 }
@@ -71,6 +72,7 @@ async fn bench(dialect: Dialect, url: &str, rows: i64) {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     }]);
     create.up(&mut db, &RunOptions::default()).await.unwrap();

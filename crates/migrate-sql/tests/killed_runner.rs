@@ -363,6 +363,7 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
         down: vec![],
         transactional: true,
         parent: None,
+        replaces: Vec::new(),
         source: None,
     };
     vec![fill, label]

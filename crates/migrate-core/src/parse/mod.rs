@@ -173,7 +173,7 @@ impl Parser {
             return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
         }
         let (mut version, mut up, mut down, mut transactional) = (None, None, None, None);
-        let mut parent = None;
+        let (mut parent, mut replaces) = (None, None);
         for item in &imp.items {
             let ImplItem::Fn(f) = item else {
                 return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
@@ -212,11 +212,27 @@ impl Parser {
                     };
                     parent = Some(self.option(body, |e| self.str_arg(e))?);
                 }
+                "replaces" if replaces.is_none() => {
+                    let expected = "`&[\"<version>\", ..]` as the body of `replaces`";
+                    let [Stmt::Expr(Expr::Reference(r), None)] = f.block.stmts.as_slice() else {
+                        return Err(self.unexpected(&f.block, expected));
+                    };
+                    let Expr::Array(versions) = &*r.expr else {
+                        return Err(self.unexpected(&r.expr, expected));
+                    };
+                    replaces = Some(
+                        versions
+                            .elems
+                            .iter()
+                            .map(|e| self.str_arg(e))
+                            .collect::<Result<Vec<_>>>()?,
+                    );
+                }
                 "up" if up.is_none() => up = Some(self.body(&f.block)?),
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
                 _ => {
                     return Err(
-                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent` and `fn transactional`")
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces` and `fn transactional`")
                     );
                 }
             }
@@ -231,6 +247,7 @@ impl Parser {
             down,
             transactional: transactional.unwrap_or(true),
             parent: parent.flatten(),
+            replaces: replaces.unwrap_or_default(),
             source: Some(Source {
                 path: self.path.clone(),
                 up: up_lines,

@@ -126,7 +126,9 @@ impl DynamoBackend {
                     .map(|t| {
                         t.indexes
                             .iter()
-                            .filter(|i| i.unique && set.iter().any(|(c, _)| *c == i.columns[0].column))
+                            .filter(|i| {
+                                i.unique && set.iter().any(|(c, _)| *c == i.columns[0].column)
+                            })
                             .map(|i| i.name.as_str())
                             .collect()
                     })
