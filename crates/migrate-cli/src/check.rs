@@ -1,7 +1,8 @@
 //! `toasty migrate:check`: the CI gate. Needs no database: replays every migration file from
 //! empty and compares what they build with `.schema.json` and with the application's exported
 //! schema. Exit 0 when all three agree, 2 listing the changes when not; `--fix` rewrites
-//! `.schema.json` from the files (so a merge conflict in it is never resolved by hand).
+//! `.schema.json` and `mod.rs` from the files (so a merge conflict in them is never resolved by
+//! hand).
 
 use crate::output::{BOLD, GREEN, YELLOW};
 use anstream::println;
@@ -9,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use toasty_migrate::files::{SCHEMA_FILE, check};
+use toasty_migrate::files::{MOD_FILE, SCHEMA_FILE, check, list_versions, render_mod};
 use toasty_migrate::schema::{load_snapshot, save_snapshot};
 
 #[derive(Args)]
@@ -21,7 +22,7 @@ pub struct CheckArgs {
     /// The migrations directory.
     #[arg(long, default_value = "migrations")]
     dir: PathBuf,
-    /// Rewrite `.schema.json` as the migration files build it.
+    /// Rewrite `.schema.json` and `mod.rs` as the migration files build and list them.
     #[arg(long)]
     fix: bool,
     /// Print JSON for machines.
@@ -60,12 +61,25 @@ pub fn run(args: CheckArgs) -> Result<()> {
         }
         found.recorded.clear();
     }
+    if args.fix && found.listing.is_some() {
+        let listing = args.dir.join(MOD_FILE);
+        std::fs::write(&listing, render_mod(&list_versions(&args.dir)?))
+            .with_context(|| format!("writing {}", listing.display()))?;
+        if !args.json {
+            println!(
+                "{GREEN}Rewrote{GREEN:#} {} from the migration files",
+                listing.display()
+            );
+        }
+        found.listing = None;
+    }
     if args.json {
         println!(
             "{}",
             json!({
                 "ok": found.is_clean(),
                 "recorded": found.recorded,
+                "listing": found.listing,
                 "pending": found.pending,
                 "forks": found.forks,
             })
@@ -79,6 +93,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
             for change in &found.recorded {
                 println!("  {change}");
             }
+        }
+        if let Some(listing) = &found.listing {
+            println!("{YELLOW}{listing}{YELLOW:#} (`migrate:check --fix` rewrites it)");
         }
         for fork in &found.forks {
             println!("{YELLOW}Branches merged:{YELLOW:#} {fork}");

@@ -50,6 +50,10 @@ enum Command {
     /// the same schema; databases that applied them stay up to date.
     #[command(name = "migrate:squash", after_help = EXIT_CODES)]
     Squash(history::SquashArgs),
+    /// Move a migration (and those generated on top of it) after the other branch's, once two
+    /// branches that each generated migrations are merged.
+    #[command(name = "migrate:rebase", after_help = EXIT_CODES)]
+    Rebase(history::RebaseArgs),
     /// Write an empty migration (the schema as of the last one) to fill with data steps.
     #[command(name = "migrate:new", after_help = EXIT_CODES)]
     New(generate::NewArgs),
@@ -100,7 +104,11 @@ impl Command {
     /// message.
     fn url(&self) -> Option<String> {
         match self {
-            Command::Generate(_) | Command::New(_) | Command::Check(_) | Command::Squash(_) => None,
+            Command::Generate(_)
+            | Command::New(_)
+            | Command::Check(_)
+            | Command::Squash(_)
+            | Command::Rebase(_) => None,
             Command::Up(args) => args.target.url.clone(),
             Command::Down(args) => args.target.url.clone(),
             Command::Status(args) => args.target.url.clone(),
@@ -122,7 +130,8 @@ fn main() -> ExitCode {
             Command::Generate(args) => generate::run(args),
             Command::New(args) => generate::new(args),
             Command::Check(args) => check::run(args),
-            Command::Squash(args) => history::squash_command(args),
+            Command::Squash(args) => history::run_squash(args),
+            Command::Rebase(args) => history::run_rebase(args),
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,

@@ -125,17 +125,20 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
                     ),
                 )
             }
-            MigrationState::AppliedAsReplaced(replaced) => (
-                GREEN,
-                format!(
-                    "{DIM}{}{DIM:#} as the {} migrations it squashed; the next `migrate:up` records it in their place",
-                    when(
-                        replaced.last().expect("a squash replaces some").applied_at,
-                        now
+            MigrationState::AppliedAsReplaced(replaced) => {
+                let versions: Vec<&str> = replaced.iter().map(|a| a.version.as_str()).collect();
+                let what = match versions.len() {
+                    1..=3 => versions.join(", "),
+                    n => format!("the {n} migrations"),
+                };
+                (
+                    GREEN,
+                    format!(
+                        "{DIM}{}{DIM:#} as {what}, which it replaces; the next `migrate:up` records it in their place",
+                        when(replaced.last().expect("replaces some").applied_at, now),
                     ),
-                    replaced.len()
-                ),
-            ),
+                )
+            }
             MigrationState::PartlyReplaced { applied, missing } => (
                 RED,
                 format!(

@@ -4,10 +4,11 @@
 //! must need no new migration.
 
 use crate::diff::detect_changes;
-use crate::generate::SCHEMA_FILE;
+use crate::generate::{MOD_FILE, SCHEMA_FILE};
 use crate::migration::{Direction, MigrationPlan};
 use crate::snapshot::{SchemaSnapshot, load_snapshot};
 use crate::{Error, Result};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// What `check` found. Each list holds one line per change, as `migrate:generate` prints them.
@@ -17,6 +18,8 @@ pub struct Check {
     pub built: SchemaSnapshot,
     /// From `built` to `.schema.json`: a snapshot edited or merged by hand (or missing).
     pub recorded: Vec<String>,
+    /// Why `mod.rs` is not the listing of the migration files (merged by hand, say), if it is not.
+    pub listing: Option<String>,
     /// From `built` to the application's schema: models changed with no migration generated.
     pub pending: Vec<String>,
     /// Migrations generated on top of the same parent (two branches merged), one line each,
@@ -27,7 +30,10 @@ pub struct Check {
 impl Check {
     /// Whether the files, the snapshot and the application's schema agree.
     pub fn is_clean(&self) -> bool {
-        self.recorded.is_empty() && self.pending.is_empty() && self.forks.is_empty()
+        self.recorded.is_empty()
+            && self.listing.is_none()
+            && self.pending.is_empty()
+            && self.forks.is_empty()
     }
 }
 
@@ -116,8 +122,52 @@ pub fn check_plans(
     Ok(Check {
         built,
         recorded,
+        listing: listing(dir, plans),
         pending,
         forks: forks(plans),
+    })
+}
+
+/// Why `dir`'s `mod.rs` does not list exactly `plans`' files, if it does not. Compared by the
+/// files its modules name, so a reformatted `mod.rs` is still the listing.
+fn listing(dir: &Path, plans: &[MigrationPlan]) -> Option<String> {
+    let path = dir.join(MOD_FILE);
+    let expected: BTreeSet<String> = plans.iter().map(|p| format!("{}.rs", p.version)).collect();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) if plans.is_empty() => return None,
+        Err(e) => return Some(format!("{} cannot be read: {e}", path.display())),
+    };
+    let Ok(file) = syn::parse_file(&text) else {
+        return Some(format!(
+            "{} is not Rust (a merge conflict?)",
+            path.display()
+        ));
+    };
+    let listed: BTreeSet<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Mod(m) => m.attrs.iter().find_map(|a| match &a.meta {
+                syn::Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => Some(s.value()),
+                    _ => None,
+                },
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect();
+    (listed != expected).then(|| {
+        let missing: Vec<&String> = expected.difference(&listed).collect();
+        let extra: Vec<&String> = listed.difference(&expected).collect();
+        format!(
+            "{} does not list the migration files (not listed: {missing:?}; no such file: {extra:?})",
+            path.display()
+        )
     })
 }
 

@@ -83,22 +83,27 @@ impl MigrationGenerator {
 
     fn version(&self, message: &str) -> Result<String> {
         let slug = slugify(message)?;
+        Ok(self.version_after(&slug, list_versions(&self.dir)?.last().map(String::as_str)))
+    }
+
+    /// `<now>_<slug>`, or one second after `after`'s timestamp if the clock is not past it: two
+    /// migrations made within one second (or with the clock set back) still sort in the order
+    /// they were made.
+    pub(crate) fn version_after(&self, slug: &str, after: Option<&str>) -> String {
         let mut now = self
             .now
             .unwrap_or_else(OffsetDateTime::now_utc)
             .to_offset(time::UtcOffset::UTC)
             .replace_nanosecond(0)
             .expect("0 is a valid nanosecond");
-        // Two migrations made within one second (or with the clock set back) still sort in the
-        // order they were made.
-        if let Some(last) = list_versions(&self.dir)?.last()
+        if let Some(last) = after
             && let Ok(last) = PrimitiveDateTime::parse(&last[..15], STAMP)
             && now <= last.assume_utc()
         {
             now = last.assume_utc() + time::Duration::SECOND;
         }
         let stamp = now.format(STAMP).expect("a UTC time always formats");
-        Ok(format!("{stamp}_{slug}"))
+        format!("{stamp}_{slug}")
     }
 
     /// Writes `<dir>/<version>.rs`, regenerates `<dir>/mod.rs` and updates `<dir>/.schema.json`

@@ -55,6 +55,7 @@ mod error;
 mod execute;
 mod fs;
 mod generate;
+mod history;
 mod load;
 mod lock;
 mod migration;
@@ -65,7 +66,6 @@ mod redact;
 mod runner;
 pub mod seed;
 mod snapshot;
-mod squash;
 mod types;
 
 #[cfg(feature = "toasty")]
@@ -96,13 +96,13 @@ pub mod files {
     pub use crate::generate::{
         MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
     };
+    pub use crate::history::{rebase, squash, write_history};
     pub use crate::load::{parse_migration_dir, parse_migrations};
     pub use crate::migration::{
         Direction, Migration, MigrationContext, MigrationPlan, RecordingContext, Source,
         is_version, version_name,
     };
     pub use crate::parse::{parse_migration, parse_migration_file, parse_step};
-    pub use crate::squash::{squash, write_squash};
 }
 
 /// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,

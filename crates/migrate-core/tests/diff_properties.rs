@@ -200,7 +200,7 @@ proptest! {
         history in prop::collection::vec(schema(), 2..5),
         through in any::<prop::sample::Index>(),
     ) {
-        use toasty_migrate::files::{MigrationGenerator, check, parse_migration_dir, squash, write_squash};
+        use toasty_migrate::files::{MigrationGenerator, check, parse_migration_dir, squash, write_history};
         let dir = tempfile::tempdir().unwrap();
         let mut previous = SchemaSnapshot::default();
         for (i, schema) in history.iter().enumerate() {
@@ -219,12 +219,91 @@ proptest! {
         prop_assume!(plans.len() >= 2);
         let end = 1 + through.index(plans.len() - 1);
         let squashed = squash(&plans, Some(&plans[end].version), "squashed").unwrap();
-        write_squash(dir.path(), &squashed).unwrap();
+        write_history(dir.path(), std::slice::from_ref(&squashed)).unwrap();
         let found = check(dir.path(), Some(history.last().unwrap())).unwrap();
         prop_assert!(found.is_clean(), "{:?}", found);
         let after = parse_migration_dir(dir.path()).unwrap();
         prop_assert_eq!(&after[0], &squashed);
         prop_assert_eq!(after.len(), plans.len() - end);
+    }
+}
+
+/// `changed`'s tables where `mine` says, `base`'s elsewhere (the fork marker among them).
+fn branch(base: &SchemaSnapshot, changed: &SchemaSnapshot, mine: &[bool]) -> SchemaSnapshot {
+    let is_mine = |name: &str| {
+        TABLES
+            .iter()
+            .position(|t| *t == name)
+            .is_some_and(|i| mine[i])
+    };
+    let mut tables: Vec<TableSnapshot> = base
+        .tables
+        .iter()
+        .filter(|t| !is_mine(&t.name))
+        .cloned()
+        .collect();
+    tables.extend(changed.tables.iter().filter(|t| is_mine(&t.name)).cloned());
+    let mut schema = SchemaSnapshot::new(tables);
+    schema.canonicalize();
+    schema
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Two branches generated on top of one migration, each changing its own tables, merged:
+    /// `check` names the fork; rebasing one branch's migration on the other's writes a history
+    /// that checks clean against the union of the two.
+    #[test]
+    fn a_rebase_of_two_branches_builds_their_union(
+        base in schema(),
+        ours in schema(),
+        theirs in schema(),
+        mask in prop::collection::vec(any::<bool>(), TABLES.len()),
+    ) {
+        use toasty_migrate::files::{MigrationGenerator, check, parse_migration_dir, rebase, write_history};
+        let marker = TableSnapshot::keyed_by_first_column(
+            "forked",
+            vec![ColumnDef::new("id", ColumnType::Integer(8))],
+            vec![],
+        );
+        let with_marker = |s: SchemaSnapshot| {
+            let mut tables = s.tables;
+            tables.push(marker.clone());
+            let mut s = SchemaSnapshot::new(tables);
+            s.canonicalize();
+            s
+        };
+        let base = with_marker(base);
+        let not_mask: Vec<bool> = mask.iter().map(|m| !m).collect();
+        let a = branch(&base, &theirs, &mask);
+        let b = branch(&base, &ours, &not_mask);
+        let union = branch(&a, &ours, &not_mask);
+        let (to_a, to_b) = (detect_changes(&base, &a).unwrap(), detect_changes(&base, &b).unwrap());
+        prop_assume!(!to_a.is_empty() && !to_b.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let at = |minute: i64| {
+            MigrationGenerator::new(dir.path())
+                .at(time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(minute))
+        };
+        let g = at(0);
+        let first = g.generate(&detect_changes(&SchemaSnapshot::default(), &base).unwrap(), "base").unwrap();
+        g.write_migration_file(&first).unwrap();
+        let g = at(1);
+        g.write_migration_file(&g.generate(&to_a, "theirs").unwrap()).unwrap();
+        let g = at(2);
+        let mut mine = g.generate(&to_b, "ours").unwrap();
+        mine.parent = Some(first.version.clone());
+        g.write_migration_file(&mine).unwrap();
+        let forked = check(dir.path(), Some(&union)).unwrap();
+        prop_assert_eq!(forked.forks.len(), 1, "{:?}", forked);
+
+        let moved = rebase(&parse_migration_dir(dir.path()).unwrap(), &mine.version, &at(3)).unwrap();
+        prop_assert_eq!(&moved[0].replaces, &vec![mine.version.clone()]);
+        write_history(dir.path(), &moved).unwrap();
+        let found = check(dir.path(), Some(&union)).unwrap();
+        prop_assert!(found.is_clean(), "{:?}", found);
     }
 }
 
