@@ -93,7 +93,7 @@ macro_rules! on_each_sql_database {
     };
 }
 
-on_each_sql_database!(evolve, baseline);
+on_each_sql_database!(evolve, baseline, branches_merged_in_git);
 
 async fn evolve(dialect: Dialect) {
     let database = TestDatabase::sql(dialect).await;
@@ -1457,4 +1457,123 @@ fn squash_replaces_applied_migrations_without_a_database() {
             (after[1].as_str(), "applied")
         ]
     );
+}
+
+/// Two git branches each generate a migration on top of the same one, and each is applied to a
+/// database of its own; merged, `migrate:check` fails naming both, `migrate:rebase` fixes the
+/// history (and the conflicts in `mod.rs` and `.schema.json`), and `migrate:up` brings the
+/// database of either branch to the merged schema.
+async fn branches_merged_in_git(dialect: Dialect) {
+    use toasty_migrate::schema::{ColumnDef, ColumnType, TableSnapshot};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(w)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let ok = |args: &[&str]| {
+        let (success, text) = git(args);
+        assert!(success, "git {args:?}: {text}");
+    };
+    let cli = |args: &[&str]| {
+        let mut cmd = toasty();
+        cmd.current_dir(w).args(args);
+        cmd
+    };
+    let table = |name: &str, extra: &[&str]| {
+        let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
+        columns.extend(extra.iter().map(|c| ColumnDef {
+            nullable: true,
+            ..ColumnDef::new(*c, ColumnType::Text)
+        }));
+        TableSnapshot::keyed_by_first_column(name, columns, vec![])
+    };
+    let models = |tables: Vec<TableSnapshot>| {
+        save_snapshot(&SchemaSnapshot::new(tables), w.join("schema.json")).unwrap()
+    };
+    let version_of = |slug: &str| {
+        toasty_migrate::files::list_versions(&w.join("migrations"))
+            .unwrap()
+            .into_iter()
+            .find(|v| v.ends_with(slug))
+            .unwrap()
+    };
+
+    ok(&["init", "-q", "-b", "main"]);
+    models(vec![table("users", &["name"])]);
+    run(&mut cli(&["migrate:generate", "-m", "create users"]));
+    ok(&["add", "-A"]);
+    ok(&["commit", "-q", "-m", "users"]);
+
+    ok(&["checkout", "-q", "-b", "posts"]);
+    models(vec![table("users", &["name"]), table("posts", &["title"])]);
+    run(&mut cli(&["migrate:generate", "-m", "add posts"]));
+    ok(&["add", "-A"]);
+    ok(&["commit", "-q", "-m", "posts"]);
+    let on_posts = TestDatabase::sql(dialect).await;
+    run(&mut cli(&["migrate:up", "--url", &on_posts.url]));
+
+    ok(&["checkout", "-q", "main"]);
+    ok(&["checkout", "-q", "-b", "email"]);
+    models(vec![table("users", &["name", "email"])]);
+    run(&mut cli(&["migrate:generate", "-m", "add email"]));
+    ok(&["add", "-A"]);
+    ok(&["commit", "-q", "-m", "email"]);
+    let on_email = TestDatabase::sql(dialect).await;
+    run(&mut cli(&["migrate:up", "--url", &on_email.url]));
+
+    // The merge conflicts in the listing and the snapshots; the application's models are the
+    // union of both branches'.
+    ok(&["checkout", "-q", "posts"]);
+    let (merged, text) = git(&["merge", "-q", "email", "-m", "merge"]);
+    assert!(
+        !merged,
+        "both branches rewrote mod.rs and .schema.json: {text}"
+    );
+    models(vec![
+        table("users", &["name", "email"]),
+        table("posts", &["title"]),
+    ]);
+    let (posts, email) = (version_of("_add_posts"), version_of("_add_email"));
+    let out = cli(&["migrate:check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("Branches merged") && stdout.contains(&posts) && stdout.contains(&email),
+        "{stdout}"
+    );
+
+    // The branch merged in moves after the other: a new version, the old one replaced.
+    let out = run(&mut cli(&["migrate:rebase", &email]));
+    assert!(out.contains("Rebased 1 migration(s)"), "{out}");
+    let out = run(&mut cli(&["migrate:check"]));
+    assert!(out.contains("In sync"), "{out}");
+    ok(&["add", "-A"]);
+    ok(&["commit", "-q", "-m", "merge"]);
+
+    for (db, was) in [(&on_posts, "posts"), (&on_email, "email")] {
+        let out = run(&mut cli(&["migrate:status", "--url", &db.url]));
+        assert!(out.contains("pending"), "{dialect:?}, was on {was}: {out}");
+        run(&mut cli(&["migrate:up", "--url", &db.url]));
+        let out = run(&mut cli(&["migrate:status", "--url", &db.url, "--json"]));
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let states: Vec<&str> = json["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states, ["applied"; 3], "{dialect:?}, was on {was}: {out}");
+        assert_eq!(
+            json["schema"]["state"], "in_sync",
+            "{dialect:?}, was on {was}: {out}"
+        );
+    }
 }
