@@ -54,8 +54,8 @@ pub fn forks(plans: &[MigrationPlan]) -> Vec<String> {
         out.push(match plans[..i].iter().find(|p| &p.version == parent) {
             Some(_) => format!(
                 "{} and {before} were both generated on top of {parent} (two branches merged): \
-                 regenerate {} on top of {before} (move its hand-written data steps aside, delete \
-                 the file, `toasty migrate:check --fix`, then `toasty migrate:generate` again)",
+                 `toasty migrate:rebase {}` moves it (and any generated on top of it) after the \
+                 other branch",
                 plan.version, plan.version
             ),
             None => format!(

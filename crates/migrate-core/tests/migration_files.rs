@@ -596,3 +596,33 @@ fn two_migrations_on_one_parent_are_a_fork_that_check_names() {
     assert!(fork.contains(&format!("on top of {first}")), "{fork}");
     assert_eq!(forks(std::slice::from_ref(&ours)), Vec::<String>::new());
 }
+
+/// A squash's file: the schema created at once, a data step kept after it, the versions it
+/// replaces listed; pinned, and read back as written.
+#[test]
+fn a_squashed_migration_round_trips_through_a_file() {
+    use toasty_migrate::data::Value;
+    use toasty_migrate::files::{parse_migration_dir, squash, write_history};
+    use toasty_migrate::schema::Operation;
+    let (dir, g) = with_users();
+    let mut seed = g.empty("seed").unwrap();
+    seed.up = vec![Operation::InsertRows {
+        table: "users".into(),
+        rows: vec![vec![
+            ("id".into(), Value::Integer(1)),
+            ("mail".into(), Value::Text("a@x".into())),
+        ]],
+    }];
+    g.write_migration_file(&seed).unwrap();
+    let plans = parse_migration_dir(dir.path()).unwrap();
+    let squashed = squash(&plans, None, "squashed").unwrap();
+    let paths = write_history(dir.path(), std::slice::from_ref(&squashed)).unwrap();
+    let source = std::fs::read_to_string(&paths[0]).unwrap();
+    insta::assert_snapshot!("squashed", source);
+    assert_eq!(parse_migration_file(&paths[0]).unwrap(), squashed);
+    assert_eq!(
+        list_versions(dir.path()).unwrap(),
+        [squashed.version.clone()],
+        "the replaced files are gone"
+    );
+}
