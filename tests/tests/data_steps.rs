@@ -545,8 +545,41 @@ async fn batches_walk_a_composite_key(dialect: Dialect) {
         replaces: Vec::new(),
         source: None,
     };
+    // An integer key whose text sorts otherwise ("10" before "9"): every row still updated.
+    let counters = TableSnapshot::keyed_by_first_column(
+        "counters",
+        vec![
+            ColumnDef::new("n", ColumnType::Integer(8)),
+            ColumnDef::new("label", ColumnType::Text),
+        ],
+        vec![],
+    );
+    let counter = |n: i64| {
+        vec![
+            ("n".to_string(), Value::Integer(n)),
+            ("label".to_string(), text("x")),
+        ]
+    };
+    let mut plan = plan;
+    plan.up.extend([
+        Operation::CreateTable(counters.def()),
+        Operation::InsertRows {
+            table: "counters".into(),
+            rows: [2, 9, 10, 11, 100, 1000].into_iter().map(counter).collect(),
+        },
+        Operation::UpdateRows {
+            table: "counters".into(),
+            set: set(vec![("label", upper(col("label")))]),
+            filter: Filter::All,
+        },
+    ]);
     let migrator = Migrator::from_plans(vec![plan]);
     migrator.up(&mut backend, &count(1)).await.unwrap();
+    assert_eq!(
+        sql_rows(&db, dialect, "counters", &["n", "label"]).await,
+        ["2|X", "9|X", "10|X", "11|X", "100|X", "1000|X"],
+        "{dialect:?}"
+    );
     let uuid = |n: u8| format!("00000000-0000-4000-8000-00000000000{n}");
     assert_eq!(
         sql_rows(&db, dialect, "tags", &["region", "uid", "label"]).await,

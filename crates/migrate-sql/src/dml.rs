@@ -446,7 +446,15 @@ fn batched(
         if from_bound {
             condition = and(&condition, &r.key_range(Range::From)?);
         }
-        let order = r.key_columns()?.join(", ");
+        // Qualified: on PostgreSQL a bare name would sort by the selected text (`CAST("id" AS
+        // TEXT)` is named `id`), which orders "10" before "9".
+        let table_name = r.q(&table.name)?;
+        let order = r
+            .key_columns()?
+            .iter()
+            .map(|c| format!("{table_name}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT {} FROM {} WHERE {condition} ORDER BY {order} LIMIT 1 OFFSET {offset}",
             r.key_selected()?,
@@ -520,11 +528,11 @@ mod tests {
         };
         assert_eq!(
             first_key.sql,
-            r#"SELECT rowid FROM "users" WHERE "email" = ? ORDER BY rowid LIMIT 1 OFFSET 0"#
+            r#"SELECT rowid FROM "users" WHERE "email" = ? ORDER BY "users".rowid LIMIT 1 OFFSET 0"#
         );
         assert_eq!(
             next_start.sql,
-            r#"SELECT rowid FROM "users" WHERE "email" = ? AND rowid >= ? ORDER BY rowid LIMIT 1 OFFSET 100"#
+            r#"SELECT rowid FROM "users" WHERE "email" = ? AND rowid >= ? ORDER BY "users".rowid LIMIT 1 OFFSET 100"#
         );
         assert_eq!(
             batch.sql,
@@ -554,7 +562,7 @@ mod tests {
         };
         assert_eq!(
             next_start.sql,
-            r#"SELECT CAST("id" AS TEXT) FROM "users" WHERE "email" IS NULL AND "id" >= CAST($1 AS BIGINT) ORDER BY "id" LIMIT 1 OFFSET 10"#
+            r#"SELECT CAST("id" AS TEXT) FROM "users" WHERE "email" IS NULL AND "id" >= CAST($1 AS BIGINT) ORDER BY "users"."id" LIMIT 1 OFFSET 10"#
         );
         assert_eq!(
             batch.sql,
