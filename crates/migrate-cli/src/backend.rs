@@ -81,7 +81,8 @@ pub async fn dynamo(url: &str) -> Result<toasty_migrate_nosql::DynamoBackend, Er
 macro_rules! with_backend {
     ($target:expr, $writes:expr, $command:ident($($arg:expr),*)) => {{
         let target: &$crate::Target = $target;
-        let url: &str = target.url()?;
+        let url = target.url()?;
+        let url: &str = &url;
         #[allow(unused_variables)] // `writes` matters to SQL only
         let writes: bool = $writes;
         match $crate::backend::Kind::of(url)? {

@@ -4,6 +4,7 @@
 //! `.schema.json` and `mod.rs` from the files (so a merge conflict in them is never resolved by
 //! hand).
 
+use crate::models::Source;
 use crate::output::{BOLD, GREEN, YELLOW};
 use anstream::println;
 use anyhow::{Context, Result, bail};
@@ -11,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use toasty_migrate::files::{MOD_FILE, SCHEMA_FILE, check, list_versions, render_mod};
-use toasty_migrate::schema::{load_snapshot, save_snapshot};
+use toasty_migrate::schema::save_snapshot;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -19,8 +20,8 @@ pub struct CheckArgs {
     /// `schema.json` here) only the files and `.schema.json` are compared.
     #[arg(long)]
     schema: Option<PathBuf>,
-    /// The migrations directory.
-    #[arg(long, default_value = "migrations")]
+    /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     dir: PathBuf,
     /// Rewrite `.schema.json` and `mod.rs` as the migration files build and list them.
     #[arg(long)]
@@ -37,18 +38,13 @@ pub fn run(args: CheckArgs) -> Result<()> {
             args.dir.display()
         );
     }
-    // The same default as `migrate:generate`, where it exists.
-    let schema = args
-        .schema
-        .clone()
-        .or_else(|| Some(PathBuf::from("schema.json")).filter(|p| p.exists()));
-    let desired = schema
-        .as_ref()
-        .map(|path| {
-            load_snapshot(path)
-                .with_context(|| format!("reading the application's schema {}", path.display()))
-        })
-        .transpose()?;
+    // The same source as `migrate:generate`, where there is one: a schema file that does not
+    // exist is only compared when named.
+    let schema = match crate::models::source(args.schema.as_deref()) {
+        Source::File(path) if args.schema.is_none() && !path.exists() => None,
+        source => Some(source),
+    };
+    let desired = schema.as_ref().map(crate::models::load).transpose()?;
     let mut found = check(&args.dir, desired.as_ref())?;
     let recorded = args.dir.join(SCHEMA_FILE);
     if args.fix && !found.recorded.is_empty() {
@@ -103,7 +99,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
         if !found.pending.is_empty() {
             println!(
                 "{YELLOW}The schema changed with no migration{YELLOW:#} ({} against the files; run `migrate:generate`):",
-                schema.as_ref().expect("pending needs a schema").display()
+                schema.as_ref().expect("pending needs a schema")
             );
             for change in &found.pending {
                 println!("  {change}");
@@ -111,7 +107,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
         }
         if found.is_clean() {
             let against = match &schema {
-                Some(path) => format!(", {} and {}", recorded.display(), path.display()),
+                Some(source) => format!(", {} and {source}", recorded.display()),
                 None => format!(" and {}", recorded.display()),
             };
             println!("{BOLD}In sync:{BOLD:#} the migration files{against} agree");

@@ -4,7 +4,7 @@
 
 use crate::output::{self, BOLD, DIM, GREEN, YELLOW};
 use anstream::{eprint, println};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -21,11 +21,12 @@ pub struct GenerateArgs {
     #[arg(long, short)]
     message: String,
     /// The desired schema: a snapshot the application exported with
-    /// `SchemaSnapshot::from_models` (or `from_schema`) and `save_snapshot`.
-    #[arg(long, default_value = "schema.json")]
-    schema: PathBuf,
-    /// The migrations directory (created if missing).
-    #[arg(long, default_value = "migrations")]
+    /// `SchemaSnapshot::from_models` (or `from_schema`) and `save_snapshot`. Default: the models
+    /// themselves, as toasty.toml's `models_bin` prints them; else `schema.json`.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// The migrations directory, created if missing (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     dir: PathBuf,
     /// A column rename, as `table.old=new`, so it keeps its data (repeatable).
     #[arg(long = "rename", value_name = "TABLE.OLD=NEW")]
@@ -45,8 +46,8 @@ pub struct NewArgs {
     /// What the migration does; it becomes the file's name.
     #[arg(long, short)]
     message: String,
-    /// The migrations directory (created if missing).
-    #[arg(long, default_value = "migrations")]
+    /// The migrations directory, created if missing (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     dir: PathBuf,
 }
 
@@ -77,12 +78,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     } else {
         SchemaSnapshot::default()
     };
-    let new = load_snapshot(&args.schema).with_context(|| {
-        format!(
-            "reading the desired schema {} (export it from your models with SchemaSnapshot::from_models and save_snapshot)",
-            args.schema.display()
-        )
-    })?;
+    let source = crate::models::source(args.schema.as_deref());
+    let new = crate::models::load(&source)?;
     let mut renames = args
         .renames
         .iter()
@@ -103,14 +100,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         println!(
             "No changes: {} already matches {}. Nothing written.",
             recorded.display(),
-            args.schema.display()
+            source
         );
         return Ok(());
     }
     println!(
-        "{BOLD}Changes{BOLD:#} ({} -> {}):",
+        "{BOLD}Changes{BOLD:#} ({} -> {source}):",
         recorded.display(),
-        args.schema.display()
     );
     for change in &diff.changes {
         output::change(change);

@@ -19,8 +19,8 @@ pub struct SquashArgs {
     /// The squashed migration's name.
     #[arg(short, long, default_value = "squashed")]
     message: String,
-    /// The migrations directory.
-    #[arg(long, default_value = "migrations")]
+    /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     dir: PathBuf,
 }
 
@@ -28,8 +28,8 @@ pub struct SquashArgs {
 pub struct RebaseArgs {
     /// The migration to move after the other branch's, with those generated on top of it.
     version: String,
-    /// The migrations directory.
-    #[arg(long, default_value = "migrations")]
+    /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     dir: PathBuf,
 }
 

@@ -7,8 +7,11 @@
 mod backend;
 mod cache;
 mod check;
+mod config;
 mod generate;
 mod history;
+mod init;
+mod models;
 mod output;
 mod run;
 mod seed;
@@ -34,6 +37,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Set up a Toasty application once: toasty.toml and the binary that prints its models'
+    /// schema, so that generate needs no exported file.
+    #[command(name = "migrate:init", after_help = EXIT_CODES)]
+    Init(init::InitArgs),
     /// Write a migration for the difference between the schema as of the last migration
     /// (`<dir>/.schema.json`) and the desired schema (`--schema`).
     #[command(name = "migrate:generate", after_help = EXIT_CODES)]
@@ -79,8 +86,8 @@ pub struct Target {
     /// Database URL: sqlite:PATH, sqlite::memory:, postgres://..., mysql://..., mongodb://host/db, dynamodb://region?endpoint=...
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     url: Option<String>,
-    /// The migrations directory.
-    #[arg(long, default_value = "migrations")]
+    /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
+    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
     pub dir: PathBuf,
     /// SQL: rows per batch of a data step's update or delete, so that no statement holds its
     /// locks over the whole table.
@@ -89,13 +96,24 @@ pub struct Target {
 }
 
 impl Target {
-    /// `--url`, or `DATABASE_URL`.
-    pub fn url(&self) -> anyhow::Result<&str> {
-        self.url.as_deref().ok_or_else(|| {
+    /// `--url`, or `DATABASE_URL`, or the variable toasty.toml's `url_env` names.
+    fn given_url(&self) -> Option<String> {
+        self.url.clone().or_else(|| {
+            let name = config::get().url_env.as_deref()?;
+            std::env::var(name).ok()
+        })
+    }
+
+    /// The database URL ([`Target::given_url`]); refused if it is not the database flavor
+    /// toasty.toml builds the schema for.
+    pub fn url(&self) -> anyhow::Result<String> {
+        let url = self.given_url().ok_or_else(|| {
             anyhow::anyhow!(
                 "no database URL: pass --url (e.g. --url sqlite:app.db) or set DATABASE_URL"
             )
-        })
+        })?;
+        config::check_flavor(&url)?;
+        Ok(url)
     }
 }
 
@@ -104,21 +122,27 @@ impl Command {
     /// message.
     fn url(&self) -> Option<String> {
         match self {
-            Command::Generate(_)
+            Command::Init(_)
+            | Command::Generate(_)
             | Command::New(_)
             | Command::Check(_)
             | Command::Squash(_)
             | Command::Rebase(_) => None,
-            Command::Up(args) => args.target.url.clone(),
-            Command::Down(args) => args.target.url.clone(),
-            Command::Status(args) => args.target.url.clone(),
-            Command::Seed(args) => args.target.url.clone(),
-            Command::Baseline(args) => args.target.url.clone(),
+            Command::Up(args) => args.target.given_url(),
+            Command::Down(args) => args.target.given_url(),
+            Command::Status(args) => args.target.given_url(),
+            Command::Seed(args) => args.target.given_url(),
+            Command::Baseline(args) => args.target.given_url(),
         }
     }
 }
 
 fn main() -> ExitCode {
+    // Before the arguments: toasty.toml gives their defaults.
+    if let Err(err) = config::load() {
+        output::error(&err, None);
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let url = cli.command.url();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -127,6 +151,7 @@ fn main() -> ExitCode {
         .expect("a tokio runtime starts");
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Init(args) => init::run(args),
             Command::Generate(args) => generate::run(args),
             Command::New(args) => generate::new(args),
             Command::Check(args) => check::run(args),

@@ -24,6 +24,9 @@
 //!   ([`backend::Executor`]), keep tracking rows ([`backend::Journal`]), lock
 //!   ([`backend::Lock`]) and read the schema back ([`backend::Introspect`]).
 //!
+//! With the feature `toasty`, `export` is the application's side of `toasty migrate:generate`:
+//! the schema its models build, printed for the CLI.
+//!
 //! [`Error`], [`Result`], the [`Migration`] trait that generated files implement and the
 //! [`prelude`] they import live at the root.
 //!
@@ -68,6 +71,8 @@ pub mod seed;
 mod snapshot;
 mod types;
 
+#[cfg(feature = "toasty")]
+pub mod export;
 #[cfg(feature = "toasty")]
 mod from_toasty;
 
