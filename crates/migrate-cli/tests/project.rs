@@ -6,7 +6,7 @@
 //!
 //! The application depends on toasty from crates.io and on this workspace's toasty-migrate by
 //! path, with this workspace's Cargo.lock, and builds into `target/e2e-app` (one build of its
-//! dependencies for every run).
+//! dependencies for every run), one database's run at a time.
 
 mod common;
 
@@ -63,7 +63,12 @@ fn new_application(dir: &Path) {
     std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 }
 
+/// One application at a time: they share `target/e2e-app`, where each builds its models binary
+/// under the same name.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn model_changes_reach_the_database(dialect: Dialect, flavor: &str) {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let database = TestDatabase::sql(dialect).await;
     let url = database.url.as_str();
     let work = tempfile::tempdir().unwrap();
@@ -233,4 +238,9 @@ fn init_and_the_config_file_refuse_what_cannot_work() {
         err.contains("toasty.toml") && err.contains("unknown field `directory`"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb() {
+    model_changes_reach_the_database(Dialect::Mysql, "mariadb").await;
 }

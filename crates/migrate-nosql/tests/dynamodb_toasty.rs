@@ -37,6 +37,40 @@ struct Todo {
     title: String,
 }
 
+/// A unit enum, as Toasty stores one.
+#[derive(Debug, PartialEq, toasty::Embed)]
+enum Status {
+    Draft,
+    Published,
+}
+
+/// Every scalar type Toasty 0.11 stores, with its `jiff` and `rust_decimal` features; typed
+/// index keys (a number, a timestamp) become GSI key attributes of their DynamoDB type.
+#[derive(Debug, toasty::Model)]
+struct Kinds {
+    #[key]
+    #[auto]
+    id: toasty::stmt::Uuid,
+    tiny: i8,
+    small: i16,
+    ubyte: u8,
+    ushort: u16,
+    #[index]
+    uint: u32,
+    ulong: u64,
+    real: f32,
+    double: f64,
+    bytes: Vec<u8>,
+    price: rust_decimal::Decimal,
+    #[index]
+    at: jiff::Timestamp,
+    day: jiff::civil::Date,
+    time: jiff::civil::Time,
+    when: jiff::civil::DateTime,
+    status: Status,
+    note: Option<String>,
+}
+
 fn endpoint() -> String {
     std::env::var("TOASTY_TEST_DYNAMODB_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:8000".into())
@@ -72,7 +106,7 @@ async fn toasty_db(prefix: &str) -> toasty::Db {
     let driver =
         toasty_driver_dynamodb::DynamoDb::new("dynamodb://localhost".into(), client().await);
     toasty::Db::builder()
-        .models(toasty::models!(User, Todo))
+        .models(toasty::models!(User, Todo, Kinds))
         .table_name_prefix(prefix)
         .build(driver)
         .await
@@ -153,7 +187,8 @@ async fn our_tables_are_toastys_tables_and_toastys_runtime_works_on_them() {
     // application exports (without a prefix: the prefix belongs to the deployment).
     let ours = unique_prefix("ours");
     let snapshot =
-        SchemaSnapshot::from_models(toasty::models!(User, Todo), &Capability::DYNAMODB).unwrap();
+        SchemaSnapshot::from_models(toasty::models!(User, Todo, Kinds), &Capability::DYNAMODB)
+            .unwrap();
     let create = MigrationPlan::from_diff(
         "20250101_000000_create_models",
         &detect_changes(&SchemaSnapshot::default(), &snapshot).unwrap(),
@@ -171,7 +206,7 @@ async fn our_tables_are_toastys_tables_and_toastys_runtime_works_on_them() {
     their_layout.retain(|name, _| !name.starts_with("_toasty_migrations"));
     assert_eq!(
         our_layout.keys().collect::<Vec<_>>(),
-        ["index_users_by_email", "todos", "users"],
+        ["index_users_by_email", "kinds", "todos", "users"],
         "{our_layout:#?}"
     );
     assert_eq!(our_layout, their_layout, "our tables are Toasty's tables");
@@ -217,4 +252,42 @@ async fn our_tables_are_toastys_tables_and_toastys_runtime_works_on_them() {
         duplicate.is_err(),
         "the unique index's table rejects a second ann@example.com"
     );
+
+    // Every type written and read back, found through the typed GSIs.
+    let at: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+    toasty::create!(Kinds {
+        tiny: -8,
+        small: -16,
+        ubyte: 255,
+        ushort: 65_535,
+        uint: 4_000_000_000,
+        ulong: 1 << 40,
+        real: 1.5,
+        double: 2.25,
+        bytes: vec![0, 1, 255],
+        price: "12.34".parse::<rust_decimal::Decimal>().unwrap(),
+        at,
+        day: jiff::civil::date(2026, 12, 3),
+        time: jiff::civil::time(10, 30, 0, 0),
+        when: jiff::civil::date(2026, 12, 3).at(10, 30, 0, 0),
+        status: Status::Published,
+        note: None
+    })
+    .exec(&mut db)
+    .await
+    .unwrap();
+    let read = Kinds::filter_by_uint(4_000_000_000)
+        .exec(&mut db)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (read.tiny, read.ubyte, read.ulong, read.double),
+        (-8, 255, 1 << 40, 2.25)
+    );
+    assert_eq!(read.bytes, [0, 1, 255]);
+    assert_eq!(read.price.to_string(), "12.34");
+    assert_eq!(read.status, Status::Published);
+    let by_time = Kinds::filter_by_at(at).exec(&mut db).await.unwrap();
+    assert_eq!(by_time.len(), 1, "found through the timestamp GSI");
 }

@@ -35,9 +35,41 @@ struct Todo {
     done: bool,
 }
 
+/// A unit enum, as Toasty stores one (a PostgreSQL enum type, a MySQL `ENUM`, text on SQLite).
+#[derive(Debug, PartialEq, toasty::Embed)]
+enum Status {
+    Draft,
+    Published,
+}
+
+/// Every scalar type Toasty 0.11 puts in a column, with its `jiff` and `rust_decimal` features.
+#[derive(Debug, toasty::Model)]
+struct Kinds {
+    #[key]
+    #[auto]
+    id: i64,
+    tiny: i8,
+    small: i16,
+    ubyte: u8,
+    ushort: u16,
+    uint: u32,
+    ulong: u64,
+    real: f32,
+    double: f64,
+    bytes: Vec<u8>,
+    uid: toasty::stmt::Uuid,
+    price: rust_decimal::Decimal,
+    at: jiff::Timestamp,
+    day: jiff::civil::Date,
+    time: jiff::civil::Time,
+    when: jiff::civil::DateTime,
+    status: Status,
+    note: Option<String>,
+}
+
 async fn toasty_db(url: &str) -> toasty::Db {
     toasty::Db::builder()
-        .models(toasty::models!(User, Todo))
+        .models(toasty::models!(User, Todo, Kinds))
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("toasty connect {url}: {e}"))
@@ -109,6 +141,43 @@ async fn same_as_toasty(dialect: Dialect) {
     let todos = Todo::filter_by_user_id(ann.id).exec(&mut db).await.unwrap();
     assert_eq!(todos.len(), 1);
     assert_eq!(todos[0].title, "migrate");
+    let at: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+    let kinds = toasty::create!(Kinds {
+        tiny: -8,
+        small: -16,
+        ubyte: 255,
+        ushort: 65_535,
+        uint: 4_000_000_000,
+        ulong: 1 << 40,
+        real: 1.5,
+        double: 2.25,
+        bytes: vec![0, 1, 255],
+        uid: toasty::stmt::Uuid::nil(),
+        price: "12.34".parse::<rust_decimal::Decimal>().unwrap(),
+        at,
+        day: jiff::civil::date(2026, 12, 3),
+        time: jiff::civil::time(10, 30, 0, 0),
+        when: jiff::civil::date(2026, 12, 3).at(10, 30, 0, 0),
+        status: Status::Published,
+        note: None
+    })
+    .exec(&mut db)
+    .await
+    .unwrap();
+    let read = Kinds::filter_by_id(kinds.id)
+        .exec(&mut db)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (read.tiny, read.ubyte, read.uint, read.ulong, read.double),
+        (-8, 255, 4_000_000_000, 1 << 40, 2.25),
+        "{dialect:?}"
+    );
+    assert_eq!(read.bytes, [0, 1, 255], "{dialect:?}");
+    assert_eq!(read.price.to_string(), "12.34", "{dialect:?}");
+    assert_eq!(read.at, at, "{dialect:?}");
+    assert_eq!(read.status, Status::Published, "{dialect:?}");
     // The unique index is there and enforced.
     let duplicate = toasty::create!(User {
         email: "ann@example.com",
