@@ -425,6 +425,7 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
@@ -494,6 +495,7 @@ async fn a_failed_first_step_records_nothing<C: Connect>(kind: Kind, connect: C)
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     });
     let migrator = Migrator::from_plans(plans);

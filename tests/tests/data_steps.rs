@@ -72,6 +72,7 @@ fn migrations() -> Vec<MigrationPlan> {
             transactional: true,
             parent: None,
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         },
         MigrationPlan {
@@ -119,6 +120,7 @@ fn migrations() -> Vec<MigrationPlan> {
             transactional: true,
             parent: None,
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         },
         MigrationPlan {
@@ -133,6 +135,7 @@ fn migrations() -> Vec<MigrationPlan> {
             transactional: true,
             parent: None,
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         },
     ]
@@ -365,6 +368,7 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     });
     let migrator = Migrator::from_plans(plans);
@@ -543,6 +547,7 @@ async fn batches_walk_a_composite_key(dialect: Dialect) {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     // An integer key whose text sorts otherwise ("10" before "9"): every row still updated.
@@ -704,6 +709,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     let step = |version: &str, op: Operation| MigrationPlan {
@@ -713,6 +719,7 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     let insert = |version: &str, rows| {

@@ -138,6 +138,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     migration.up.extend(data);
     let path = generator.write_migration_file(&migration)?;
     println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    // What it will do to a database in use, by the configured flavor's rules: to review now.
+    let rules = crate::lint::rules(crate::config::get().flavor.as_deref());
+    toasty_migrate::lint::lint_plan(&migration, &old, &*rules)
+        .iter()
+        .for_each(output::finding);
     // Said, not refused: the file is written; `migrate:check` fails on it.
     if let Ok(written) = crate::cache::migrator(&args.dir) {
         output::forks(written.migrations());

@@ -11,6 +11,7 @@ mod config;
 mod generate;
 mod history;
 mod init;
+mod lint;
 mod models;
 mod output;
 mod run;
@@ -64,6 +65,10 @@ enum Command {
     /// Write an empty migration (the schema as of the last one) to fill with data steps.
     #[command(name = "migrate:new", after_help = EXIT_CODES)]
     New(generate::NewArgs),
+    /// What migrations do to a database in use (locks, rewrites, data they can lose): the
+    /// pending ones with --url, else every one (or --latest N); exit 2 on an error not allowed.
+    #[command(name = "migrate:lint", after_help = EXIT_CODES)]
+    Lint(lint::LintArgs),
     /// Apply pending migrations, oldest first.
     #[command(name = "migrate:up", after_help = EXIT_CODES)]
     Up(run::UpArgs),
@@ -97,7 +102,7 @@ pub struct Target {
 
 impl Target {
     /// `--url`, or `DATABASE_URL`, or the variable toasty.toml's `url_env` names.
-    fn given_url(&self) -> Option<String> {
+    pub fn given_url(&self) -> Option<String> {
         self.url.clone().or_else(|| {
             let name = config::get().url_env.as_deref()?;
             std::env::var(name).ok()
@@ -128,6 +133,7 @@ impl Command {
             | Command::Check(_)
             | Command::Squash(_)
             | Command::Rebase(_) => None,
+            Command::Lint(args) => args.target.given_url(),
             Command::Up(args) => args.target.given_url(),
             Command::Down(args) => args.target.given_url(),
             Command::Status(args) => args.target.given_url(),
@@ -157,6 +163,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check::run(args),
             Command::Squash(args) => history::run_squash(args),
             Command::Rebase(args) => history::run_rebase(args),
+            Command::Lint(args) => lint::run(args).await,
             Command::Up(args) => run::up(args).await,
             Command::Down(args) => run::down(args).await,
             Command::Status(args) => status::run(args).await,

@@ -59,3 +59,9 @@ pub fn forks(plans: &[toasty_migrate::files::MigrationPlan]) {
         eprintln!("{YELLOW}warning:{YELLOW:#} branches merged: {fork}");
     }
 }
+
+/// One lint finding under its migration: red for an error the migration does not allow.
+pub fn finding(finding: &toasty_migrate::lint::Finding) {
+    let style = if finding.blocks() { RED } else { YELLOW };
+    println!("  {style}lint{style:#} {finding}");
+}

@@ -75,6 +75,7 @@ async fn up_on<B: Backend>(
         count: args.count,
         dry_run: args.dry_run,
         allow_destructive: args.allow_destructive,
+        ..RunOptions::default()
     };
     let report = migrator.up(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
@@ -102,6 +103,7 @@ async fn down_on<B: Backend>(
         count: Some(args.count),
         dry_run: args.dry_run,
         allow_destructive: true,
+        ..RunOptions::default()
     };
     let report = migrator.down(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
@@ -130,6 +132,9 @@ fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
         );
         for destructive in &step.destructive {
             println!("  {YELLOW}can lose data:{YELLOW:#} {destructive}");
+        }
+        if dry_run {
+            step.findings.iter().for_each(crate::output::finding);
         }
         if step.direction == Direction::Down {
             // What `up` dropped, `down` re-creates empty: say so.

@@ -17,6 +17,7 @@ pub use crate::execute::JournalRow;
 pub use crate::redact::{redact, redact_in};
 
 use crate::data::Filter;
+use crate::lint::Finding;
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
 use crate::runner::AppliedMigration;
@@ -89,6 +90,30 @@ pub trait Executor: Send {
         filter: &Filter,
     ) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Whether `err`, from `perform`, says the step gave up waiting for a lock another session
+    /// held (PostgreSQL's `lock_timeout`, MySQL's lock wait timeout): nothing of the step took
+    /// effect, and the runner tries it again after a pause ([`LockRetry`]), so that the
+    /// application's queries queued behind the step run meanwhile. By default, never.
+    fn lock_timed_out(&self, err: &Error) -> bool {
+        let _ = err;
+        false
+    }
+
+    /// Who may hold the lock a step gave up on, for the error a run ends with when the retries
+    /// run out: one line each (a session, its state, for how long, its last statement). By
+    /// default, nothing known.
+    fn lock_holders(&mut self) -> impl Future<Output = Vec<String>> + Send {
+        async { Vec::new() }
+    }
+
+    /// What `op` does to `table`, which existed before its migration, while an application
+    /// uses it: this database's lint findings, beyond the rules every database shares
+    /// ([`crate::lint`]). Pure, like `plan`. By default, none.
+    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+        let _ = (op, table);
+        Vec::new()
+    }
+
     /// How `plan` runs here, or why it cannot (a migration asking for what this database
     /// cannot do).
     fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity>;
@@ -113,6 +138,32 @@ fn no_transactions() -> Error {
     Error::Unsupported {
         target: String::new(),
         message: "this database runs migrations without transactions".into(),
+    }
+}
+
+/// How a step that gave up waiting for a lock ([`Executor::lock_timed_out`]) is tried again:
+/// up to `attempts` more times, pausing `pause` before the first and twice as long before each
+/// next, so the whole wait is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockRetry {
+    pub attempts: u32,
+    pub pause: Duration,
+}
+
+impl Default for LockRetry {
+    /// Five more attempts, 0.5 s to 8 s apart: under 16 s of pauses.
+    fn default() -> Self {
+        LockRetry {
+            attempts: 5,
+            pause: Duration::from_millis(500),
+        }
+    }
+}
+
+impl LockRetry {
+    /// The pause before retry `n` (0 for the first).
+    pub fn pause_before(&self, n: u32) -> Duration {
+        self.pause.saturating_mul(1 << n.min(16))
     }
 }
 

@@ -282,6 +282,7 @@ mod tests {
             transactional: false,
             parent: None,
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         }
     }

@@ -77,6 +77,7 @@ impl MigrationGenerator {
             transactional: true,
             parent: list_versions(&self.dir)?.pop(),
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         })
     }
@@ -231,6 +232,17 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             }
         }
     });
+    let allow = (!plan.allow.is_empty()).then(|| {
+        let pairs = plan.allow.iter().map(|a| {
+            let (code, reason) = (&a.code, &a.reason);
+            quote! { (#code, #reason) }
+        });
+        quote! {
+            fn allow(&self) -> &[(&str, &str)] {
+                &[#(#pairs),*]
+            }
+        }
+    });
     let transactional = (!plan.transactional).then(|| {
         quote! {
             fn transactional(&self) -> bool {
@@ -255,6 +267,8 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             #parent
 
             #replaces
+
+            #allow
 
             fn up(&self, db: &mut dyn MigrationContext) -> Result<()> {
                 #(#up)*

@@ -116,6 +116,7 @@ pub fn squash(
         transactional: range.iter().all(|p| p.transactional),
         parent: None,
         replaces: range.iter().map(|p| p.version.clone()).collect(),
+        allow: Vec::new(),
         source: None,
     };
     // The squash must build exactly what the migrations it replaces build.
@@ -321,6 +322,7 @@ pub fn rebase(
             transactional: plan.transactional,
             parent: Some(parent),
             replaces: vec![plan.version.clone()],
+            allow: plan.allow.clone(),
             source: None,
         });
         parent = version;
@@ -384,6 +386,7 @@ mod tests {
             transactional: true,
             parent: None,
             replaces: vec![],
+            allow: Vec::new(),
             source: None,
         }
     }

@@ -12,7 +12,7 @@
 //! MigrationPlans ─ Migrator (pending, order, checksums, destructive gate, dry run) ─> Backend
 //! ```
 //!
-//! The API comes in seven groups:
+//! The API comes in eight groups:
 //! - [`schema`]: snapshots of a schema, their types, and the operations that edit them;
 //! - [`diff`]: what changed between two snapshots;
 //! - [`data`]: the values, expressions and filters of data steps (insert, update, delete rows);
@@ -20,6 +20,8 @@
 //! - [`files`]: migration files: generating, reading back, the [`Migration`] trait;
 //! - [`run`]: the [`run::Migrator`], which decides everything about applying migrations and runs
 //!   every step;
+//! - [`lint`]: what a migration does to a database in use (locks, rewrites, data it can lose),
+//!   as findings with stable codes;
 //! - [`backend`]: what a database implements: four narrow traits that plan and perform steps
 //!   ([`backend::Executor`]), keep tracking rows ([`backend::Journal`]), lock
 //!   ([`backend::Lock`]) and read the schema back ([`backend::Introspect`]).
@@ -59,6 +61,7 @@ mod execute;
 mod fs;
 mod generate;
 mod history;
+pub mod lint;
 mod load;
 mod lock;
 mod migration;

@@ -4,6 +4,7 @@
 //! covers.
 
 use crate::data::{Expr, Filter, Value};
+use crate::lint::Allow;
 use crate::operation::{ColumnPosition, Operation};
 use crate::snapshot::{ColumnDef, IndexDef, SchemaSnapshot, TableDef};
 use crate::{Error, Result};
@@ -34,6 +35,12 @@ pub trait Migration: Send + Sync {
     /// The migrations a squashed migration took the place of (`toasty migrate:squash`), oldest
     /// first: a database that applied them is up to date with this one. Empty for any other.
     fn replaces(&self) -> &[&str] {
+        &[]
+    }
+
+    /// The lint findings this migration allows, by code, each with the reason: `&[("code",
+    /// "why it is safe here")]`. Listed by `migrate:lint` and the dry run as allowed.
+    fn allow(&self) -> &[(&str, &str)] {
         &[]
     }
 
@@ -192,6 +199,9 @@ pub struct MigrationPlan {
     /// See [`Migration::replaces`]. Not covered by the checksum either.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaces: Vec<String>,
+    /// See [`Migration::allow`]. Not covered by the checksum: it changes no step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<Allow>,
     /// The file a parsed plan was read from and the line of each operation, so that a problem
     /// found later (a data step that does not fit the schema) names its place. `None` for a
     /// plan built in code.
@@ -215,6 +225,7 @@ impl PartialEq for MigrationPlan {
         self.version == other.version
             && self.parent == other.parent
             && self.replaces == other.replaces
+            && self.allow == other.allow
             && self.up == other.up
             && self.down == other.down
             && self.transactional == other.transactional
@@ -251,6 +262,7 @@ impl MigrationPlan {
             transactional: true,
             parent: None,
             replaces: Vec::new(),
+            allow: Vec::new(),
             source: None,
         }
     }
@@ -276,6 +288,14 @@ impl MigrationPlan {
             transactional: migration.transactional(),
             parent: migration.parent().map(str::to_string),
             replaces: migration.replaces().iter().map(|v| v.to_string()).collect(),
+            allow: migration
+                .allow()
+                .iter()
+                .map(|(code, reason)| Allow {
+                    code: code.to_string(),
+                    reason: reason.to_string(),
+                })
+                .collect(),
             source: None,
         })
     }

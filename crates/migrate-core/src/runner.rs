@@ -2,8 +2,9 @@
 //! the files on disk, the destructive gate, dry runs, and up/down/status. It lives once, here, and
 //! drives any database through the narrow [`Backend`] trait.
 
-use crate::backend::{Atomicity, Backend, Journal, JournalRow, Step};
+use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
 use crate::execute::{run_in_transaction, run_journaled};
+use crate::lint::{Finding, lint_plan};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
 use crate::snapshot::SchemaSnapshot;
@@ -80,6 +81,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Let destructive operations run.
     pub allow_destructive: bool,
+    /// How a step that gave up waiting for a lock is tried again.
+    pub lock_retry: LockRetry,
 }
 
 /// What a run did (or, dry, would do), migration by migration.
@@ -95,6 +98,8 @@ pub struct RunStep {
     pub statements: Vec<String>,
     /// Operations that can lose data, described.
     pub destructive: Vec<String>,
+    /// What `up` does to the database while it is in use ([`crate::lint`]); none for `down`.
+    pub findings: Vec<Finding>,
     /// `None` for a dry run.
     pub execution_time: Option<Duration>,
 }
@@ -414,7 +419,12 @@ impl Migrator {
         }
         let mut operations = Vec::with_capacity(todo.len());
         let mut planned = Vec::with_capacity(todo.len());
+        let mut findings = Vec::with_capacity(todo.len());
         for plan in todo {
+            findings.push(match direction {
+                Direction::Up => lint_plan(plan, &live, &|op, table| backend.lint(op, table)),
+                Direction::Down => Vec::new(),
+            });
             let ops = match direction {
                 Direction::Up => Cow::Borrowed(plan.up.as_slice()),
                 Direction::Down => plan.down_with_inserts_reverted(&live),
@@ -461,7 +471,9 @@ impl Migrator {
             planned.push(steps);
         }
         let mut report = RunReport::default();
-        for ((plan, steps), ops) in todo.iter().zip(&planned).zip(&operations) {
+        for (((plan, steps), ops), findings) in
+            todo.iter().zip(&planned).zip(&operations).zip(findings)
+        {
             report.steps.push(RunStep {
                 version: plan.version.clone(),
                 direction,
@@ -471,6 +483,7 @@ impl Migrator {
                     .filter(|op| op.is_destructive())
                     .map(|op| op.to_string())
                     .collect(),
+                findings,
                 execution_time: None,
             });
         }
@@ -497,18 +510,53 @@ impl Migrator {
         }
         for ((plan, steps), step) in todo.iter().zip(&planned).zip(&mut report.steps) {
             let checksum = self.index.checksum(&plan.version);
-            let elapsed = match backend.atomicity(plan)? {
-                Atomicity::Transaction => {
-                    run_in_transaction(backend, plan, steps, direction, &checksum).await?
-                }
-                Atomicity::Journal => {
-                    run_journaled(backend, plan, steps, direction, &checksum).await?
+            // A step that gave up waiting for a lock runs again after a pause (a journaled
+            // run resumes at it), so the application's queries queued behind it run meanwhile.
+            let mut attempt = 0;
+            let elapsed = loop {
+                let run = match backend.atomicity(plan)? {
+                    Atomicity::Transaction => {
+                        run_in_transaction(backend, plan, steps, direction, &checksum).await
+                    }
+                    Atomicity::Journal => {
+                        run_journaled(backend, plan, steps, direction, &checksum).await
+                    }
+                };
+                match run {
+                    Err(e) if backend.lock_timed_out(&e) => {
+                        if attempt == options.lock_retry.attempts {
+                            return Err(gave_up_on_lock(backend, attempt + 1, e).await);
+                        }
+                        backend
+                            .pause(options.lock_retry.pause_before(attempt))
+                            .await;
+                        attempt += 1;
+                    }
+                    other => break other?,
                 }
             };
             step.execution_time = Some(elapsed);
         }
         Ok(report)
     }
+}
+
+/// The error a run ends with when a step gave up waiting for a lock `attempts` times: the
+/// last one, with the sessions that may hold the lock.
+async fn gave_up_on_lock<B: Backend>(backend: &mut B, attempts: u32, last: Error) -> Error {
+    let holders = backend.lock_holders().await;
+    let held = match holders.is_empty() {
+        true => String::new(),
+        false => format!("; open transactions: {}", holders.join("; ")),
+    };
+    Error::driver(
+        backend.target(),
+        format!(
+            "gave up after {attempts} attempts: a lock the migration needs is held by another \
+             session{held}"
+        ),
+        last,
+    )
 }
 
 /// The first operation that did not replay: which, and why.

@@ -67,6 +67,7 @@ async fn main() {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     let one = RunOptions {

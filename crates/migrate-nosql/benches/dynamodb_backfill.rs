@@ -97,6 +97,7 @@ async fn main() {
                 transactional: true,
                 parent: None,
                 replaces: Vec::new(),
+                allow: Vec::new(),
                 source: None,
             },
         ]);

@@ -16,16 +16,20 @@ mod connect;
 mod dynamo;
 #[cfg(any(feature = "dynamodb", feature = "mongodb"))]
 mod lease;
+#[cfg(any(feature = "dynamodb", feature = "mongodb"))]
+mod lint;
 #[cfg(feature = "mongodb")]
 mod mongo;
 #[cfg(any(feature = "dynamodb", feature = "mongodb"))]
 mod progress;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::{DynamoBackend, DynamoStep, stored_snapshot as dynamodb_stored_snapshot};
+pub use dynamo::{
+    DynamoBackend, DynamoStep, lint as dynamodb_lint, stored_snapshot as dynamodb_stored_snapshot,
+};
 
 #[cfg(feature = "mongodb")]
 pub use mongo::{
-    LOCK_COLLECTION, MongoBackend, MongoStep, TRACKING_COLLECTION, commands, render,
-    stored_snapshot, validator,
+    LOCK_COLLECTION, MongoBackend, MongoStep, TRACKING_COLLECTION, commands, lint as mongodb_lint,
+    render, stored_snapshot, validator,
 };

@@ -78,6 +78,7 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                 transactional: true,
                 parent: None,
                 replaces: Vec::new(),
+                allow: Vec::new(),
                 source: None,
             }
         })

@@ -43,6 +43,7 @@ fn label(run: usize) -> MigrationPlan {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     }
 }
@@ -73,6 +74,7 @@ async fn bench(dialect: Dialect, url: &str, rows: i64) {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     }]);
     create.up(&mut db, &RunOptions::default()).await.unwrap();

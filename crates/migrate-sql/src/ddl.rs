@@ -11,7 +11,7 @@ use toasty_migrate::schema::{
 pub const REBUILD_TABLE: &str = "_toasty_migrate_rebuild";
 
 /// What ALTER TABLE on SQLite cannot do, so that the table is rebuilt.
-fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
+pub(crate) fn sqlite_rebuild_reason(op: &Operation) -> Option<&'static str> {
     match op {
         Operation::ModifyColumn { from, to, .. } => {
             let rename_only = ColumnDef {

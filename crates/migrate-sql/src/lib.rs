@@ -7,6 +7,7 @@
 //! - [`ddl`]: the statements for each operation, including SQLite's copy-table rebuild.
 //! - [`dml`]: data steps as statements with bound parameters, batched by key.
 //! - [`introspect`]: reading a live database back into a `SchemaSnapshot`.
+//! - [`lint`]: what each operation does to a table in use (locks, rewrites), per dialect.
 //! - [`SqlBackend`]: the migrator's `Backend` over one connection: the `_toasty_migrations`
 //!   tracking table, the lock (PostgreSQL advisory lock, MySQL `GET_LOCK`, SQLite
 //!   `BEGIN IMMEDIATE`), one transaction per migration on PostgreSQL and SQLite, and
@@ -32,6 +33,7 @@ pub mod ddl;
 pub mod dialect;
 pub mod dml;
 pub mod introspect;
+pub mod lint;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;

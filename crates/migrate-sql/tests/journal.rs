@@ -52,6 +52,7 @@ async fn a_failed_first_statement_records_nothing() {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     let migrator = Migrator::from_plans(vec![create, duplicate]);

@@ -364,6 +364,7 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
         transactional: true,
         parent: None,
         replaces: Vec::new(),
+        allow: Vec::new(),
         source: None,
     };
     vec![fill, label]

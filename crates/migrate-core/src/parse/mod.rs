@@ -7,6 +7,7 @@
 mod data;
 mod schema;
 
+use crate::lint::Allow;
 use crate::migration::{MigrationPlan, Source};
 use crate::nesting::MAX_FILE_NESTING;
 use crate::operation::Operation;
@@ -173,7 +174,7 @@ impl Parser {
             return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
         }
         let (mut version, mut up, mut down, mut transactional) = (None, None, None, None);
-        let (mut parent, mut replaces) = (None, None);
+        let (mut parent, mut replaces, mut allow) = (None, None, None);
         for item in &imp.items {
             let ImplItem::Fn(f) = item else {
                 return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
@@ -228,11 +229,35 @@ impl Parser {
                             .collect::<Result<Vec<_>>>()?,
                     );
                 }
+                "allow" if allow.is_none() => {
+                    let expected = "`&[(\"<code>\", \"<reason>\"), ..]` as the body of `allow`";
+                    let [Stmt::Expr(Expr::Reference(r), None)] = f.block.stmts.as_slice() else {
+                        return Err(self.unexpected(&f.block, expected));
+                    };
+                    let Expr::Array(pairs) = &*r.expr else {
+                        return Err(self.unexpected(&r.expr, expected));
+                    };
+                    let mut allows = Vec::new();
+                    for pair in &pairs.elems {
+                        let Expr::Tuple(t) = pair else {
+                            return Err(self.unexpected(pair, expected));
+                        };
+                        let [code, reason] = [t.elems.first(), t.elems.get(1)];
+                        let (Some(code), Some(reason), 2) = (code, reason, t.elems.len()) else {
+                            return Err(self.unexpected(pair, expected));
+                        };
+                        allows.push(Allow {
+                            code: self.str_arg(code)?,
+                            reason: self.str_arg(reason)?,
+                        });
+                    }
+                    allow = Some(allows);
+                }
                 "up" if up.is_none() => up = Some(self.body(&f.block)?),
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
                 _ => {
                     return Err(
-                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces` and `fn transactional`")
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces`, `fn allow` and `fn transactional`")
                     );
                 }
             }
@@ -248,6 +273,7 @@ impl Parser {
             transactional: transactional.unwrap_or(true),
             parent: parent.flatten(),
             replaces: replaces.unwrap_or_default(),
+            allow: allow.unwrap_or_default(),
             source: Some(Source {
                 path: self.path.clone(),
                 up: up_lines,

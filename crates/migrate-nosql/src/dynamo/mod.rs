@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::data::Filter;
+use toasty_migrate::lint::Finding;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
@@ -341,6 +342,10 @@ impl Executor for DynamoBackend {
 
     /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
     /// Toasty's index naming included.
+    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+        lint(op, table)
+    }
+
     fn check(&self, op: &Operation) -> std::result::Result<(), String> {
         let name = |role: &str, name: &str| {
             let ok = (3..=255).contains(&name.len())
@@ -548,4 +553,14 @@ impl Backend for DynamoBackend {
     fn target(&self) -> String {
         self.target.clone()
     }
+}
+
+/// DynamoDB's lint findings for `op` on `table` (pure; see [`crate::lint`]): a rewrite of every
+/// item, where the stored form of a converted column changes.
+pub fn lint(op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+    crate::lint::rewrite("dynamodb-rewrite", op, table, "item", |from, to| {
+        Stored::of(&from.ty) != Stored::of(&to.ty)
+    })
+    .into_iter()
+    .collect()
 }

@@ -18,6 +18,7 @@ use mongodb::{Client, Database};
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::data::Filter;
+use toasty_migrate::lint::Finding;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step, redact},
@@ -380,6 +381,10 @@ impl Executor for MongoBackend {
         check(self.db.name(), op)
     }
 
+    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+        lint(op, table)
+    }
+
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<MongoStep>> {
         let table = op.table().and_then(|t| live.table(t));
         let unsupported = |message| Error::Unsupported {
@@ -469,4 +474,14 @@ impl Backend for MongoBackend {
     fn target(&self) -> String {
         self.target.clone()
     }
+}
+
+/// MongoDB's lint findings for `op` on `table` (pure; see [`crate::lint`]): an update of every
+/// document, where a converted column's type changes.
+pub fn lint(op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+    crate::lint::rewrite("mongodb-rewrite", op, table, "document", |from, to| {
+        from.ty != to.ty
+    })
+    .into_iter()
+    .collect()
 }

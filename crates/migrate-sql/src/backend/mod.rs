@@ -24,6 +24,7 @@ use sqlx_mysql::MySqlConnection;
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
 use toasty_migrate::data::{Filter, key_filter};
+use toasty_migrate::lint::Finding;
 use toasty_migrate::schema::TableSnapshot;
 use toasty_migrate::{
     Error, Result,
@@ -70,6 +71,7 @@ mod catalog;
 mod data;
 mod effect;
 mod journal;
+mod lock_wait;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
@@ -231,6 +233,9 @@ impl SqlBackend {
             }
             Dialect::Sqlite => {}
         }
+        backend
+            .set_statement_lock_timeout(Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT))
+            .await?;
         Ok(backend)
     }
 
@@ -240,8 +245,7 @@ impl SqlBackend {
         self
     }
 
-    /// How many rows each batch of an update or delete touches (default 1,000), where the
-    /// table's key is one integer column.
+    /// How many rows each batch of an update or delete touches (default 1,000).
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
         self
@@ -397,6 +401,18 @@ impl Executor for SqlBackend {
 
     fn check(&self, op: &Operation) -> std::result::Result<(), String> {
         ddl::check(self.dialect, op)
+    }
+
+    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+        crate::lint::findings(self.dialect, op, table)
+    }
+
+    fn lock_timed_out(&self, err: &Error) -> bool {
+        self.gave_up_on_lock(err)
+    }
+
+    async fn lock_holders(&mut self) -> Vec<String> {
+        self.open_transactions().await
     }
 
     fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<SqlStep>> {

@@ -1,0 +1,221 @@
+//! Lint: what a migration does to a database in use that its correctness does not show. A
+//! migration that is right can still block the application: an index build that stops writes,
+//! a table rewritten or scanned under an exclusive lock, a unique index the existing rows break,
+//! a change that loses data. Each finding has a stable code, a one-line reason and the safe
+//! alternative; a migration allows one visibly, with its reason (`fn allow` in the file).
+//!
+//! Only operations on tables that existed before the migration are judged: a table the
+//! migration creates is empty while it runs. The rules every database shares live here; each
+//! backend adds its own through [`Executor::lint`](crate::backend::Executor::lint).
+
+use crate::migration::MigrationPlan;
+use crate::operation::Operation;
+use crate::snapshot::{SchemaSnapshot, TableSnapshot};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How much a finding matters: an error fails `toasty migrate:lint` unless allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+/// One thing a migration's operation does to a database in use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable, for allowing it: `destructive`, `pg-index-blocks-writes`...
+    pub code: &'static str,
+    pub level: Level,
+    /// The operation, as the dry run lists it.
+    pub operation: String,
+    /// What it does, in one line.
+    pub reason: String,
+    /// What to do instead.
+    pub instead: String,
+    /// The reason the migration gives for allowing it, if it does.
+    pub allowed: Option<String>,
+}
+
+impl Finding {
+    /// A finding about `op`; the backends' rules build theirs with it.
+    pub fn new(
+        code: &'static str,
+        level: Level,
+        op: &Operation,
+        reason: impl Into<String>,
+        instead: impl Into<String>,
+    ) -> Self {
+        Finding {
+            code,
+            level,
+            operation: op.to_string(),
+            reason: reason.into(),
+            instead: instead.into(),
+            allowed: None,
+        }
+    }
+
+    /// An error the migration does not allow: what fails `migrate:lint`.
+    pub fn blocks(&self) -> bool {
+        self.level == Level::Error && self.allowed.is_none()
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Warning => "warning",
+            Level::Error => "error",
+        };
+        write!(
+            f,
+            "{level}[{}] `{}`: {}",
+            self.code, self.operation, self.reason
+        )?;
+        match &self.allowed {
+            Some(why) => write!(f, " (allowed: {why})"),
+            None => write!(f, "; instead: {}", self.instead),
+        }
+    }
+}
+
+/// A code a migration allows, and why: `fn allow` in its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allow {
+    pub code: String,
+    pub reason: String,
+}
+
+/// The findings of `plan`'s `up` on a database whose schema is `before` (what the migrations
+/// before it build): the shared rules, then `backend`'s, for each operation on a table that
+/// existed before the migration; each marked allowed where the migration allows its code.
+pub fn lint_plan(
+    plan: &MigrationPlan,
+    before: &SchemaSnapshot,
+    backend: &dyn Fn(&Operation, &TableSnapshot) -> Vec<Finding>,
+) -> Vec<Finding> {
+    let mut live = before.clone();
+    let mut findings = Vec::new();
+    for op in &plan.up {
+        let existing = op.table().and_then(|t| before.table(t).and(live.table(t)));
+        if let Some(table) = existing {
+            findings.extend(shared(op, table));
+            findings.extend(backend(op, table));
+        }
+        // An operation that does not replay is the runner's to refuse, not lint's.
+        let _ = live.apply(op);
+    }
+    for finding in &mut findings {
+        finding.allowed = plan
+            .allow
+            .iter()
+            .find(|a| a.code == finding.code)
+            .map(|a| a.reason.clone());
+    }
+    findings
+}
+
+/// The rules every database shares.
+fn shared(op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if op.is_destructive() {
+        out.push(Finding::new(
+            "destructive",
+            Level::Error,
+            op,
+            "can lose data that exists in the table",
+            "keep the data (a rename, or a copy made by a data step first), or allow it here",
+        ));
+    }
+    if let Operation::AddColumn { column, .. } = op
+        && !column.nullable
+        && column.default.is_none()
+    {
+        out.push(Finding::new(
+            "not-null-without-default",
+            Level::Error,
+            op,
+            format!(
+                "fails if {} has rows: they have no value for it",
+                table.name
+            ),
+            "give it a default, or add it nullable, fill it (a data step), then make it NOT NULL",
+        ));
+    }
+    if let Operation::CreateIndex { index, .. } = op
+        && index.unique
+    {
+        out.push(Finding::new(
+            "unique-index-on-data",
+            Level::Warning,
+            op,
+            format!("fails if rows of {} already repeat a value", table.name),
+            "remove the duplicates first (a data step), or add the index while the table is new",
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ColumnDef, IndexDef};
+    use crate::types::ColumnType;
+
+    #[test]
+    fn only_tables_that_existed_are_judged_and_allows_are_kept() {
+        let users = TableSnapshot::keyed_by_first_column(
+            "users",
+            vec![
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("email", ColumnType::Text),
+            ],
+            vec![],
+        );
+        let before = SchemaSnapshot::new(vec![users.clone()]);
+        let posts = TableSnapshot {
+            name: "posts".into(),
+            ..users.clone()
+        };
+        let unique = |table: &str| Operation::CreateIndex {
+            table: table.into(),
+            index: IndexDef::new(format!("{table}_email"), &["email"], true),
+        };
+        let mut plan = MigrationPlan {
+            version: "20250101_000000_x".into(),
+            up: vec![
+                Operation::CreateTable(posts.def()),
+                unique("posts"),
+                unique("users"),
+                Operation::DropColumn {
+                    table: "users".into(),
+                    column: "email".into(),
+                },
+            ],
+            down: vec![],
+            transactional: true,
+            parent: None,
+            replaces: vec![],
+            allow: vec![Allow {
+                code: "destructive".into(),
+                reason: "nobody reads it".into(),
+            }],
+            source: None,
+        };
+        let findings = lint_plan(&plan, &before, &|_, _| Vec::new());
+        let codes: Vec<(&str, bool)> = findings.iter().map(|f| (f.code, f.blocks())).collect();
+        assert_eq!(
+            codes,
+            [("unique-index-on-data", false), ("destructive", false)],
+            "posts is new; the drop is allowed"
+        );
+        assert_eq!(
+            findings[1].to_string(),
+            "error[destructive] `drop column users.email`: can lose data that exists in the table (allowed: nobody reads it)"
+        );
+        plan.allow.clear();
+        assert!(lint_plan(&plan, &before, &|_, _| Vec::new())[1].blocks());
+    }
+}
