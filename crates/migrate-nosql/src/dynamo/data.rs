@@ -273,22 +273,10 @@ impl DynamoBackend {
                 "attribute_not_exists(#k)",
                 names,
             )?);
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-                {
-                    "its key or one of its unique values exists"
-                }
-                Err(e) => return Err(self.error(e)),
+            if self.transact(writes).await? {
+                return Ok(());
             }
+            "its key or one of its unique values exists"
         };
         // Done by an earlier, interrupted run if the item there is this row.
         let existing = self
@@ -453,6 +441,25 @@ impl DynamoBackend {
                 );
             }
         }
+        if self.transact(writes).await? {
+            return Ok(());
+        }
+        let values: Vec<String> = changed
+            .iter()
+            .filter(|(c, _)| moved.iter().any(|i| i.columns[0].column == *c))
+            .map(|(c, v)| format!("{c} = {v}"))
+            .collect();
+        Err(self.error_message(format!(
+            "cannot update in {} the item with {}: another item has {} (a unique index)",
+            table.name,
+            items::describe_key(table, item),
+            values.join(", ")
+        )))
+    }
+
+    /// Sends `writes` as one transaction: `false` where a condition refused it, and nothing
+    /// was written.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool> {
         let sent = self
             .client
             .transact_write_items()
@@ -460,22 +467,12 @@ impl DynamoBackend {
             .send()
             .await;
         match sent {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_transaction_canceled_exception()) =>
             {
-                let values: Vec<String> = changed
-                    .iter()
-                    .filter(|(c, _)| moved.iter().any(|i| i.columns[0].column == *c))
-                    .map(|(c, v)| format!("{c} = {v}"))
-                    .collect();
-                Err(self.error_message(format!(
-                    "cannot update in {} the item with {}: another item has {} (a unique index)",
-                    table.name,
-                    items::describe_key(table, item),
-                    values.join(", ")
-                )))
+                Ok(false)
             }
             Err(e) => Err(self.error(e)),
         }
