@@ -51,15 +51,19 @@ impl Kind {
 pub async fn sql(
     url: &str,
     writes: bool,
-    batch_size: usize,
+    target: &crate::Target,
 ) -> Result<toasty_migrate_sql::SqlBackend, Error> {
     use toasty_migrate_sql::SqlBackend;
-    let backend = if writes {
+    let mut backend = if writes {
         SqlBackend::connect(url).await?
     } else {
         SqlBackend::connect_without_creating(url).await?
     };
-    Ok(backend.with_batch_size(batch_size))
+    let lock_wait = std::time::Duration::from_millis(target.lock_wait);
+    backend
+        .set_statement_lock_timeout((!lock_wait.is_zero()).then_some(lock_wait))
+        .await?;
+    Ok(backend.with_batch_size(target.batch_size))
 }
 
 #[cfg(feature = "mongodb")]
@@ -88,7 +92,7 @@ macro_rules! with_backend {
         match $crate::backend::Kind::of(url)? {
             #[cfg(feature = "sql")]
             $crate::backend::Kind::Sql => {
-                $command($($arg,)* $crate::backend::sql(url, writes, target.batch_size)).await
+                $command($($arg,)* $crate::backend::sql(url, writes, target)).await
             }
             #[cfg(feature = "mongodb")]
             $crate::backend::Kind::Mongo => $command($($arg,)* $crate::backend::mongo(url)).await,

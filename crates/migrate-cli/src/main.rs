@@ -98,6 +98,10 @@ pub struct Target {
     /// locks over the whole table.
     #[arg(long, value_name = "ROWS", default_value_t = 1000)]
     pub batch_size: usize,
+    /// PostgreSQL, MySQL: how long a statement waits for a lock the application holds before
+    /// the migration lets go and is retried (--lock-retries); 0 waits as the server says.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub lock_wait: u64,
 }
 
 impl Target {

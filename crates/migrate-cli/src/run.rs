@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::path::Path;
 use toasty_migrate::{
-    backend::Backend,
+    backend::{Backend, LockRetry},
     files::Direction,
     run::{Migrator, RunOptions, RunReport},
     schema::Operation,
@@ -27,6 +27,10 @@ pub struct UpArgs {
     /// Let operations that can lose data run.
     #[arg(long)]
     allow_destructive: bool,
+    /// How many more times a migration whose statement gave up waiting for a lock is tried,
+    /// after pauses from 0.5 s, doubling.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    lock_retries: u32,
 }
 
 #[derive(Args)]
@@ -39,6 +43,9 @@ pub struct DownArgs {
     /// Print the exact statements instead of running them.
     #[arg(long)]
     dry_run: bool,
+    /// How many more times a migration whose statement gave up waiting for a lock is tried.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    lock_retries: u32,
 }
 
 /// `load(--dir)` and the backend `connect` connects to, at once: reading many files and
@@ -75,7 +82,10 @@ async fn up_on<B: Backend>(
         count: args.count,
         dry_run: args.dry_run,
         allow_destructive: args.allow_destructive,
-        ..RunOptions::default()
+        lock_retry: LockRetry {
+            attempts: args.lock_retries,
+            ..LockRetry::default()
+        },
     };
     let report = migrator.up(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
@@ -103,7 +113,10 @@ async fn down_on<B: Backend>(
         count: Some(args.count),
         dry_run: args.dry_run,
         allow_destructive: true,
-        ..RunOptions::default()
+        lock_retry: LockRetry {
+            attempts: args.lock_retries,
+            ..LockRetry::default()
+        },
     };
     let report = migrator.down(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
