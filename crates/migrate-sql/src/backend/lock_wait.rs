@@ -4,7 +4,7 @@
 //! held for long; the core retries a step that gave up ([`toasty_migrate::backend::LockRetry`]).
 //! SQLite has one writer and no such wait.
 
-use super::{Conn, SqlBackend};
+use super::SqlBackend;
 use std::time::Duration;
 use toasty_migrate::{Error, Result};
 
@@ -39,26 +39,25 @@ impl SqlBackend {
     /// Whether `err` is a statement that gave up waiting for a lock: PostgreSQL's
     /// `lock_not_available` (55P03), MySQL's lock wait timeout (1205).
     pub(super) fn gave_up_on_lock(&self, err: &Error) -> bool {
-        let Error::Backend {
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        if let Error::Backend {
             source: Some(source),
             ..
         } = err
-        else {
-            return false;
-        };
-        let Some(sqlx_core::error::Error::Database(db)) =
-            source.downcast_ref::<sqlx_core::error::Error>()
-        else {
-            return false;
-        };
-        match self.dialect {
-            crate::Dialect::Postgres => db.code().as_deref() == Some("55P03"),
-            #[cfg(feature = "mysql")]
-            crate::Dialect::Mysql => db
-                .try_downcast_ref::<sqlx_mysql::MySqlDatabaseError>()
-                .is_some_and(|e| e.number() == 1205),
-            _ => false,
+            && let Some(sqlx_core::error::Error::Database(db)) =
+                source.downcast_ref::<sqlx_core::error::Error>()
+        {
+            return match self.dialect {
+                crate::Dialect::Postgres => db.code().as_deref() == Some("55P03"),
+                #[cfg(feature = "mysql")]
+                crate::Dialect::Mysql => db
+                    .try_downcast_ref::<sqlx_mysql::MySqlDatabaseError>()
+                    .is_some_and(|e| e.number() == 1205),
+                _ => false,
+            };
         }
+        let _ = err;
+        false
     }
 
     /// The other sessions with an open transaction, oldest first: who may hold the lock.
@@ -67,7 +66,7 @@ impl SqlBackend {
         use sqlx_core::{query_scalar::query_scalar, sql_str::AssertSqlSafe};
         let found = match &mut self.conn {
             #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => query_scalar::<_, String>(AssertSqlSafe(
+            super::Conn::Postgres(c) => query_scalar::<_, String>(AssertSqlSafe(
                 "SELECT 'pid ' || pid || ', ' || COALESCE(state, '?') || ' for ' || \
                  EXTRACT(EPOCH FROM now() - xact_start)::bigint || ' s: ' || left(query, 120) \
                  FROM pg_stat_activity WHERE datname = current_database() \
@@ -78,7 +77,7 @@ impl SqlBackend {
             .await
             .ok(),
             #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => query_scalar::<_, String>(AssertSqlSafe(
+            super::Conn::Mysql(c) => query_scalar::<_, String>(AssertSqlSafe(
                 "SELECT CONCAT('id ', p.ID, ', ', p.COMMAND, ' for ', p.TIME, ' s: ', \
                  LEFT(COALESCE(t.trx_query, p.INFO, '(idle in transaction)'), 120)) \
                  FROM information_schema.INNODB_TRX t \
