@@ -20,8 +20,8 @@ use crate::data::Filter;
 use crate::lint::Finding;
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
-use crate::runner::AppliedMigration;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
+use crate::state::AppliedMigration;
 use crate::{Error, Result};
 use std::time::Duration;
 

@@ -7,8 +7,9 @@
 use crate::Result;
 use crate::backend::Introspect;
 use crate::diff::detect_changes;
-use crate::runner::{MigrationState, MigrationStatus, Migrator};
+use crate::runner::Migrator;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
+use crate::state::{MigrationState, MigrationStatus};
 
 /// Whether the database matches the schema its applied migrations build.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@
 
 use crate::backend::{Executor, Journal, Step};
 use crate::migration::{Direction, MigrationPlan};
-use crate::runner::AppliedMigration;
+use crate::state::AppliedMigration;
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;

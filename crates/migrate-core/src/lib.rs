@@ -72,6 +72,7 @@ mod redact;
 mod runner;
 pub mod seed;
 mod snapshot;
+mod state;
 mod types;
 
 #[cfg(feature = "toasty")]
@@ -118,9 +119,8 @@ pub mod files {
 pub mod run {
     pub use crate::baseline::baseline;
     pub use crate::drift::Drift;
-    pub use crate::runner::{
-        AppliedMigration, MigrationState, MigrationStatus, Migrator, RunOptions, RunReport, RunStep,
-    };
+    pub use crate::runner::{Migrator, RunOptions, RunReport, RunStep};
+    pub use crate::state::{AppliedMigration, MigrationState, MigrationStatus};
 }
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.
