@@ -15,11 +15,10 @@
 //! where the two branches change the same table, column or index: their order would matter.
 
 use crate::diff::detect_changes;
-use crate::generate::{
-    MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod, slugify,
-};
+use crate::generate::{MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, slugify};
 use crate::migration::{Direction, MigrationPlan, version_name};
 use crate::operation::Operation;
+use crate::render::{render_migration, render_mod};
 use crate::snapshot::{SchemaSnapshot, snapshot_to_json};
 use crate::{Error, Result};
 use std::collections::BTreeSet;

@@ -69,6 +69,7 @@ mod nesting;
 mod operation;
 mod parse;
 mod redact;
+mod render;
 mod runner;
 pub mod seed;
 mod snapshot;
@@ -102,9 +103,7 @@ pub mod files {
     #[cfg(feature = "toasty")]
     pub use crate::check::check_models;
     pub use crate::check::{Check, check, check_plans, forks};
-    pub use crate::generate::{
-        MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, render_migration, render_mod,
-    };
+    pub use crate::generate::{MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions};
     pub use crate::history::{rebase, squash, write_history};
     pub use crate::load::{parse_migration_dir, parse_migrations};
     pub use crate::migration::{
@@ -112,6 +111,7 @@ pub mod files {
         is_version, version_name,
     };
     pub use crate::parse::{parse_migration, parse_migration_file, parse_step};
+    pub use crate::render::{render_migration, render_mod};
 }
 
 /// Applying and reverting migrations: the [`Migrator`](run::Migrator), its options and reports,
