@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fails, run, toasty};
+use common::{db, fails, run, toasty};
 use std::path::Path;
 use toasty_core::driver::Capability;
 use toasty_migrate::schema::{SchemaSnapshot, save_snapshot};
@@ -65,14 +65,6 @@ fn capability(dialect: Dialect) -> &'static Capability {
 fn export(models: toasty::ModelSet, dialect: Dialect, path: &Path) {
     let snapshot = SchemaSnapshot::from_models(models, capability(dialect)).unwrap();
     save_snapshot(&snapshot, path).unwrap();
-}
-
-async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
-    toasty::Db::builder()
-        .models(models)
-        .connect(url)
-        .await
-        .unwrap()
 }
 
 /// One test per SQL database for each of `$test(dialect)`: `sqlite::evolve`, `mariadb::evolve`...

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{fails, run, toasty};
+use common::{db, fails, run, toasty};
 use std::path::Path;
 use toasty_migrate_sql::Dialect;
 use toasty_migrate_tests::TestDatabase;
@@ -30,14 +30,6 @@ steps! {
     indexed: "2_add_index.rs";
     renamed: "3_rename_field.rs";
     dropped: "4_drop_field.rs";
-}
-
-async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
-    toasty::Db::builder()
-        .models(models)
-        .connect(url)
-        .await
-        .unwrap()
 }
 
 /// `cargo new`, as far as this test needs: a library package depending on toasty and, by path,

@@ -162,27 +162,36 @@ proptest! {
     }
 }
 
+/// A directory with one generated migration for each change from one schema of `history` to the
+/// next, a minute apart.
+fn generated_history(history: &[SchemaSnapshot]) -> tempfile::TempDir {
+    use toasty_migrate::files::MigrationGenerator;
+    let dir = tempfile::tempdir().unwrap();
+    let mut previous = SchemaSnapshot::default();
+    for (i, schema) in history.iter().enumerate() {
+        let diff = detect_changes(&previous, schema).unwrap();
+        if diff.is_empty() {
+            continue;
+        }
+        let at =
+            time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(i as i64);
+        let generator = MigrationGenerator::new(dir.path()).at(at);
+        generator
+            .write_migration_file(&generator.generate(&diff, &format!("step {i}")).unwrap())
+            .unwrap();
+        previous = schema.clone();
+    }
+    dir
+}
+
 proptest! {
     // Each case writes files: fewer cases than the pure properties above.
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn a_generated_history_checks_clean(history in prop::collection::vec(schema(), 1..4)) {
-        use toasty_migrate::files::{MigrationGenerator, check};
-        let dir = tempfile::tempdir().unwrap();
-        let mut previous = SchemaSnapshot::default();
-        for (i, schema) in history.iter().enumerate() {
-            let diff = detect_changes(&previous, schema).unwrap();
-            if diff.is_empty() {
-                continue;
-            }
-            let at = time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(i as i64);
-            let generator = MigrationGenerator::new(dir.path()).at(at);
-            generator
-                .write_migration_file(&generator.generate(&diff, &format!("step {i}")).unwrap())
-                .unwrap();
-            previous = schema.clone();
-        }
+        use toasty_migrate::files::check;
+        let dir = generated_history(&history);
         let found = check(dir.path(), Some(history.last().unwrap())).unwrap();
         prop_assert!(found.is_clean(), "{:?}", found);
         prop_assert!(found.built.is_equivalent(history.last().unwrap()));
@@ -200,21 +209,8 @@ proptest! {
         history in prop::collection::vec(schema(), 2..5),
         through in any::<prop::sample::Index>(),
     ) {
-        use toasty_migrate::files::{MigrationGenerator, check, parse_migration_dir, squash, write_history};
-        let dir = tempfile::tempdir().unwrap();
-        let mut previous = SchemaSnapshot::default();
-        for (i, schema) in history.iter().enumerate() {
-            let diff = detect_changes(&previous, schema).unwrap();
-            if diff.is_empty() {
-                continue;
-            }
-            let at = time::macros::datetime!(2025-01-01 00:00:00 UTC) + time::Duration::minutes(i as i64);
-            let generator = MigrationGenerator::new(dir.path()).at(at);
-            generator
-                .write_migration_file(&generator.generate(&diff, &format!("step {i}")).unwrap())
-                .unwrap();
-            previous = schema.clone();
-        }
+        use toasty_migrate::files::{check, parse_migration_dir, squash, write_history};
+        let dir = generated_history(&history);
         let plans = parse_migration_dir(dir.path()).unwrap();
         prop_assume!(plans.len() >= 2);
         let end = 1 + through.index(plans.len() - 1);

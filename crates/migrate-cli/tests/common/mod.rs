@@ -37,3 +37,12 @@ pub fn fails(cmd: &mut Command) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
 }
+
+/// Toasty's runtime over `url` with `models`: what the application would open.
+pub async fn db(models: toasty::ModelSet, url: &str) -> toasty::Db {
+    toasty::Db::builder()
+        .models(models)
+        .connect(url)
+        .await
+        .unwrap()
+}
