@@ -21,7 +21,7 @@ pub struct CheckArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     dir: PathBuf,
     /// Rewrite `.schema.json` and `mod.rs` as the migration files build and list them.
     #[arg(long)]

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use toasty_migrate_sql::{DatabaseUrl, Dialect};
 
 /// The file's name.
 pub const FILE: &str = "toasty.toml";
@@ -89,17 +90,27 @@ impl Config {
         &self.root
     }
 
-    /// `--dir` if given, else the file's `dir`, else `migrations`.
-    pub fn dir(&self, flag: Option<PathBuf>) -> PathBuf {
-        flag.unwrap_or_else(|| match &self.dir {
+    /// The file's `dir`, else `migrations`: the default of every `--dir`.
+    pub fn dir(&self) -> PathBuf {
+        match &self.dir {
             Some(dir) => self.root.join(dir),
             None => PathBuf::from("migrations"),
-        })
+        }
     }
 
     /// The schema file the file names, if it names one.
     pub fn schema(&self) -> Option<PathBuf> {
         self.schema.as_ref().map(|s| self.root.join(s))
+    }
+}
+
+/// The SQL database a flavor builds the schema for; `None` for DynamoDB.
+pub fn sql_dialect(flavor: &str) -> Option<Dialect> {
+    match flavor {
+        "sqlite" => Some(Dialect::Sqlite),
+        "postgresql" => Some(Dialect::Postgres),
+        "mysql" | "mariadb" => Some(Dialect::Mysql),
+        _ => None,
     }
 }
 
@@ -109,15 +120,13 @@ pub fn check_flavor(url: &str) -> Result<()> {
     let Some(flavor) = &get().flavor else {
         return Ok(());
     };
-    let scheme = url.split(':').next().unwrap_or_default();
-    let fits = match flavor.as_str() {
-        "sqlite" => scheme == "sqlite",
-        "postgresql" => matches!(scheme, "postgres" | "postgresql"),
-        "mysql" | "mariadb" => matches!(scheme, "mysql" | "mariadb"),
-        "dynamodb" => scheme == "dynamodb",
-        _ => true,
+    let named = DatabaseUrl::parse(url).ok();
+    let fits = match sql_dialect(flavor) {
+        Some(dialect) => named.is_some_and(|n| n.dialect() == dialect),
+        None => named.is_none(),
     };
     if !fits {
+        let scheme = url.split(':').next().unwrap_or_default();
         bail!(
             "the migrations are built for {flavor} ({FILE}), and the URL is a {scheme} database; \
              use a {flavor} database, or change the flavor and generate the migrations again"

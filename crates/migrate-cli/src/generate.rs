@@ -26,7 +26,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// The migrations directory, created if missing (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     dir: PathBuf,
     /// A column rename, as `table.old=new`, so it keeps its data (repeatable).
     #[arg(long = "rename", value_name = "TABLE.OLD=NEW")]
@@ -47,7 +47,7 @@ pub struct NewArgs {
     #[arg(long, short)]
     message: String,
     /// The migrations directory, created if missing (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     dir: PathBuf,
 }
 

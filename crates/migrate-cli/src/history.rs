@@ -20,7 +20,7 @@ pub struct SquashArgs {
     #[arg(short, long, default_value = "squashed")]
     message: String,
     /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     dir: PathBuf,
 }
 
@@ -29,7 +29,7 @@ pub struct RebaseArgs {
     /// The migration to move after the other branch's, with those generated on top of it.
     version: String,
     /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     dir: PathBuf,
 }
 

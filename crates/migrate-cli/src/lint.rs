@@ -12,10 +12,9 @@ use clap::Args;
 use serde_json::json;
 use toasty_migrate::{
     backend::Backend,
-    files::MigrationPlan,
-    lint::{Finding, lint_plan},
+    lint::{Finding, lint_history},
     run::RunOptions,
-    schema::{Operation, SchemaSnapshot, TableSnapshot},
+    schema::{Operation, TableSnapshot},
 };
 use toasty_migrate_sql::Dialect;
 
@@ -68,25 +67,14 @@ fn offline(args: &LintArgs) -> Result<Vec<(String, Vec<Finding>)>> {
             dir.display()
         );
     }
-    let plans = crate::cache::migrator(dir)?.migrations().to_vec();
+    let migrator = crate::cache::migrator(dir)?;
+    let plans = migrator.migrations();
     let skip = plans.len() - args.latest.unwrap_or(plans.len()).min(plans.len());
     let rules = rules(crate::config::get().flavor.as_deref());
-    let mut schema = SchemaSnapshot::default();
-    let mut out = Vec::new();
-    for (i, plan) in plans.iter().enumerate() {
-        if i >= skip {
-            out.push((plan.version.clone(), lint_plan(plan, &schema, &*rules)));
-        }
-        apply(&mut schema, plan);
-    }
-    Ok(out)
-}
-
-fn apply(schema: &mut SchemaSnapshot, plan: &MigrationPlan) {
-    for op in &plan.up {
-        // One that does not replay is `migrate:check`'s to report.
-        let _ = schema.apply(op);
-    }
+    Ok(lint_history(plans, skip, &*rules)
+        .into_iter()
+        .map(|(plan, findings)| (plan.version.clone(), findings))
+        .collect())
 }
 
 /// A database's own lint rules, as `lint_plan` takes them.
@@ -97,12 +85,10 @@ pub fn rules(flavor: Option<&str>) -> Rules {
     let sql = |dialect: Dialect| -> Rules {
         Box::new(move |op, table| toasty_migrate_sql::lint::findings(dialect, op, table))
     };
-    match flavor {
-        Some("sqlite") => sql(Dialect::Sqlite),
-        Some("postgresql") => sql(Dialect::Postgres),
-        Some("mysql" | "mariadb") => sql(Dialect::Mysql),
+    match (flavor, flavor.and_then(crate::config::sql_dialect)) {
+        (_, Some(dialect)) => sql(dialect),
         #[cfg(feature = "dynamodb")]
-        Some("dynamodb") => Box::new(toasty_migrate_nosql::dynamodb_lint),
+        (Some("dynamodb"), None) => Box::new(toasty_migrate_nosql::dynamodb_lint),
         _ => Box::new(|_, _| Vec::new()),
     }
 }

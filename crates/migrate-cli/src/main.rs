@@ -92,7 +92,7 @@ pub struct Target {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     url: Option<String>,
     /// The migrations directory (default: toasty.toml's `dir`, else `migrations`).
-    #[arg(long, default_value_os_t = crate::config::get().dir(None))]
+    #[arg(long, default_value_os_t = crate::config::get().dir())]
     pub dir: PathBuf,
     /// SQL: rows per batch of a data step's update or delete, so that no statement holds its
     /// locks over the whole table.

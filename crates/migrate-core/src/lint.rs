@@ -117,6 +117,25 @@ pub fn lint_plan(
     findings
 }
 
+/// The findings of each of `plans` (a directory's, in order) from the `skip`-th on, each
+/// against the schema the ones before it build: a history linted with no database.
+pub fn lint_history<'p>(
+    plans: &'p [MigrationPlan],
+    skip: usize,
+    backend: &dyn Fn(&Operation, &TableSnapshot) -> Vec<Finding>,
+) -> Vec<(&'p MigrationPlan, Vec<Finding>)> {
+    let (mut before, _) = crate::runner::replay(&plans[..skip.min(plans.len())]);
+    let mut out = Vec::new();
+    for plan in plans.iter().skip(skip) {
+        out.push((plan, lint_plan(plan, &before, backend)));
+        for op in &plan.up {
+            // One that does not replay is `migrate:check`'s to report.
+            let _ = before.apply(op);
+        }
+    }
+    out
+}
+
 /// The rules every database shares.
 fn shared(op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -20,6 +20,15 @@ impl DatabaseUrl {
         }
     }
 
+    /// The dialect its statements are written in.
+    pub fn dialect(self) -> crate::Dialect {
+        match self {
+            DatabaseUrl::Sqlite => crate::Dialect::Sqlite,
+            DatabaseUrl::Postgres => crate::Dialect::Postgres,
+            DatabaseUrl::Mysql => crate::Dialect::Mysql,
+        }
+    }
+
     /// The Cargo feature (of toasty-migrate-sql and of the `toasty` CLI) that builds its backend.
     pub fn feature(self) -> &'static str {
         match self {

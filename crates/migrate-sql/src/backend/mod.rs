@@ -204,14 +204,7 @@ impl SqlBackend {
                 ));
             }
         };
-        let dialect = match conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(_) => Dialect::Sqlite,
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => Dialect::Postgres,
-            #[cfg(feature = "mysql")]
-            Conn::Mysql(_) => Dialect::Mysql,
-        };
+        let dialect = parsed.dialect();
         let mut backend = SqlBackend {
             conn,
             dialect,
