@@ -423,13 +423,14 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
         up,
         down: vec![drop("posts"), drop("users")],
         transactional: true,
+        online: true,
         parent: None,
         replaces: Vec::new(),
         allow: Vec::new(),
         source: None,
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
-    let journaled = backend.atomicity(&failing).unwrap() == Atomicity::Journal;
+    let journaled = backend.atomicity(&failing, &[]).unwrap() == Atomicity::Journal;
     let err = Migrator::from_plans(vec![failing])
         .up(&mut backend, &allow())
         .await
@@ -493,6 +494,7 @@ async fn a_failed_first_step_records_nothing<C: Connect>(kind: Kind, connect: C)
             table: "users".into(),
         }],
         transactional: true,
+        online: true,
         parent: None,
         replaces: Vec::new(),
         allow: Vec::new(),

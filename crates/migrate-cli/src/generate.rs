@@ -140,7 +140,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     println!("{GREEN}Wrote{GREEN:#} {}", path.display());
     // What it will do to a database in use, by the configured flavor's rules: to review now.
     let rules = crate::lint::rules(crate::config::get().flavor.as_deref());
-    toasty_migrate::lint::lint_plan(&migration, &old, &*rules)
+    toasty_migrate::lint::lint_plan(&migration, &old, true, &*rules)
         .iter()
         .for_each(output::finding);
     // Said, not refused: the file is written; `migrate:check` fails on it.

@@ -25,6 +25,9 @@ pub struct LintArgs {
     /// Without a database: only the newest N migrations.
     #[arg(long, value_name = "N")]
     latest: Option<usize>,
+    /// Lint the plain forms, as `migrate:up --offline` runs them.
+    #[arg(long)]
+    offline: bool,
     /// Print JSON for machines.
     #[arg(long)]
     json: bool,
@@ -33,7 +36,7 @@ pub struct LintArgs {
 pub async fn run(args: LintArgs) -> Result<()> {
     let linted = match args.target.given_url() {
         Some(_) => with_backend!(&args.target, false, pending_on(&args))?,
-        None => offline(&args)?,
+        None => without_database(&args)?,
     };
     report(&linted, args.json)
 }
@@ -47,6 +50,7 @@ async fn pending_on<B: Backend>(
         crate::run::open_with(&args.target, crate::cache::migrator, connect).await?;
     let dry = RunOptions {
         dry_run: true,
+        offline: args.offline,
         ..RunOptions::default()
     };
     let report = migrator.up(&mut backend, &dry).await?;
@@ -59,7 +63,7 @@ async fn pending_on<B: Backend>(
 
 /// Every migration's findings (or the newest `--latest`), each against the schema the ones
 /// before it build, with no database.
-fn offline(args: &LintArgs) -> Result<Vec<(String, Vec<Finding>)>> {
+fn without_database(args: &LintArgs) -> Result<Vec<(String, Vec<Finding>)>> {
     let dir = &args.target.dir;
     if !dir.is_dir() {
         bail!(
@@ -71,25 +75,29 @@ fn offline(args: &LintArgs) -> Result<Vec<(String, Vec<Finding>)>> {
     let plans = migrator.migrations();
     let skip = plans.len() - args.latest.unwrap_or(plans.len()).min(plans.len());
     let rules = rules(crate::config::get().flavor.as_deref());
-    Ok(lint_history(plans, skip, &*rules)
+    Ok(lint_history(plans, skip, !args.offline, &*rules)
         .into_iter()
         .map(|(plan, findings)| (plan.version.clone(), findings))
         .collect())
 }
 
 /// A database's own lint rules, as `lint_plan` takes them.
-pub type Rules = Box<dyn Fn(&Operation, &TableSnapshot) -> Vec<Finding>>;
+pub type Rules = Box<dyn Fn(&Operation, &TableSnapshot, bool) -> Vec<Finding>>;
 
 /// The database's own rules for a flavor (toasty.toml's); with none, the shared rules alone.
 pub fn rules(flavor: Option<&str>) -> Rules {
     let sql = |dialect: Dialect| -> Rules {
-        Box::new(move |op, table| toasty_migrate_sql::lint::findings(dialect, op, table))
+        Box::new(move |op, table, online| {
+            toasty_migrate_sql::lint::findings(dialect, op, table, online)
+        })
     };
     match (flavor, flavor.and_then(crate::config::sql_dialect)) {
         (_, Some(dialect)) => sql(dialect),
         #[cfg(feature = "dynamodb")]
-        (Some("dynamodb"), None) => Box::new(toasty_migrate_nosql::dynamodb_lint),
-        _ => Box::new(|_, _| Vec::new()),
+        (Some("dynamodb"), None) => {
+            Box::new(|op, table, _| toasty_migrate_nosql::dynamodb_lint(op, table))
+        }
+        _ => Box::new(|_, _, _| Vec::new()),
     }
 }
 

@@ -31,6 +31,10 @@ pub struct UpArgs {
     /// after pauses from 0.5 s, doubling.
     #[arg(long, value_name = "N", default_value_t = 5)]
     lock_retries: u32,
+    /// Plain forms for tables an application may be using: no CREATE INDEX CONCURRENTLY, no
+    /// validated check before NOT NULL, no LOCK=NONE. Faster where nothing uses the database.
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Args)]
@@ -46,6 +50,10 @@ pub struct DownArgs {
     /// How many more times a migration whose statement gave up waiting for a lock is tried.
     #[arg(long, value_name = "N", default_value_t = 5)]
     lock_retries: u32,
+    /// Plain forms for tables an application may be using: no CREATE INDEX CONCURRENTLY, no
+    /// validated check before NOT NULL, no LOCK=NONE. Faster where nothing uses the database.
+    #[arg(long)]
+    offline: bool,
 }
 
 /// `load(--dir)` and the backend `connect` connects to, at once: reading many files and
@@ -86,6 +94,7 @@ async fn up_on<B: Backend>(
             attempts: args.lock_retries,
             ..LockRetry::default()
         },
+        offline: args.offline,
     };
     let report = migrator.up(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);
@@ -117,6 +126,7 @@ async fn down_on<B: Backend>(
             attempts: args.lock_retries,
             ..LockRetry::default()
         },
+        offline: args.offline,
     };
     let report = migrator.down(&mut backend, &options).await?;
     print_report(&migrator, &report, args.dry_run);

@@ -68,7 +68,13 @@ pub trait Executor: Send {
     /// The steps that carry out `op` on a database whose schema is `live` (as the migrations
     /// before it, and the operations before it in its migration, leave it). Pure: a dry run and
     /// a run plan the same steps.
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<Self::Step>>;
+    ///
+    /// `online`: `op`'s table existed before its migration, so an application may be using it,
+    /// and neither the run nor the migration opted out ([`Migration::online`]): take the form
+    /// that keeps the table readable and writable while it runs, where this database has one.
+    ///
+    /// [`Migration::online`]: crate::Migration::online
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot, online: bool) -> Result<Vec<Self::Step>>;
 
     /// Performs one step. Performing a step again after it took effect must be harmless or
     /// refused, never wrong: a run killed between a step and its record repeats it.
@@ -107,16 +113,18 @@ pub trait Executor: Send {
     }
 
     /// What `op` does to `table`, which existed before its migration, while an application
-    /// uses it: this database's lint findings, beyond the rules every database shares
-    /// ([`crate::lint`]). Pure, like `plan`. By default, none.
-    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
-        let _ = (op, table);
+    /// uses it, planned `online` or not (see [`plan`](Self::plan)): this database's lint
+    /// findings, beyond the rules every database shares ([`crate::lint`]). Pure, like `plan`.
+    /// By default, none.
+    fn lint(&self, op: &Operation, table: &TableSnapshot, online: bool) -> Vec<Finding> {
+        let _ = (op, table, online);
         Vec::new()
     }
 
-    /// How `plan` runs here, or why it cannot (a migration asking for what this database
-    /// cannot do).
-    fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity>;
+    /// How `plan`, planned into `steps`, runs here, or why it cannot (a migration asking for
+    /// what this database cannot do). A step a transaction cannot hold (PostgreSQL's
+    /// `CREATE INDEX CONCURRENTLY`) makes its migration journaled.
+    fn atomicity(&self, plan: &MigrationPlan, steps: &[Self::Step]) -> Result<Atomicity>;
 
     /// Begins the transaction of a migration whose [`Atomicity`] is `Transaction`.
     fn begin(&mut self) -> impl Future<Output = Result<()>> + Send {

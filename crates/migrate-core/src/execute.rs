@@ -220,7 +220,7 @@ mod tests {
             Ok(())
         }
 
-        fn plan(&self, op: &Operation, _: &SchemaSnapshot) -> Result<Vec<String>> {
+        fn plan(&self, op: &Operation, _: &SchemaSnapshot, _: bool) -> Result<Vec<String>> {
             Ok(vec![op.to_string()])
         }
 
@@ -244,7 +244,7 @@ mod tests {
             Ok(0)
         }
 
-        fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+        fn atomicity(&self, _: &MigrationPlan, _: &[String]) -> Result<Atomicity> {
             Ok(Atomicity::Journal)
         }
     }
@@ -280,6 +280,7 @@ mod tests {
             up: vec![drop("a"), drop("b"), drop("c")],
             down: vec![drop("x"), drop("y")],
             transactional: false,
+            online: true,
             parent: None,
             replaces: Vec::new(),
             allow: Vec::new(),
@@ -300,7 +301,7 @@ mod tests {
         let steps: Vec<String> = plan
             .operations(direction)
             .iter()
-            .flat_map(|op| memory.plan(op, &live).unwrap())
+            .flat_map(|op| memory.plan(op, &live, false).unwrap())
             .collect();
         block_on(run_journaled(memory, plan, &steps, direction, "sum"))
     }

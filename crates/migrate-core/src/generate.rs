@@ -67,6 +67,7 @@ impl MigrationGenerator {
             up: Vec::new(),
             down: Vec::new(),
             transactional: true,
+            online: true,
             parent: list_versions(&self.dir)?.pop(),
             replaces: Vec::new(),
             allow: Vec::new(),

@@ -88,13 +88,18 @@ pub struct Allow {
     pub reason: String,
 }
 
+/// A backend's rules: [`Executor::lint`](crate::backend::Executor::lint).
+pub type Rules<'a> = &'a dyn Fn(&Operation, &TableSnapshot, bool) -> Vec<Finding>;
+
 /// The findings of `plan`'s `up` on a database whose schema is `before` (what the migrations
-/// before it build): the shared rules, then `backend`'s, for each operation on a table that
-/// existed before the migration; each marked allowed where the migration allows its code.
+/// before it build), run `online` (unless the migration opts out): the shared rules, then
+/// `backend`'s, for each operation on a table that existed before the migration; each marked
+/// allowed where the migration allows its code.
 pub fn lint_plan(
     plan: &MigrationPlan,
     before: &SchemaSnapshot,
-    backend: &dyn Fn(&Operation, &TableSnapshot) -> Vec<Finding>,
+    online: bool,
+    backend: Rules,
 ) -> Vec<Finding> {
     let mut live = before.clone();
     let mut findings = Vec::new();
@@ -102,7 +107,7 @@ pub fn lint_plan(
         let existing = op.table().and_then(|t| before.table(t).and(live.table(t)));
         if let Some(table) = existing {
             findings.extend(shared(op, table));
-            findings.extend(backend(op, table));
+            findings.extend(backend(op, table, online && plan.online));
         }
         // An operation that does not replay is the runner's to refuse, not lint's.
         let _ = live.apply(op);
@@ -122,12 +127,13 @@ pub fn lint_plan(
 pub fn lint_history<'p>(
     plans: &'p [MigrationPlan],
     skip: usize,
-    backend: &dyn Fn(&Operation, &TableSnapshot) -> Vec<Finding>,
+    online: bool,
+    backend: Rules,
 ) -> Vec<(&'p MigrationPlan, Vec<Finding>)> {
     let (mut before, _) = crate::runner::replay(&plans[..skip.min(plans.len())]);
     let mut out = Vec::new();
     for plan in plans.iter().skip(skip) {
-        out.push((plan, lint_plan(plan, &before, backend)));
+        out.push((plan, lint_plan(plan, &before, online, backend)));
         for op in &plan.up {
             // One that does not replay is `migrate:check`'s to report.
             let _ = before.apply(op);
@@ -215,6 +221,7 @@ mod tests {
             ],
             down: vec![],
             transactional: true,
+            online: true,
             parent: None,
             replaces: vec![],
             allow: vec![Allow {
@@ -223,7 +230,7 @@ mod tests {
             }],
             source: None,
         };
-        let findings = lint_plan(&plan, &before, &|_, _| Vec::new());
+        let findings = lint_plan(&plan, &before, true, &|_, _, _| Vec::new());
         let codes: Vec<(&str, bool)> = findings.iter().map(|f| (f.code, f.blocks())).collect();
         assert_eq!(
             codes,
@@ -235,6 +242,6 @@ mod tests {
             "error[destructive] `drop column users.email`: can lose data that exists in the table (allowed: nobody reads it)"
         );
         plan.allow.clear();
-        assert!(lint_plan(&plan, &before, &|_, _| Vec::new())[1].blocks());
+        assert!(lint_plan(&plan, &before, true, &|_, _, _| Vec::new())[1].blocks());
     }
 }

@@ -50,6 +50,15 @@ pub trait Migration: Send + Sync {
     fn transactional(&self) -> bool {
         true
     }
+
+    /// Whether operations on tables that existed before this migration take the forms that
+    /// keep the table usable while they run (PostgreSQL: `CREATE INDEX CONCURRENTLY`, NOT NULL
+    /// through a validated check; MySQL: `ALGORITHM=INPLACE, LOCK=NONE`). Say `false` for the
+    /// plain forms, faster where no application is using the tables. On PostgreSQL a migration
+    /// with an online step runs without a transaction, each step recorded as it commits.
+    fn online(&self) -> bool {
+        true
+    }
 }
 
 /// What a migration's `up` and `down` call. Every method describes one operation and returns at
@@ -192,6 +201,10 @@ pub struct MigrationPlan {
     pub down: Vec<Operation>,
     /// See [`Migration::transactional`].
     pub transactional: bool,
+    /// See [`Migration::online`]. Not covered by the checksum: it changes how the steps hold
+    /// their locks, not the schema they leave.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub online: bool,
     /// See [`Migration::parent`]. Not covered by the checksum: where a migration sits in the
     /// history is not what it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +242,12 @@ impl PartialEq for MigrationPlan {
             && self.up == other.up
             && self.down == other.down
             && self.transactional == other.transactional
+            && self.online == other.online
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl MigrationPlan {
@@ -260,6 +278,7 @@ impl MigrationPlan {
             up: diff.up_operations(),
             down: diff.down_operations(),
             transactional: true,
+            online: true,
             parent: None,
             replaces: Vec::new(),
             allow: Vec::new(),
@@ -286,6 +305,7 @@ impl MigrationPlan {
             up,
             down,
             transactional: migration.transactional(),
+            online: migration.online(),
             parent: migration.parent().map(str::to_string),
             replaces: migration.replaces().iter().map(|v| v.to_string()).collect(),
             allow: migration

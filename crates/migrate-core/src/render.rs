@@ -53,6 +53,13 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             }
         }
     });
+    let online = (!plan.online).then(|| {
+        quote! {
+            fn online(&self) -> bool {
+                false
+            }
+        }
+    });
     let file = quote! {
         #![doc = #doc]
         #![doc = ""]
@@ -84,6 +91,8 @@ pub fn render_migration(plan: &MigrationPlan) -> String {
             }
 
             #transactional
+
+            #online
         }
     };
     pretty(file)

@@ -11,6 +11,7 @@ use crate::snapshot::SchemaSnapshot;
 use crate::state::{MigrationIndex, MigrationState, MigrationStatus, check_history};
 use crate::{Error, Result};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub struct RunOptions {
     pub allow_destructive: bool,
     /// How a step that gave up waiting for a lock is tried again.
     pub lock_retry: LockRetry,
+    /// Plan every operation in its plain form, as if no application were using the tables
+    /// (faster on an empty database): no `CREATE INDEX CONCURRENTLY`, no validated check
+    /// before NOT NULL, no `LOCK=NONE` (see [`Migration::online`]).
+    pub offline: bool,
 }
 
 /// What a run did (or, dry, would do), migration by migration.
@@ -42,6 +47,8 @@ pub struct RunStep {
     pub destructive: Vec<String>,
     /// What `up` does to the database while it is in use ([`crate::lint`]); none for `down`.
     pub findings: Vec<Finding>,
+    /// Whether the steps commit together with the tracking row, or one by one.
+    pub atomicity: Atomicity,
     /// `None` for a dry run.
     pub execution_time: Option<Duration>,
 }
@@ -286,33 +293,25 @@ impl Migrator {
         let mut operations = Vec::with_capacity(todo.len());
         let mut planned = Vec::with_capacity(todo.len());
         let mut findings = Vec::with_capacity(todo.len());
+        let mut atomicities = Vec::with_capacity(todo.len());
         for plan in todo {
             findings.push(match direction {
-                Direction::Up => lint_plan(plan, &live, &|op, table| backend.lint(op, table)),
+                Direction::Up => lint_plan(plan, &live, !options.offline, &|op, table, online| {
+                    backend.lint(op, table, online)
+                }),
                 Direction::Down => Vec::new(),
             });
             let ops = match direction {
                 Direction::Up => Cow::Borrowed(plan.up.as_slice()),
                 Direction::Down => plan.down_with_inserts_reverted(&live),
             };
-            let journaled = backend.atomicity(plan)? == Atomicity::Journal;
             // `down` runs after the deletes that revert `up`'s inserts.
             let written_from = ops.len() - plan.operations(direction).len();
+            // Tables this migration creates are empty while it runs: no online forms for them.
+            let mut created = HashSet::new();
             let mut steps = Vec::new();
             for (i, op) in ops.iter().enumerate() {
                 backend.check(op).map_err(|m| refused(plan, m))?;
-                // A journaled step interrupted after it committed runs again on resume.
-                if let (true, Operation::UpdateRows { set, .. }) = (journaled, op) {
-                    crate::data::check_repeatable(set).map_err(|why| {
-                        refused(
-                            plan,
-                            format!(
-                                "`{op}` could run twice if interrupted ({why}); \
-                                 write it to a new column instead"
-                            ),
-                        )
-                    })?;
-                }
                 // A data step must fit the schema as its migration finds it (it leaves the
                 // schema as it is): its rows and values are checked here, before anything runs.
                 if op.is_data() {
@@ -326,19 +325,49 @@ impl Migrator {
                         }
                     })?;
                 }
-                steps.extend(backend.plan(op, &live)?);
+                let online = !options.offline
+                    && plan.online
+                    && op
+                        .table()
+                        .is_some_and(|t| live.table(t).is_some() && !created.contains(t));
+                steps.extend(backend.plan(op, &live, online)?);
+                if let Operation::CreateTable(def) = op {
+                    created.insert(def.name.clone());
+                }
                 // Any other operation that does not fit is left out of `live`: a raw statement
                 // cannot be replayed, and a change that does not fit fails when it runs.
                 if !op.is_data() {
                     let _ = live.apply(op);
                 }
             }
+            let atomicity = backend.atomicity(plan, &steps)?;
+            // A journaled step interrupted after it committed runs again on resume.
+            if atomicity == Atomicity::Journal {
+                for op in ops.iter() {
+                    if let Operation::UpdateRows { set, .. } = op {
+                        crate::data::check_repeatable(set).map_err(|why| {
+                            refused(
+                                plan,
+                                format!(
+                                    "`{op}` could run twice if interrupted ({why}); \
+                                     write it to a new column instead"
+                                ),
+                            )
+                        })?;
+                    }
+                }
+            }
             operations.push(ops);
             planned.push(steps);
+            atomicities.push(atomicity);
         }
         let mut report = RunReport::default();
-        for (((plan, steps), ops), findings) in
-            todo.iter().zip(&planned).zip(&operations).zip(findings)
+        for ((((plan, steps), ops), findings), &atomicity) in todo
+            .iter()
+            .zip(&planned)
+            .zip(&operations)
+            .zip(findings)
+            .zip(&atomicities)
         {
             report.steps.push(RunStep {
                 version: plan.version.clone(),
@@ -350,6 +379,7 @@ impl Migrator {
                     .map(|op| op.to_string())
                     .collect(),
                 findings,
+                atomicity,
                 execution_time: None,
             });
         }
@@ -380,7 +410,7 @@ impl Migrator {
             // run resumes at it), so the application's queries queued behind it run meanwhile.
             let mut attempt = 0;
             let elapsed = loop {
-                let run = match backend.atomicity(plan)? {
+                let run = match step.atomicity {
                     Atomicity::Transaction => {
                         run_in_transaction(backend, plan, steps, direction, &checksum).await
                     }

@@ -239,7 +239,7 @@ async fn seed_locked(
                         }
                     }
                 };
-                for step in backend.plan(&op, schema)? {
+                for step in backend.plan(&op, schema, false)? {
                     backend.perform(&step).await?;
                 }
             }

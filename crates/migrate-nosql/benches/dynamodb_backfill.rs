@@ -95,6 +95,7 @@ async fn main() {
                 }],
                 down: vec![],
                 transactional: true,
+                online: true,
                 parent: None,
                 replaces: Vec::new(),
                 allow: Vec::new(),

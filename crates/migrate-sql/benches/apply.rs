@@ -76,6 +76,7 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                 up,
                 down: vec![Operation::DropTable { table }],
                 transactional: true,
+                online: true,
                 parent: None,
                 replaces: Vec::new(),
                 allow: Vec::new(),
@@ -132,7 +133,7 @@ async fn apply(target: &Target, dir: &std::path::Path) {
         .iter()
         .flat_map(|p| {
             p.up.iter()
-                .flat_map(|op| ddl::statements(target.dialect, op, None).unwrap())
+                .flat_map(|op| ddl::statements(target.dialect, op, None, false).unwrap())
         })
         .collect();
     let (mut ours, mut bare) = (Vec::new(), Vec::new());

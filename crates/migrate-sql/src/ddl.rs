@@ -81,12 +81,60 @@ pub fn check(dialect: Dialect, op: &Operation) -> Result<(), DialectError> {
     }
 }
 
+/// The name of the check that PostgreSQL validates, without an exclusive lock, before a column
+/// becomes NOT NULL (which then needs no scan); dropped once the column is.
+pub const NOT_NULL_CHECK: &str = "_toasty_migrate_not_null";
+
+/// Whether `op`, planned `online`, takes PostgreSQL forms that a transaction cannot hold
+/// (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`) or that must not keep their locks
+/// until the migration commits (the check validated before NOT NULL): its migration then runs
+/// journaled, each statement committing on its own.
+pub fn outside_transaction(dialect: Dialect, op: &Operation, online: bool) -> bool {
+    online
+        && dialect == Dialect::Postgres
+        && match op {
+            Operation::CreateIndex { .. } | Operation::DropIndex { .. } => true,
+            Operation::ModifyColumn { from, to, .. } => from.nullable && !to.nullable,
+            _ => false,
+        }
+}
+
+/// Whether MySQL/MariaDB can build `index` on `table` in place without blocking writes
+/// (`ALGORITHM=INPLACE, LOCK=NONE`): not a unique index whose key may be longer than InnoDB's
+/// 3072 bytes, which MariaDB enforces through a hash column, built by copying the table.
+pub(crate) fn mysql_builds_in_place(index: &IndexDef, table: &TableSnapshot) -> bool {
+    if !index.unique {
+        return true;
+    }
+    let mut bytes = 0u64;
+    for key in &index.columns {
+        let Some(column) = table.column(&key.column) else {
+            return false;
+        };
+        bytes += match &column.ty {
+            // utf8mb4: four bytes a character.
+            ColumnType::VarChar(n) => n.saturating_mul(4),
+            ColumnType::Text
+            | ColumnType::Blob
+            | ColumnType::Json
+            | ColumnType::Jsonb
+            | ColumnType::Document { .. }
+            | ColumnType::List(_)
+            | ColumnType::Custom(_) => return false,
+            _ => 16,
+        };
+    }
+    bytes <= 3072
+}
+
 /// The statements for one operation. `live` is the table as it is now, required by SQLite's
-/// copy-table rebuild.
+/// copy-table rebuild and MySQL's online index builds. `online`: the table may be in use (see
+/// `Executor::plan`), so take the forms that keep it readable and writable where there are.
 pub fn statements(
     dialect: Dialect,
     op: &Operation,
     live: Option<&TableSnapshot>,
+    online: bool,
 ) -> Result<Vec<String>, DialectError> {
     let q = |name: &str| dialect.ident(name);
     check(dialect, op)?;
@@ -145,7 +193,7 @@ pub fn statements(
             ));
         }
         Operation::ModifyColumn { table, from, to } => match dialect {
-            Dialect::Postgres => out.extend(postgres_modify(table, from, to)?),
+            Dialect::Postgres => out.extend(postgres_modify(table, from, to, online)?),
             Dialect::Mysql => {
                 let t = q(table)?;
                 if from.nullable && !to.nullable {
@@ -165,9 +213,23 @@ pub fn statements(
                 q(&to.name)?
             )),
         },
-        Operation::CreateIndex { table, index } => out.push(create_index(dialect, table, index)?),
+        Operation::CreateIndex { table, index } => {
+            let concurrently = outside_transaction(dialect, op, online);
+            let mut sql = create_index(dialect, table, index, concurrently)?;
+            if online
+                && dialect == Dialect::Mysql
+                && live.is_some_and(|t| mysql_builds_in_place(index, t))
+            {
+                // Refused by the server, rather than quietly copying, where it cannot.
+                sql.push_str(" ALGORITHM=INPLACE LOCK=NONE");
+            }
+            out.push(sql);
+        }
         Operation::DropIndex { table, index } => out.push(match dialect {
             Dialect::Mysql => format!("DROP INDEX {} ON {}", q(index)?, q(table)?),
+            Dialect::Postgres if outside_transaction(dialect, op, online) => {
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", q(index)?)
+            }
             Dialect::Postgres | Dialect::Sqlite => format!("DROP INDEX {}", q(index)?),
         }),
         Operation::Raw { statement } => out.push(statement.clone()),
@@ -272,10 +334,16 @@ fn key_columns(dialect: Dialect, columns: &[IndexColumn]) -> Result<String, Dial
     Ok(parts.join(", "))
 }
 
-fn create_index(dialect: Dialect, table: &str, index: &IndexDef) -> Result<String, DialectError> {
+fn create_index(
+    dialect: Dialect,
+    table: &str,
+    index: &IndexDef,
+    concurrently: bool,
+) -> Result<String, DialectError> {
     let unique = if index.unique { "UNIQUE " } else { "" };
+    let concurrently = if concurrently { "CONCURRENTLY " } else { "" };
     Ok(format!(
-        "CREATE {unique}INDEX {} ON {} ({})",
+        "CREATE {unique}INDEX {concurrently}{} ON {} ({})",
         dialect.ident(&index.name)?,
         dialect.ident(table)?,
         key_columns(dialect, &index.columns)?
@@ -357,6 +425,7 @@ fn postgres_modify(
     table: &str,
     from: &ColumnDef,
     to: &ColumnDef,
+    online: bool,
 ) -> Result<Vec<String>, DialectError> {
     let d = Dialect::Postgres;
     let t = d.ident(table)?;
@@ -390,7 +459,21 @@ fn postgres_modify(
     }
     if from.nullable && !to.nullable {
         out.push(fill_nulls(d, table, &to.name, to)?);
-        out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"));
+        if online {
+            // SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock unless a validated
+            // check already proves it; VALIDATE scans holding a lock that lets reads and writes
+            // through. The first statement can run again after an interrupted run.
+            let check = d.ident(NOT_NULL_CHECK)?;
+            out.push(format!(
+                "ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}, \
+                 ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID"
+            ));
+            out.push(format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"));
+            out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"));
+            out.push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
+        } else {
+            out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"));
+        }
     } else if !from.nullable && to.nullable {
         out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL"));
     }
@@ -491,7 +574,7 @@ fn sqlite_rebuild(live: &TableSnapshot, op: &Operation) -> Result<Vec<String>, D
         format!("ALTER TABLE {rebuild} RENAME TO {table}"),
     ];
     for index in &indexes {
-        out.push(create_index(d, &live.name, index)?);
+        out.push(create_index(d, &live.name, index, false)?);
     }
     Ok(out)
 }

@@ -6,19 +6,49 @@ use crate::dialect::Dialect;
 use toasty_migrate::lint::{Finding, Level};
 use toasty_migrate::schema::{ColumnDef, ColumnType, Operation, TableSnapshot};
 
-/// What `op` does to `table` (which exists and may hold rows) on `dialect`.
-pub fn findings(dialect: Dialect, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+/// How to get the online forms back, for findings that only the plain forms have.
+const GO_ONLINE: &str = "leave the migration online, the default (no `--offline`, no \
+                         `fn online` returning false)";
+
+/// What `op` does to `table` (which exists and may hold rows) on `dialect`, planned `online`
+/// or not (see [`crate::ddl::statements`]).
+pub fn findings(
+    dialect: Dialect,
+    op: &Operation,
+    table: &TableSnapshot,
+    online: bool,
+) -> Vec<Finding> {
     let t = &table.name;
     let mut out = Vec::new();
     match (dialect, op) {
-        (Dialect::Postgres, Operation::CreateIndex { .. }) => out.push(Finding::new(
+        (Dialect::Postgres, Operation::CreateIndex { .. }) if !online => out.push(Finding::new(
             "pg-index-blocks-writes",
             Level::Error,
             op,
             format!("CREATE INDEX blocks every write to {t} until the index is built"),
-            "build it with CREATE INDEX CONCURRENTLY (a raw statement in a migration whose \
-             `transactional()` is false)",
+            format!("{GO_ONLINE}: it is built CONCURRENTLY"),
         )),
+        (Dialect::Postgres, Operation::DropIndex { .. }) if !online => out.push(Finding::new(
+            "pg-drop-index-locks",
+            Level::Warning,
+            op,
+            format!("DROP INDEX takes an ACCESS EXCLUSIVE lock on {t} (no reads, no writes)"),
+            format!("{GO_ONLINE}: it is dropped CONCURRENTLY"),
+        )),
+        (Dialect::Mysql, Operation::CreateIndex { index, .. })
+            if !crate::ddl::mysql_builds_in_place(index, table) =>
+        {
+            out.push(Finding::new(
+                "mysql-copy",
+                Level::Error,
+                op,
+                format!(
+                    "a unique index whose key may be longer than 3072 bytes is built by \
+                     copying {t} (MariaDB keys it by a hash column), blocking writes"
+                ),
+                "key it on columns of bounded length (VARCHAR of at most 768 characters in all)",
+            ))
+        }
         (Dialect::Postgres, Operation::ModifyColumn { from, to, .. }) => {
             if !retypes_in_place(from, to) {
                 out.push(Finding::new(
@@ -34,15 +64,15 @@ pub fn findings(dialect: Dialect, op: &Operation, table: &TableSnapshot) -> Vec<
                      to it, then drop the old one",
                 ));
             }
-            if from.nullable && !to.nullable {
+            if from.nullable && !to.nullable && !online {
                 out.push(Finding::new(
                     "pg-set-not-null",
                     Level::Error,
                     op,
                     format!("SET NOT NULL scans all of {t} under an ACCESS EXCLUSIVE lock"),
                     format!(
-                        "add CHECK ({} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it (no \
-                         exclusive lock), then SET NOT NULL, which uses the check",
+                        "{GO_ONLINE}: a CHECK ({} IS NOT NULL) NOT VALID is validated first \
+                         (no exclusive lock), then SET NOT NULL uses it",
                         to.name
                     ),
                 ));
@@ -113,7 +143,11 @@ mod tests {
     }
 
     fn codes(dialect: Dialect, op: &Operation) -> Vec<&'static str> {
-        findings(dialect, op, &users())
+        codes_online(dialect, op, false)
+    }
+
+    fn codes_online(dialect: Dialect, op: &Operation, online: bool) -> Vec<&'static str> {
+        findings(dialect, op, &users(), online)
             .iter()
             .map(|f| f.code)
             .collect()
@@ -150,5 +184,43 @@ mod tests {
             ["pg-rewrite", "pg-set-not-null"]
         );
         assert_eq!(codes(Dialect::Mysql, &retyped), ["mysql-copy"]);
+    }
+
+    #[test]
+    fn online_forms_leave_only_what_they_cannot_avoid() {
+        let index = |unique: bool, column: &str| Operation::CreateIndex {
+            table: "users".into(),
+            index: IndexDef::new("users_i", &[column], unique),
+        };
+        assert!(codes_online(Dialect::Postgres, &index(false, "name"), true).is_empty());
+        let drop = Operation::DropIndex {
+            table: "users".into(),
+            index: "users_i".into(),
+        };
+        assert_eq!(codes(Dialect::Postgres, &drop), ["pg-drop-index-locks"]);
+        assert!(codes_online(Dialect::Postgres, &drop, true).is_empty());
+        let not_null = Operation::ModifyColumn {
+            table: "users".into(),
+            from: users().columns[1].clone(),
+            to: ColumnDef::new("name", ColumnType::VarChar(40)),
+        };
+        assert!(codes_online(Dialect::Postgres, &not_null, true).is_empty());
+        // A rewrite has no online form.
+        let retyped = Operation::ModifyColumn {
+            table: "users".into(),
+            from: users().columns[1].clone(),
+            to: ColumnDef::new("name", ColumnType::Integer(8)),
+        };
+        assert_eq!(
+            codes_online(Dialect::Postgres, &retyped, true),
+            ["pg-rewrite"]
+        );
+
+        // MariaDB keys a unique index longer than 3072 bytes by a hash, built by a copy.
+        let mut wide = users();
+        wide.columns[1].ty = ColumnType::VarChar(769);
+        let long_unique = findings(Dialect::Mysql, &index(true, "name"), &wide, true);
+        assert_eq!(long_unique[0].code, "mysql-copy");
+        assert!(codes_online(Dialect::Mysql, &index(true, "name"), true).is_empty());
     }
 }

@@ -176,7 +176,7 @@ fn types_a_dialect_cannot_store_are_refused_by_name() {
         };
         messages.push(format!(
             "{dialect:?}: {}",
-            ddl::statements(dialect, &op, None).unwrap_err()
+            ddl::statements(dialect, &op, None, false).unwrap_err()
         ));
     }
     insta::assert_snapshot!(messages.join("\n"));

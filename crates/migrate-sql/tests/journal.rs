@@ -50,6 +50,7 @@ async fn a_failed_first_statement_records_nothing() {
             column: "a".into(),
         }],
         transactional: true,
+        online: true,
         parent: None,
         replaces: Vec::new(),
         allow: Vec::new(),

@@ -362,6 +362,7 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
         }],
         down: vec![],
         transactional: true,
+        online: true,
         parent: None,
         replaces: Vec::new(),
         allow: Vec::new(),

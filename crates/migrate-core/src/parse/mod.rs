@@ -174,7 +174,7 @@ impl Parser {
             return Err(self.unexpected(&imp.self_ty, &format!("`impl Migration for {type_name}`")));
         }
         let (mut version, mut up, mut down, mut transactional) = (None, None, None, None);
-        let (mut parent, mut replaces, mut allow) = (None, None, None);
+        let (mut parent, mut replaces, mut allow, mut online) = (None, None, None, None);
         for item in &imp.items {
             let ImplItem::Fn(f) = item else {
                 return Err(self.unexpected(item, "`fn version`, `fn up` or `fn down`"));
@@ -203,6 +203,14 @@ impl Parser {
                         ));
                     };
                     transactional = Some(self.bool(body)?);
+                }
+                "online" if online.is_none() => {
+                    let [Stmt::Expr(body, None)] = f.block.stmts.as_slice() else {
+                        return Err(
+                            self.unexpected(&f.block, "`true` or `false` as the body of `online`")
+                        );
+                    };
+                    online = Some(self.bool(body)?);
                 }
                 "parent" if parent.is_none() => {
                     let [Stmt::Expr(body, None)] = f.block.stmts.as_slice() else {
@@ -257,7 +265,7 @@ impl Parser {
                 "down" if down.is_none() => down = Some(self.body(&f.block)?),
                 _ => {
                     return Err(
-                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces`, `fn allow` and `fn transactional`")
+                        self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces`, `fn allow`, `fn transactional` and `fn online`")
                     );
                 }
             }
@@ -271,6 +279,7 @@ impl Parser {
             up,
             down,
             transactional: transactional.unwrap_or(true),
+            online: online.unwrap_or(true),
             parent: parent.flatten(),
             replaces: replaces.unwrap_or_default(),
             allow: allow.unwrap_or_default(),

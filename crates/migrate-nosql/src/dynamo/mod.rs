@@ -342,7 +342,7 @@ impl Executor for DynamoBackend {
 
     /// Table and index names as DynamoDB takes them: 3 to 255 of `[A-Za-z0-9_.-]`, prefix and
     /// Toasty's index naming included.
-    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+    fn lint(&self, op: &Operation, table: &TableSnapshot, _: bool) -> Vec<Finding> {
         lint(op, table)
     }
 
@@ -372,7 +372,7 @@ impl Executor for DynamoBackend {
         }
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<DynamoStep>> {
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot, _: bool) -> Result<Vec<DynamoStep>> {
         let live = op.table().and_then(|t| live.table(t)).cloned();
         let mut calls = self.api_calls(op, live.as_ref());
         // Every schema change on a table ends by recording what it left.
@@ -405,7 +405,7 @@ impl Executor for DynamoBackend {
         self.count_items(table, filter).await
     }
 
-    fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+    fn atomicity(&self, _: &MigrationPlan, _: &[DynamoStep]) -> Result<Atomicity> {
         Ok(Atomicity::Journal)
     }
 }

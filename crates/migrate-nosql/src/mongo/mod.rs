@@ -381,11 +381,11 @@ impl Executor for MongoBackend {
         check(self.db.name(), op)
     }
 
-    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
+    fn lint(&self, op: &Operation, table: &TableSnapshot, _: bool) -> Vec<Finding> {
         lint(op, table)
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<MongoStep>> {
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot, _: bool) -> Result<Vec<MongoStep>> {
         let table = op.table().and_then(|t| live.table(t));
         let unsupported = |message| Error::Unsupported {
             target: self.target.clone(),
@@ -450,7 +450,7 @@ impl Executor for MongoBackend {
         crate::lease::holding(&self.target, self.lease, || self.take_lease(), run).await
     }
 
-    fn atomicity(&self, _: &MigrationPlan) -> Result<Atomicity> {
+    fn atomicity(&self, _: &MigrationPlan, _: &[MongoStep]) -> Result<Atomicity> {
         Ok(Atomicity::Journal)
     }
 }

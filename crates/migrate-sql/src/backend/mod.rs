@@ -333,6 +333,9 @@ pub enum SqlStep {
     Ddl {
         sql: String,
         effect: Option<Effect>,
+        /// PostgreSQL's online forms ([`ddl::outside_transaction`]): the migration runs
+        /// journaled, and an index build first drops what an interrupted one left.
+        outside_transaction: bool,
     },
     Data {
         statement: DataStatement,
@@ -396,8 +399,8 @@ impl Executor for SqlBackend {
         ddl::check(self.dialect, op)
     }
 
-    fn lint(&self, op: &Operation, table: &TableSnapshot) -> Vec<Finding> {
-        crate::lint::findings(self.dialect, op, table)
+    fn lint(&self, op: &Operation, table: &TableSnapshot, online: bool) -> Vec<Finding> {
+        crate::lint::findings(self.dialect, op, table, online)
     }
 
     fn lock_timed_out(&self, err: &Error) -> bool {
@@ -408,7 +411,7 @@ impl Executor for SqlBackend {
         self.open_transactions().await
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot) -> Result<Vec<SqlStep>> {
+    fn plan(&self, op: &Operation, live: &SchemaSnapshot, online: bool) -> Result<Vec<SqlStep>> {
         let table = op.table().and_then(|t| live.table(t));
         let data_table =
             || table.ok_or_else(|| self.unsupported(format!("the table of `{op}` does not exist")));
@@ -446,20 +449,33 @@ impl Executor for SqlBackend {
             return steps.map_err(|m| self.unsupported(m));
         }
         let statements =
-            ddl::statements(self.dialect, op, table).map_err(|m| self.unsupported(m))?;
+            ddl::statements(self.dialect, op, table, online).map_err(|m| self.unsupported(m))?;
         let count = statements.len();
+        let outside_transaction = ddl::outside_transaction(self.dialect, op, online);
         Ok(statements
             .into_iter()
             .enumerate()
             .map(|(position, sql)| SqlStep::Ddl {
                 sql,
                 effect: Effect::of(op, position, count),
+                outside_transaction,
             })
             .collect())
     }
 
     async fn perform(&mut self, step: &SqlStep) -> Result<()> {
         match step {
+            #[cfg(feature = "postgres")]
+            SqlStep::Ddl {
+                sql,
+                effect: Some(Effect::IndexExists { index, .. }),
+                outside_transaction: true,
+            } => {
+                // A killed or failed CREATE INDEX CONCURRENTLY leaves an invalid index by
+                // the name, which the build would trip over.
+                self.drop_invalid_index(index).await?;
+                self.execute(sql).await
+            }
             SqlStep::Ddl { sql, .. } => self.execute(sql).await,
             SqlStep::Data { statement, .. } => self.run_data(statement).await,
         }
@@ -486,8 +502,17 @@ impl Executor for SqlBackend {
         Ok(self.count(&statement).await? as u64)
     }
 
-    fn atomicity(&self, plan: &MigrationPlan) -> Result<Atomicity> {
-        match (self.dialect, plan.transactional) {
+    fn atomicity(&self, plan: &MigrationPlan, steps: &[SqlStep]) -> Result<Atomicity> {
+        let online = steps.iter().any(|s| {
+            matches!(
+                s,
+                SqlStep::Ddl {
+                    outside_transaction: true,
+                    ..
+                }
+            )
+        });
+        match (self.dialect, plan.transactional && !online) {
             (Dialect::Sqlite | Dialect::Postgres, true) => Ok(Atomicity::Transaction),
             // Each statement commits on its own, so its progress is kept.
             (Dialect::Postgres, false) => Ok(Atomicity::Journal),

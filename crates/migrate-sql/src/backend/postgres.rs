@@ -16,6 +16,36 @@ const LOCK_KEY: &str =
     "hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0)";
 
 impl SqlBackend {
+    /// Drops `index` if it is invalid: what a `CREATE INDEX CONCURRENTLY` that failed, gave up
+    /// on a lock or was killed leaves behind (introspection does not show it). Concurrently,
+    /// so that the table stays usable.
+    #[allow(irrefutable_let_patterns)]
+    pub(super) async fn drop_invalid_index(&mut self, index: &str) -> Result<()> {
+        let target = self.target.clone();
+        let Conn::Postgres(c) = &mut self.conn else {
+            return Ok(());
+        };
+        let invalid: Option<bool> = query_scalar(
+            "SELECT NOT ix.indisvalid FROM pg_index ix JOIN pg_class c ON c.oid = ix.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = $1 AND n.nspname = current_schema()",
+        )
+        .bind(index)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(|e| super::driver_error(&target, e))?;
+        if invalid == Some(true) {
+            let sql = format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                Dialect::Postgres
+                    .ident(index)
+                    .map_err(|m| self.unsupported(m))?
+            );
+            self.execute(&sql).await?;
+        }
+        Ok(())
+    }
+
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
     pub(super) async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
@@ -72,7 +102,7 @@ impl SqlBackend {
              JOIN pg_namespace n ON n.oid = tc.relnamespace \
              CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) \
              JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = k.attnum \
-             WHERE n.nspname = current_schema() ORDER BY 1, 2, k.ord",
+             WHERE n.nspname = current_schema() AND ix.indisvalid ORDER BY 1, 2, k.ord",
         )
         .fetch_all(&mut *c)
         .await
