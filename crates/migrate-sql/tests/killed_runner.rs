@@ -1,7 +1,8 @@
 //! A runner killed with SIGKILL in the middle of a migration, in a separate process (this test
 //! binary run again as the child). PostgreSQL and SQLite show none of the migration and re-run
 //! it cleanly; MySQL resumes at the first statement not done and completes. The database frees
-//! the dead runner's lock in every case.
+//! the dead runner's lock in every case. A PostgreSQL `CREATE INDEX CONCURRENTLY` killed on the
+//! server leaves an invalid index, which the re-run drops and builds again.
 
 mod common;
 
@@ -459,4 +460,108 @@ async fn data_step_killed_mid_batch_postgres() {
 #[tokio::test(flavor = "multi_thread")]
 async fn data_step_killed_mid_batch_mariadb() {
     data_step_killed_mid_batch(Dialect::Mysql, "mysql").await;
+}
+
+/// `users` with `rows` rows, then a migration adding `nick` and an index on `email`; on a table
+/// that existed before it, the index is built CONCURRENTLY, outside a transaction.
+fn concurrent_index_migrations() -> Vec<MigrationPlan> {
+    let users = |indexed: bool| {
+        let mut columns = vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("email", ColumnType::VarChar(100)),
+        ];
+        let mut indexes = vec![];
+        if indexed {
+            columns.push(ColumnDef {
+                nullable: true,
+                ..ColumnDef::new("nick", ColumnType::Text)
+            });
+            indexes.push(IndexDef::new("users_by_email_killed", &["email"], false));
+        }
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users", columns, indexes,
+        )])
+    };
+    vec![
+        migration(
+            "20250101_000000_users",
+            &SchemaSnapshot::default(),
+            &users(false),
+            &[],
+        ),
+        migration("20250102_000000_index", &users(false), &users(true), &[]),
+    ]
+}
+
+/// A CREATE INDEX CONCURRENTLY killed on the server leaves an invalid index; the re-run drops
+/// it and builds a valid one, and the migration is recorded once.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_concurrent_index_build_is_rebuilt_postgres() {
+    use sqlx_core::connection::Connection;
+    use sqlx_core::executor::Executor;
+    let db = TestDb::sql(Dialect::Postgres).await;
+    let migrator = Migrator::from_plans(concurrent_index_migrations());
+    let mut backend = db.connect().await;
+    let first = RunOptions {
+        count: Some(1),
+        ..allow()
+    };
+    migrator.up(&mut backend, &first).await.unwrap();
+
+    // An open snapshot elsewhere: the build waits for it once its index is in the catalog.
+    let mut app = sqlx_postgres::PgConnection::connect(&db.url).await.unwrap();
+    app.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+        .await
+        .unwrap();
+    backend.set_statement_lock_timeout(None).await.unwrap();
+    let build = tokio::spawn(async move { migrator.up(&mut backend, &allow()).await });
+    let killed = loop {
+        let killed = fetch_strings(
+            &db,
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+             WHERE query LIKE 'CREATE INDEX CONCURRENTLY \"users_by_email_killed\"%' \
+             AND wait_event_type = 'Lock'",
+        )
+        .await;
+        if !killed.is_empty() {
+            break killed;
+        }
+        assert!(
+            !build.is_finished(),
+            "the build waits for the open snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(killed, ["true"]);
+    assert!(
+        build.await.unwrap().is_err(),
+        "the runner's session was killed"
+    );
+    app.execute("COMMIT").await.unwrap();
+    let invalid = "SELECT (NOT indisvalid)::text FROM pg_index \
+                   WHERE indexrelid = 'users_by_email_killed'::regclass";
+    assert_eq!(fetch_strings(&db, invalid).await, ["true"], "left invalid");
+    let mut backend = db.connect().await;
+    let state = backend.read_row("20250102_000000_index").await.unwrap();
+    let row = state.unwrap();
+    assert_eq!(
+        (row.done, row.total),
+        (1, 2),
+        "the column was added and recorded"
+    );
+
+    // The re-run: the invalid index dropped, a valid one built, the migration recorded once.
+    let migrator = Migrator::from_plans(concurrent_index_migrations());
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    assert_eq!(fetch_strings(&db, invalid).await, ["false"]);
+    let live = backend.introspect().await.unwrap();
+    assert!(
+        live.table("users")
+            .unwrap()
+            .index("users_by_email_killed")
+            .is_some()
+    );
+    let rows = backend.rows().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.done == r.total), "{rows:?}");
 }
