@@ -9,6 +9,7 @@ use std::time::Duration;
 use toasty_migrate::{
     Error,
     backend::{Atomicity, Backend, Executor as _, Journal as _},
+    data::Value,
     diff::{DiffOptions, detect_changes_with},
     files::{MigrationGenerator, MigrationPlan},
     run::{Drift, MigrationState, Migrator, RunOptions, baseline},
@@ -118,6 +119,7 @@ for_every_backend!(
     a_dry_run_shows_every_step_and_changes_nothing,
     an_untracked_database_is_adopted_by_a_baseline,
     a_squashed_history_keeps_every_database_up_to_date,
+    a_finding_quotes_the_size_of_its_table,
 );
 
 /// The lock test holds moto alone: a short lease must not wait behind other tests' requests.
@@ -253,6 +255,13 @@ fn allow() -> RunOptions {
     RunOptions {
         allow_destructive: true,
         ..RunOptions::default()
+    }
+}
+
+fn two() -> RunOptions {
+    RunOptions {
+        count: Some(2),
+        ..allow()
     }
 }
 
@@ -555,6 +564,61 @@ async fn a_dry_run_shows_every_step_and_changes_nothing<C: Connect>(kind: Kind, 
     let shown: Vec<_> = report.steps.iter().map(|s| &s.statements).collect();
     let ran: Vec<_> = applied.steps.iter().map(|s| &s.statements).collect();
     assert_eq!(shown, ran);
+}
+
+/// A lint finding on a table with rows says about how many, from the database's statistics
+/// (on DynamoDB, the writes a rewrite makes): every backend but SQLite, which keeps none.
+async fn a_finding_quotes_the_size_of_its_table<C: Connect>(kind: Kind, connect: C) {
+    let db = TestDatabase::new(kind).await;
+    let mut backend = connect
+        .connect(db.url.clone(), Duration::from_secs(30))
+        .await;
+    let history = history();
+    let mut plans = migrations(&history[..2]);
+    let rows = (0..3)
+        .map(|i| {
+            vec![
+                ("id".to_string(), Value::Text(format!("u{i}"))),
+                ("name".to_string(), Value::Text(format!("user {i}"))),
+            ]
+        })
+        .collect();
+    plans[0].up.push(Operation::InsertRows {
+        table: "users".into(),
+        rows,
+    });
+    // The servers' statistics, brought up to date.
+    let analyze = match kind {
+        Kind::Sql(Dialect::Postgres) => Some("ANALYZE users"),
+        Kind::Sql(Dialect::Mysql) => Some("ANALYZE TABLE users"),
+        _ => None,
+    };
+    if let Some(statement) = analyze {
+        plans[0].up.push(Operation::Raw {
+            statement: statement.into(),
+        });
+    }
+    // Dropping the column `bio` of the second migration: `destructive` on every database.
+    let mut drop = MigrationPlan::from_diff(
+        version(2),
+        &detect_changes_with(&history[1].1, &history[0].1, &DiffOptions::default()).unwrap(),
+    );
+    drop.down.clear();
+    plans.push(drop);
+    let migrator = Migrator::from_plans(plans);
+    migrator.up(&mut backend, &two()).await.unwrap();
+    let dry = RunOptions {
+        dry_run: true,
+        ..RunOptions::default()
+    };
+    let report = migrator.up(&mut backend, &dry).await.unwrap();
+    let finding = &report.steps[0].findings[0];
+    assert_eq!(finding.code, "destructive", "{kind:?}");
+    let expected = match kind {
+        Kind::Sql(Dialect::Sqlite) => None,
+        _ => Some(3),
+    };
+    assert_eq!(finding.rows, expected, "{kind:?}: {finding}");
 }
 
 /// A database with tables and no tracking rows (built before toasty-migrate): the baseline

@@ -63,7 +63,9 @@ pub async fn sql(
     backend
         .set_statement_lock_timeout((!lock_wait.is_zero()).then_some(lock_wait))
         .await?;
-    Ok(backend.with_batch_size(target.batch_size))
+    Ok(backend
+        .with_batch_size(target.batch_size)
+        .with_progress(true))
 }
 
 #[cfg(feature = "mongodb")]

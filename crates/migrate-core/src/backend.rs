@@ -121,6 +121,14 @@ pub trait Executor: Send {
         Vec::new()
     }
 
+    /// About how many rows (items, documents) `table` holds, from the database's statistics
+    /// and without a scan: what the lint findings on it quote, so that a reviewer sees the
+    /// size of a rewrite (on DynamoDB, its writes). By default, not known.
+    fn estimated_rows(&mut self, table: &str) -> impl Future<Output = Option<u64>> + Send {
+        let _ = table;
+        async { None }
+    }
+
     /// How `plan`, planned into `steps`, runs here, or why it cannot (a migration asking for
     /// what this database cannot do). A step a transaction cannot hold (PostgreSQL's
     /// `CREATE INDEX CONCURRENTLY`) makes its migration journaled.

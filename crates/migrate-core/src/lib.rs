@@ -27,7 +27,8 @@
 //!   ([`backend::Lock`]) and read the schema back ([`backend::Introspect`]).
 //!
 //! With the feature `toasty`, `export` is the application's side of `toasty migrate:generate`:
-//! the schema its models build, printed for the CLI.
+//! the schema its models build, printed for the CLI. With `progress`, [`progress`] is the one
+//! look of the backends' progress bars.
 //!
 //! [`Error`], [`Result`], the [`Migration`] trait that generated files implement and the
 //! [`prelude`] they import live at the root.
@@ -80,6 +81,8 @@ mod types;
 pub mod export;
 #[cfg(feature = "toasty")]
 mod from_toasty;
+#[cfg(feature = "progress")]
+pub mod progress;
 
 pub use error::{Error, Result};
 pub use migration::{Migration, MigrationContext};

@@ -36,6 +36,13 @@ pub struct Finding {
     pub instead: String,
     /// The reason the migration gives for allowing it, if it does.
     pub allowed: Option<String>,
+    /// The table the operation changes.
+    pub table: Option<String>,
+    /// About how many rows (items, documents) the table holds, where the database says
+    /// ([`Executor::estimated_rows`](crate::backend::Executor::estimated_rows)): filled in by
+    /// a run's lint, not by one with no database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 impl Finding {
@@ -54,6 +61,8 @@ impl Finding {
             reason: reason.into(),
             instead: instead.into(),
             allowed: None,
+            table: op.table().map(str::to_string),
+            rows: None,
         }
     }
 
@@ -74,6 +83,9 @@ impl fmt::Display for Finding {
             "{level}[{}] `{}`: {}",
             self.code, self.operation, self.reason
         )?;
+        if let Some(rows) = self.rows {
+            write!(f, " (the table holds about {rows})")?;
+        }
         match &self.allowed {
             Some(why) => write!(f, " (allowed: {why})"),
             None => write!(f, "; instead: {}", self.instead),

@@ -361,6 +361,16 @@ impl Migrator {
             planned.push(steps);
             atomicities.push(atomicity);
         }
+        // The size of each table a finding is about, so that a reviewer sees what it costs.
+        let mut sizes = std::collections::HashMap::new();
+        for finding in findings.iter_mut().flatten() {
+            if let Some(table) = &finding.table {
+                if !sizes.contains_key(table) {
+                    sizes.insert(table.clone(), backend.estimated_rows(table).await);
+                }
+                finding.rows = sizes[table];
+            }
+        }
         let mut report = RunReport::default();
         for ((((plan, steps), ops), findings), &atomicity) in todo
             .iter()

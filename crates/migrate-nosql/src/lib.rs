@@ -21,8 +21,6 @@ mod lint;
 #[cfg(feature = "mongodb")]
 mod mongo;
 #[cfg(any(feature = "dynamodb", feature = "mongodb"))]
-mod progress;
-
 #[cfg(feature = "dynamodb")]
 pub use dynamo::{
     DynamoBackend, DynamoStep, lint as dynamodb_lint, stored_snapshot as dynamodb_stored_snapshot,

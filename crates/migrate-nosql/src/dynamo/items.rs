@@ -31,7 +31,7 @@ impl DynamoBackend {
                     let items = page.items.unwrap_or_default();
                     let count = items.len() as u64;
                     each(items).await?;
-                    crate::progress::advance(progress, count);
+                    toasty_migrate::progress::advance(progress, count);
                     start = page.last_evaluated_key;
                     if start.is_none() {
                         return Ok::<(), Error>(());
@@ -53,7 +53,7 @@ impl DynamoBackend {
                 .unwrap_or(0),
             false => 0,
         };
-        Ok(crate::progress::bar(
+        Ok(toasty_migrate::progress::bar(
             self.progress,
             estimate.max(0) as u64,
             "items",

@@ -29,12 +29,12 @@ use aws_sdk_dynamodb::types::{
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
-use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use toasty_migrate::data::Filter;
 use toasty_migrate::lint::Finding;
+use toasty_migrate::progress::ProgressBar;
 use toasty_migrate::{
     Error, Result,
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
@@ -399,6 +399,13 @@ impl Executor for DynamoBackend {
             self.apply(&step.op, step.live.as_ref()),
         )
         .await
+    }
+
+    /// `DescribeTable`'s `ItemCount` (DynamoDB updates it about every six hours): the writes
+    /// a rewrite of every item makes.
+    async fn estimated_rows(&mut self, table: &str) -> Option<u64> {
+        let described = self.describe(&self.name(table)).await.ok()??;
+        described.item_count().map(|n| n.max(0) as u64)
     }
 
     async fn count_rows(&mut self, table: &TableSnapshot, filter: &Filter) -> Result<u64> {

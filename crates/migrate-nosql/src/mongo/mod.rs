@@ -246,7 +246,12 @@ impl MongoBackend {
         let documents = self.db.collection::<Document>(&collection);
         let left = || documents.count_documents(filter.clone());
         let total = left().await.map_err(|e| self.error(e))?;
-        let bar = crate::progress::bar(true, total, "documents", format!("{collection}: update"));
+        let bar = toasty_migrate::progress::bar(
+            true,
+            total,
+            "documents",
+            format!("{collection}: update"),
+        );
         let watch = async {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -405,6 +410,14 @@ impl Executor for MongoBackend {
             commands,
             inserted,
         }])
+    }
+
+    async fn estimated_rows(&mut self, table: &str) -> Option<u64> {
+        self.db
+            .collection::<Document>(table)
+            .estimated_document_count()
+            .await
+            .ok()
     }
 
     async fn count_rows(&mut self, table: &TableSnapshot, filter: &Filter) -> Result<u64> {

@@ -51,17 +51,25 @@ impl SqlBackend {
                 next_start,
                 batch,
                 last_batch,
-                ..
+                batch_size,
             } => {
                 let Some(mut start) = self.key(first_key, &[]).await? else {
                     return Ok(());
                 };
+                let bar = toasty_migrate::progress::counter(
+                    self.progress,
+                    "batches",
+                    format!("data step, {batch_size} rows a batch"),
+                );
                 loop {
                     let Some(next) = self.key(next_start, &start).await? else {
-                        return self.run_bound(last_batch, &start).await;
+                        let last = self.run_bound(last_batch, &start).await;
+                        bar.finish_and_clear();
+                        return last;
                     };
                     let range: Vec<Value> = start.iter().chain(&next).cloned().collect();
                     self.run_bound(batch, &range).await?;
+                    bar.inc(1);
                     start = next;
                 }
             }

@@ -139,8 +139,14 @@ pub struct SqlBackend {
     conn: Conn,
     dialect: Dialect,
     target: String,
+    /// The URL as given, password included: for the second connection that watches an index
+    /// build's progress. Never printed (`target` is what messages show).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    url: String,
     lock_timeout: Duration,
     batch_size: usize,
+    /// Progress bars on stderr for long steps.
+    progress: bool,
 }
 
 impl SqlBackend {
@@ -209,8 +215,10 @@ impl SqlBackend {
             conn,
             dialect,
             target,
+            url: url.to_string(),
             lock_timeout,
             batch_size: DEFAULT_BATCH_SIZE,
+            progress: false,
         };
         match dialect {
             // Every UTC timestamp we write and read is UTC on the server too.
@@ -239,6 +247,14 @@ impl SqlBackend {
     }
 
     /// How many rows each batch of an update or delete touches (default 1,000).
+    /// Shows progress bars on stderr (where it is a terminal) for long steps: batches of a
+    /// data step done, and on PostgreSQL an index build's phase and blocks from
+    /// `pg_stat_progress_create_index`.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
         self
@@ -474,7 +490,7 @@ impl Executor for SqlBackend {
                 // A killed or failed CREATE INDEX CONCURRENTLY leaves an invalid index by
                 // the name, which the build would trip over.
                 self.drop_invalid_index(index).await?;
-                self.execute(sql).await
+                self.build_index(sql, index).await
             }
             SqlStep::Ddl { sql, .. } => self.execute(sql).await,
             SqlStep::Data { statement, .. } => self.run_data(statement).await,
@@ -494,6 +510,17 @@ impl Executor for SqlBackend {
                 ..
             } => Ok(self.count(present).await? == *rows),
             _ => Ok(false),
+        }
+    }
+
+    async fn estimated_rows(&mut self, table: &str) -> Option<u64> {
+        match self.dialect {
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => self.postgres_estimated_rows(table).await,
+            #[cfg(feature = "mysql")]
+            Dialect::Mysql => self.mysql_estimated_rows(table).await,
+            // SQLite keeps no count but in `sqlite_stat1`, after an ANALYZE.
+            _ => None,
         }
     }
 

@@ -15,6 +15,24 @@ use toasty_migrate::{Result, schema::TableSnapshot};
 const LOCK_NAME: &str = "CONCAT('toasty-migrate:', SHA1(DATABASE()))";
 
 impl SqlBackend {
+    /// InnoDB's estimate of `table`'s rows (`information_schema.TABLES`), if it has one.
+    #[allow(irrefutable_let_patterns)]
+    pub(super) async fn mysql_estimated_rows(&mut self, table: &str) -> Option<u64> {
+        let Conn::Mysql(c) = &mut self.conn else {
+            return None;
+        };
+        query_scalar::<_, Option<u64>>(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+        .bind(table)
+        .fetch_optional(&mut *c)
+        .await
+        .ok()
+        .flatten()
+        .flatten()
+    }
+
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
     pub(super) async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {

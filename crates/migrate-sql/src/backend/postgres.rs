@@ -16,6 +16,74 @@ const LOCK_KEY: &str =
     "hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0)";
 
 impl SqlBackend {
+    /// The planner's estimate of `table`'s rows (`pg_class.reltuples`), once it has one.
+    #[allow(irrefutable_let_patterns)]
+    pub(super) async fn postgres_estimated_rows(&mut self, table: &str) -> Option<u64> {
+        let Conn::Postgres(c) = &mut self.conn else {
+            return None;
+        };
+        let rows: f32 = query_scalar(
+            "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind = 'r'",
+        )
+        .bind(table)
+        .fetch_optional(&mut *c)
+        .await
+        .ok()
+        .flatten()?;
+        // -1: never vacuumed or analyzed.
+        (rows >= 0.0).then_some(rows as u64)
+    }
+
+    /// Runs `sql`, a `CREATE INDEX CONCURRENTLY` of `index`, with a progress bar (when asked)
+    /// fed from `pg_stat_progress_create_index` by a second connection.
+    pub(super) async fn build_index(&mut self, sql: &str, index: &str) -> Result<()> {
+        if !self.progress {
+            return self.execute(sql).await;
+        }
+        let target = self.target.clone();
+        let pid: i32 = match &mut self.conn {
+            Conn::Postgres(c) => query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| super::driver_error(&target, e))?,
+            #[allow(unreachable_patterns)]
+            _ => return self.execute(sql).await,
+        };
+        let bar = toasty_migrate::progress::bar(true, 0, "blocks", format!("index {index}"));
+        let url = self.url.clone();
+        let watch = async {
+            use sqlx_core::connection::Connection;
+            // No bar is no reason to fail the build.
+            let Ok(mut watcher) = PgConnection::connect(&url).await else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let row: Option<(String, i64, i64)> = query_as(
+                    "SELECT phase, blocks_done, blocks_total \
+                     FROM pg_stat_progress_create_index WHERE pid = $1",
+                )
+                .bind(pid)
+                .fetch_optional(&mut watcher)
+                .await
+                .ok()
+                .flatten();
+                if let Some((phase, done, total)) = row {
+                    bar.set_message(format!("index {index}: {phase}"));
+                    bar.set_length(total.max(0) as u64);
+                    bar.set_position(done.max(0) as u64);
+                }
+            }
+        };
+        let built = tokio::select! {
+            built = self.execute(sql) => built,
+            never = watch => never,
+        };
+        bar.finish_and_clear();
+        built
+    }
+
     /// Drops `index` if it is invalid: what a `CREATE INDEX CONCURRENTLY` that failed, gave up
     /// on a lock or was killed leaves behind (introspection does not show it). Concurrently,
     /// so that the table stays usable.
