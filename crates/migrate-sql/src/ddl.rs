@@ -3,8 +3,8 @@
 
 use crate::dialect::{Dialect, DialectError};
 use toasty_migrate::schema::{
-    ColumnDef, ColumnPosition, ColumnType, IndexColumn, IndexDef, IndexOp, Operation, TableDef,
-    TableSnapshot,
+    ColumnDef, ColumnPosition, ColumnType, DefaultValue, IndexColumn, IndexDef, IndexOp, Operation,
+    TableDef, TableSnapshot,
 };
 
 /// The name SQLite's rebuild builds the new table under before renaming it into place.
@@ -97,6 +97,29 @@ pub fn outside_transaction(dialect: Dialect, op: &Operation, online: bool) -> bo
             Operation::ModifyColumn { from, to, .. } => from.nullable && !to.nullable,
             _ => false,
         }
+}
+
+/// Where `op`, planned `online`, makes a column of a table in use NOT NULL on PostgreSQL
+/// without changing its type: the column (as it is before `op`) and the value its NULLs get, to
+/// fill in batches (a data step, [`crate::dml::update`]) before the statements, rather than by
+/// one `UPDATE` whose row locks would stay until it ends.
+pub fn batched_fill(
+    dialect: Dialect,
+    op: &Operation,
+    online: bool,
+) -> Option<(&str, DefaultValue)> {
+    match op {
+        Operation::ModifyColumn { from, to, .. }
+            if from.ty == to.ty && outside_transaction(dialect, op, online) =>
+        {
+            let value = to.default.clone();
+            Some((
+                &from.name,
+                value.unwrap_or_else(|| dialect.fill_value(&to.ty)),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Whether MySQL/MariaDB can build `index` on `table` in place without blocking writes
@@ -458,7 +481,10 @@ fn postgres_modify(
         ));
     }
     if from.nullable && !to.nullable {
-        out.push(fill_nulls(d, table, &to.name, to)?);
+        // Online, a column that keeps its type is filled in batches first (`batched_fill`).
+        if !(online && from.ty == to.ty) {
+            out.push(fill_nulls(d, table, &to.name, to)?);
+        }
         if online {
             // SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock unless a validated
             // check already proves it; VALIDATE scans holding a lock that lets reads and writes

@@ -177,33 +177,38 @@ impl Dialect {
     }
 
     /// The value an existing row gets when a NOT NULL column without a default is added (or a
-    /// nullable column becomes NOT NULL): the type's zero. It is temporary: no default is left.
-    pub fn fill_literal(self, ty: &ColumnType) -> String {
+    /// nullable column becomes NOT NULL): the type's zero, as a value a data step binds (on
+    /// PostgreSQL through a cast to the column's type). It is temporary: no default is left.
+    pub fn fill_value(self, ty: &ColumnType) -> DefaultValue {
         use ColumnType::*;
+        let text = |s: &str| DefaultValue::Text(s.into());
         match ty {
-            Boolean => "FALSE".into(),
-            Integer(_) | UnsignedInteger(_) | Float(_) | Numeric(_) => "0".into(),
-            Text | VarChar(_) | Custom(_) => "''".into(),
-            Uuid => match self {
-                Dialect::Postgres => "'00000000-0000-0000-0000-000000000000'".into(),
-                _ => "'00000000-0000-0000-0000-000000000000'".into(),
-            },
-            Blob | Binary(_) => match self {
-                Dialect::Postgres => "'\\x'::bytea".into(),
-                _ => "X''".into(),
-            },
-            Timestamp(_) | DateTime(_) => "'1970-01-01 00:00:00'".into(),
-            Date => "'1970-01-01'".into(),
-            Time(_) => "'00:00:00'".into(),
-            Cidr | Inet => "'0.0.0.0/0'".into(),
-            MacAddr => "'00:00:00:00:00:00'".into(),
-            MacAddr8 => "'00:00:00:00:00:00:00:00'".into(),
-            Enum(e) => self.string_literal(&e.variants[0]),
-            List(_) => match self {
-                Dialect::Postgres => "'{}'".into(),
-                _ => "'[]'".into(),
-            },
-            Document { .. } | Json | Jsonb => "'{}'".into(),
+            Boolean => DefaultValue::Bool(false),
+            Integer(_) | UnsignedInteger(_) | Float(_) | Numeric(_) => DefaultValue::Integer(0),
+            Text | VarChar(_) | Custom(_) | Blob | Binary(_) => text(""),
+            Uuid => text("00000000-0000-0000-0000-000000000000"),
+            Timestamp(_) | DateTime(_) => text("1970-01-01 00:00:00"),
+            Date => text("1970-01-01"),
+            Time(_) => text("00:00:00"),
+            Cidr | Inet => text("0.0.0.0/0"),
+            MacAddr => text("00:00:00:00:00:00"),
+            MacAddr8 => text("00:00:00:00:00:00:00:00"),
+            Enum(e) => text(&e.variants[0]),
+            List(_) => text(if self == Dialect::Postgres {
+                "{}"
+            } else {
+                "[]"
+            }),
+            Document { .. } | Json | Jsonb => text("{}"),
+        }
+    }
+
+    /// [`fill_value`](Self::fill_value) as a literal, for DDL (bytes as a byte literal).
+    pub fn fill_literal(self, ty: &ColumnType) -> String {
+        match (self, ty) {
+            (Dialect::Postgres, ColumnType::Blob | ColumnType::Binary(_)) => "'\\x'::bytea".into(),
+            (_, ColumnType::Blob | ColumnType::Binary(_)) => "X''".into(),
+            _ => self.default_literal(&self.fill_value(ty)),
         }
     }
 

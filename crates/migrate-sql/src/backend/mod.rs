@@ -23,7 +23,7 @@ use sqlx_mysql::MySqlConnection;
 #[cfg(feature = "postgres")]
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
-use toasty_migrate::data::{Filter, key_filter};
+use toasty_migrate::data::{Expr, Filter, Value, is_null, key_filter};
 use toasty_migrate::lint::Finding;
 use toasty_migrate::schema::TableSnapshot;
 use toasty_migrate::{
@@ -464,19 +464,34 @@ impl Executor for SqlBackend {
         if let Some(steps) = planned {
             return steps.map_err(|m| self.unsupported(m));
         }
+        let mut steps = Vec::new();
+        if let Some((column, value)) = ddl::batched_fill(self.dialect, op, online) {
+            let set = [(column.to_string(), Expr::Value(Value::from(&value)))];
+            let fill = dml::update(
+                self.dialect,
+                data_table()?,
+                &set,
+                &is_null(column),
+                self.batch_size,
+            )
+            .map_err(|m| self.unsupported(m))?;
+            steps.push(data(fill));
+        }
         let statements =
             ddl::statements(self.dialect, op, table, online).map_err(|m| self.unsupported(m))?;
         let count = statements.len();
         let outside_transaction = ddl::outside_transaction(self.dialect, op, online);
-        Ok(statements
-            .into_iter()
-            .enumerate()
-            .map(|(position, sql)| SqlStep::Ddl {
-                sql,
-                effect: Effect::of(op, position, count),
-                outside_transaction,
-            })
-            .collect())
+        steps.extend(
+            statements
+                .into_iter()
+                .enumerate()
+                .map(|(position, sql)| SqlStep::Ddl {
+                    sql,
+                    effect: Effect::of(op, position, count),
+                    outside_transaction,
+                }),
+        );
+        Ok(steps)
     }
 
     async fn perform(&mut self, step: &SqlStep) -> Result<()> {
