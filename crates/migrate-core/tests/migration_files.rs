@@ -413,6 +413,28 @@ fn opting_out_of_the_transaction_round_trips_and_counts_in_the_checksum() {
     assert_ne!(parsed.checksum(), transactional);
 }
 
+#[test]
+fn opting_out_of_the_online_forms_round_trips_outside_the_checksum() {
+    let (_, old, new, options) = one_change_per_kind().remove(5);
+    let diff = detect_changes_with(&old, &new, &options).unwrap();
+    let mut plan = generator(Path::new("m"))
+        .generate(&diff, "index on an empty table")
+        .unwrap();
+    let online = plan.checksum();
+    plan.online = false;
+    let source = render_migration(&plan);
+    assert!(
+        source.contains("fn online(&self) -> bool {\n        false\n    }"),
+        "{source}"
+    );
+    let parsed = parse_migration(&source, Path::new(&format!("{}.rs", plan.version))).unwrap();
+    assert_eq!(parsed, plan);
+    assert!(!parsed.online);
+    // How the steps hold their locks, not what they leave: an applied migration that opts out
+    // afterwards is not "modified".
+    assert_eq!(parsed.checksum(), online);
+}
+
 /// A migrations directory whose first migration creates `users_v1`, and its generator.
 fn with_users() -> (tempfile::TempDir, MigrationGenerator) {
     let dir = tempfile::tempdir().unwrap();

@@ -478,3 +478,87 @@ async fn a_failed_statement_keeps_the_drivers_error_as_its_source() {
     })
     .await;
 }
+
+/// On PostgreSQL an index on a table that existed before its migration is built CONCURRENTLY,
+/// the migration journaled; a migration that opts out (`fn online` false), or a run with
+/// `offline`, builds it plainly inside the migration's transaction. An index on a table the
+/// migration creates is built plainly either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn online_forms_apply_to_existing_tables_unless_opted_out() {
+    use toasty_migrate::backend::Atomicity;
+    let db = TestDb::sql(Dialect::Postgres).await;
+    let mut backend = db.connect().await;
+    let users = |indexed: bool| {
+        let indexes = match indexed {
+            true => vec![IndexDef::new("users_by_name", &["name"], false)],
+            false => vec![],
+        };
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users",
+            vec![
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("name", ColumnType::Text),
+            ],
+            indexes,
+        )])
+    };
+    let empty = SchemaSnapshot::default();
+    let created_indexed = migration("20250101_000000_both", &empty, &users(true), &[]);
+    let created = migration("20250101_000000_users", &empty, &users(false), &[]);
+    let indexed = migration("20250102_000000_index", &users(false), &users(true), &[]);
+    let dry = |offline: bool| RunOptions {
+        dry_run: true,
+        offline,
+        ..RunOptions::default()
+    };
+    let index_statement = |report: &toasty_migrate::run::RunReport| {
+        let step = report.steps.last().unwrap();
+        let sql = step
+            .statements
+            .iter()
+            .find(|s| s.contains("INDEX"))
+            .unwrap();
+        (sql.clone(), step.atomicity)
+    };
+
+    let report = Migrator::from_plans(vec![created_indexed])
+        .up(&mut backend, &dry(false))
+        .await
+        .unwrap();
+    assert_eq!(
+        index_statement(&report),
+        (
+            r#"CREATE INDEX "users_by_name" ON "users" ("name")"#.to_string(),
+            Atomicity::Transaction
+        ),
+        "a new table is empty"
+    );
+
+    let two = Migrator::from_plans(vec![created.clone(), indexed.clone()]);
+    let one = RunOptions {
+        count: Some(1),
+        ..RunOptions::default()
+    };
+    two.up(&mut backend, &one).await.unwrap();
+    let concurrently = (
+        r#"CREATE INDEX CONCURRENTLY "users_by_name" ON "users" ("name")"#.to_string(),
+        Atomicity::Journal,
+    );
+    let plain = (
+        r#"CREATE INDEX "users_by_name" ON "users" ("name")"#.to_string(),
+        Atomicity::Transaction,
+    );
+    let report = two.up(&mut backend, &dry(false)).await.unwrap();
+    assert_eq!(index_statement(&report), concurrently);
+    let report = two.up(&mut backend, &dry(true)).await.unwrap();
+    assert_eq!(index_statement(&report), plain);
+    let opted_out = MigrationPlan {
+        online: false,
+        ..indexed
+    };
+    let report = Migrator::from_plans(vec![created, opted_out])
+        .up(&mut backend, &dry(false))
+        .await
+        .unwrap();
+    assert_eq!(index_statement(&report), plain);
+}
