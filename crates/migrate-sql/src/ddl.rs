@@ -526,6 +526,45 @@ fn postgres_modify(
 /// the new one into place, recreate the indexes. Runs inside the migration's transaction.
 fn sqlite_rebuild(live: &TableSnapshot, op: &Operation) -> Result<Vec<String>, DialectError> {
     let d = Dialect::Sqlite;
+    let (def, indexes, (targets, sources)) = sqlite_rebuilt(live, op)?;
+    let table = d.ident(&live.name)?;
+    let rebuild = d.ident(REBUILD_TABLE)?;
+    let mut out = vec![
+        create_table(d, &def, REBUILD_TABLE)?,
+        format!(
+            "INSERT INTO {rebuild} ({}) SELECT {} FROM {table}",
+            targets.join(", "),
+            sources.join(", ")
+        ),
+        format!("DROP TABLE {table}"),
+        format!("ALTER TABLE {rebuild} RENAME TO {table}"),
+    ];
+    for index in &indexes {
+        out.push(create_index(d, &live.name, index, false)?);
+    }
+    Ok(out)
+}
+
+/// The place of the copy among [`sqlite_rebuild`]'s statements: the backend runs it in batches
+/// of the old table's `rowid` (a data step), so that a long rebuild shows its progress.
+pub const SQLITE_REBUILD_COPY: usize = 1;
+
+/// The copy of SQLite's rebuild of `live` for `op`: the new table's columns, quoted, and the
+/// expression over the old table that fills each.
+pub fn sqlite_rebuild_copy(
+    live: &TableSnapshot,
+    op: &Operation,
+) -> Result<(Vec<String>, Vec<String>), DialectError> {
+    Ok(sqlite_rebuilt(live, op)?.2)
+}
+
+/// The rebuilt table, its indexes, and its copy (see [`sqlite_rebuild_copy`]).
+#[allow(clippy::type_complexity)]
+fn sqlite_rebuilt(
+    live: &TableSnapshot,
+    op: &Operation,
+) -> Result<(TableDef, Vec<IndexDef>, (Vec<String>, Vec<String>)), DialectError> {
+    let d = Dialect::Sqlite;
     let mut columns = live.columns.clone();
     let mut primary_key = live.primary_key.clone();
     let mut indexes = live.indexes.clone();
@@ -582,25 +621,10 @@ fn sqlite_rebuild(live: &TableSnapshot, op: &Operation) -> Result<Vec<String>, D
         columns,
         primary_key,
     };
-    let table = d.ident(&live.name)?;
-    let rebuild = d.ident(REBUILD_TABLE)?;
     let targets: Vec<String> = copy
         .iter()
         .map(|(c, _)| d.ident(c))
         .collect::<Result<_, _>>()?;
-    let sources: Vec<&str> = copy.iter().map(|(_, e)| e.as_str()).collect();
-    let mut out = vec![
-        create_table(d, &def, REBUILD_TABLE)?,
-        format!(
-            "INSERT INTO {rebuild} ({}) SELECT {} FROM {table}",
-            targets.join(", "),
-            sources.join(", ")
-        ),
-        format!("DROP TABLE {table}"),
-        format!("ALTER TABLE {rebuild} RENAME TO {table}"),
-    ];
-    for index in &indexes {
-        out.push(create_index(d, &live.name, index, false)?);
-    }
-    Ok(out)
+    let sources: Vec<String> = copy.into_iter().map(|(_, e)| e).collect();
+    Ok((def, indexes, (targets, sources)))
 }

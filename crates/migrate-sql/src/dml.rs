@@ -346,6 +346,34 @@ pub fn delete(
     batched(dialect, table, condition, batch_size, statement)
 }
 
+/// SQLite's rebuild copy, `INSERT INTO <into> (<targets>) SELECT <sources> FROM <table>`, in
+/// batches of `table`'s `rowid` like a data step, so that a long rebuild shows its progress.
+pub fn copy(
+    dialect: Dialect,
+    table: &TableSnapshot,
+    into: &str,
+    targets: &[String],
+    sources: &[String],
+    batch_size: usize,
+) -> Result<DataStatement, DialectError> {
+    let statement = |range: Option<Range>| -> Result<Statement, DialectError> {
+        let mut r = render(dialect, table);
+        let condition = match range {
+            Some(range) => r.key_range(range)?,
+            None => ALL.into(),
+        };
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {condition}",
+            r.q(into)?,
+            targets.join(", "),
+            sources.join(", "),
+            r.q(&table.name)?
+        );
+        Ok(r.finish(sql))
+    };
+    batched(dialect, table, |_| Ok(ALL.into()), batch_size, statement)
+}
+
 /// Both conditions, leaving out the one every row meets.
 fn and(a: &str, b: &str) -> String {
     match (a, b) {

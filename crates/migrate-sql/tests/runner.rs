@@ -562,3 +562,60 @@ async fn online_forms_apply_to_existing_tables_unless_opted_out() {
         .unwrap();
     assert_eq!(index_statement(&report), plain);
 }
+
+/// SQLite's rebuild copies the rows in batches of the old table's `rowid` (for its progress):
+/// over several batches, every row arrives, values intact, and the dry run shows the batches.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sqlite_rebuild_copies_every_row_in_batches() {
+    let db = TestDb::sql(Dialect::Sqlite).await;
+    let mut backend = db.connect().await.with_batch_size(1000);
+    let users = |with_age: bool| {
+        let mut columns = vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("name", ColumnType::Text),
+        ];
+        if with_age {
+            columns.push(ColumnDef::new("age", ColumnType::Integer(4)));
+        }
+        SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "users",
+            columns,
+            vec![],
+        )])
+    };
+    let empty = SchemaSnapshot::default();
+    let migrator = Migrator::from_plans(vec![
+        migration("20250101_000000_users", &empty, &users(false), &[]),
+        migration("20250102_000000_age", &users(false), &users(true), &[]),
+    ]);
+    let one = RunOptions {
+        count: Some(1),
+        ..allow()
+    };
+    migrator.up(&mut backend, &one).await.unwrap();
+    backend
+        .execute(
+            "INSERT INTO users (id, name) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 \
+             FROM n LIMIT 2500) SELECT i * 3, 'user ' || i FROM n",
+        )
+        .await
+        .unwrap();
+    let dry = RunOptions {
+        dry_run: true,
+        ..allow()
+    };
+    let report = migrator.up(&mut backend, &dry).await.unwrap();
+    let shown = report.steps[0].statements.join("\n");
+    assert!(
+        shown.contains(r#"/* each batch: */ INSERT INTO "_toasty_migrate_rebuild""#),
+        "{shown}"
+    );
+    migrator.up(&mut backend, &allow()).await.unwrap();
+    let rows = fetch_strings(
+        &db,
+        "SELECT count(*) || ' ' || sum(id) || ' ' || sum(age) || ' ' || max(name) FROM users",
+    )
+    .await;
+    // 3 * (1 + .. + 2500) = 9,378,750; every age the type's zero.
+    assert_eq!(rows, ["2500 9378750 0 user 999"]);
+}

@@ -59,7 +59,7 @@ impl SqlBackend {
                 let bar = toasty_migrate::progress::counter(
                     self.progress,
                     "batches",
-                    format!("data step, {batch_size} rows a batch"),
+                    format!("{batch_size} rows a batch"),
                 );
                 loop {
                     let Some(next) = self.key(next_start, &start).await? else {

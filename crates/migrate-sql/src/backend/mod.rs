@@ -481,16 +481,38 @@ impl Executor for SqlBackend {
             ddl::statements(self.dialect, op, table, online).map_err(|m| self.unsupported(m))?;
         let count = statements.len();
         let outside_transaction = ddl::outside_transaction(self.dialect, op, online);
-        steps.extend(
-            statements
-                .into_iter()
-                .enumerate()
-                .map(|(position, sql)| SqlStep::Ddl {
-                    sql,
-                    effect: Effect::of(op, position, count),
-                    outside_transaction,
-                }),
-        );
+        // SQLite's rebuild copies the rows in batches, as a data step does, for its progress.
+        let mut copy = match (self.dialect, table) {
+            (Dialect::Sqlite, Some(live)) if ddl::sqlite_rebuild_reason(op).is_some() => {
+                let (targets, sources) =
+                    ddl::sqlite_rebuild_copy(live, op).map_err(|m| self.unsupported(m))?;
+                let into = ddl::REBUILD_TABLE;
+                let copy = dml::copy(
+                    self.dialect,
+                    live,
+                    into,
+                    &targets,
+                    &sources,
+                    self.batch_size,
+                )
+                .map_err(|m| self.unsupported(m))?;
+                Some(data(copy))
+            }
+            _ => None,
+        };
+        for (position, sql) in statements.into_iter().enumerate() {
+            steps.push(match copy.take() {
+                Some(copy) if position == ddl::SQLITE_REBUILD_COPY => copy,
+                not_yet => {
+                    copy = not_yet;
+                    SqlStep::Ddl {
+                        sql,
+                        effect: Effect::of(op, position, count),
+                        outside_transaction,
+                    }
+                }
+            });
+        }
         Ok(steps)
     }
 
@@ -535,7 +557,10 @@ impl Executor for SqlBackend {
             #[cfg(feature = "mysql")]
             Dialect::Mysql => self.mysql_estimated_rows(table).await,
             // SQLite keeps no count but in `sqlite_stat1`, after an ANALYZE.
-            _ => None,
+            _ => {
+                let _ = table;
+                None
+            }
         }
     }
 
