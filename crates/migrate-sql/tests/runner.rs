@@ -568,7 +568,8 @@ async fn online_forms_apply_to_existing_tables_unless_opted_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sqlite_rebuild_copies_every_row_in_batches() {
     let db = TestDb::sql(Dialect::Sqlite).await;
-    let mut backend = db.connect().await.with_batch_size(1000);
+    // The copy's batches are ten data-step batches: 1,000 rows, three batches here.
+    let mut backend = db.connect().await.with_batch_size(100);
     let users = |with_age: bool| {
         let mut columns = vec![
             ColumnDef::new("id", ColumnType::Integer(8)),
