@@ -427,16 +427,9 @@ async fn an_interrupted_migration_resumes_and_a_changed_one_is_refused<C: Connec
         .await;
     let create = |t: TableSnapshot| Operation::CreateTable(t.def());
     let drop = |t: &str| Operation::DropTable { table: t.into() };
-    let plan = |up: Vec<Operation>| MigrationPlan {
-        version: "20250101_000000_two_tables".into(),
-        up,
-        down: vec![drop("posts"), drop("users")],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
+    let plan = |up: Vec<Operation>| {
+        let down = vec![drop("posts"), drop("users")];
+        MigrationPlan::new("20250101_000000_two_tables", up, down)
     };
     let failing = plan(vec![create(users()), refused_raw(kind), create(posts())]);
     let journaled = backend.atomicity(&failing, &[]).unwrap() == Atomicity::Journal;
@@ -496,19 +489,13 @@ async fn a_failed_first_step_records_nothing<C: Connect>(kind: Kind, connect: C)
         .connect(db.url.clone(), Duration::from_secs(30))
         .await;
     let mut plans = migrations(&history()[..1]);
-    plans.push(MigrationPlan {
-        version: "20250109_000000_failing".into(),
-        up: vec![refused_raw(kind)],
-        down: vec![Operation::DropTable {
+    plans.push(MigrationPlan::new(
+        "20250109_000000_failing",
+        vec![refused_raw(kind)],
+        vec![Operation::DropTable {
             table: "users".into(),
         }],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    });
+    ));
     let migrator = Migrator::from_plans(plans);
     assert!(migrator.up(&mut backend, &allow()).await.is_err());
     let applied = backend.applied().await.unwrap();

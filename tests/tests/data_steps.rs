@@ -63,22 +63,16 @@ fn set(pairs: Vec<(&str, Expr)>) -> Vec<(String, Expr)> {
 fn migrations() -> Vec<MigrationPlan> {
     let table = accounts();
     vec![
-        MigrationPlan {
-            version: "20250101_000000_create_accounts".into(),
-            up: vec![Operation::CreateTable(table.def())],
-            down: vec![Operation::DropTable {
+        MigrationPlan::new(
+            "20250101_000000_create_accounts",
+            vec![Operation::CreateTable(table.def())],
+            vec![Operation::DropTable {
                 table: "accounts".into(),
             }],
-            transactional: true,
-            online: true,
-            parent: None,
-            replaces: Vec::new(),
-            allow: Vec::new(),
-            source: None,
-        },
-        MigrationPlan {
-            version: "20250102_000000_seed_and_backfill".into(),
-            up: vec![
+        ),
+        MigrationPlan::new(
+            "20250102_000000_seed_and_backfill",
+            vec![
                 Operation::InsertRows {
                     table: "accounts".into(),
                     rows: vec![
@@ -110,7 +104,7 @@ fn migrations() -> Vec<MigrationPlan> {
                     ]),
                 },
             ],
-            down: vec![Operation::UpdateRows {
+            vec![Operation::UpdateRows {
                 table: "accounts".into(),
                 set: set(vec![
                     ("status", lit(text("new"))),
@@ -118,29 +112,17 @@ fn migrations() -> Vec<MigrationPlan> {
                 ]),
                 filter: Filter::All,
             }],
-            transactional: true,
-            online: true,
-            parent: None,
-            replaces: Vec::new(),
-            allow: Vec::new(),
-            source: None,
-        },
-        MigrationPlan {
-            version: "20250103_000000_drop_emailless".into(),
-            up: vec![Operation::DeleteRows {
+        ),
+        MigrationPlan::new(
+            "20250103_000000_drop_emailless",
+            vec![Operation::DeleteRows {
                 table: "accounts".into(),
                 filter: is_null("email"),
             }],
-            down: vec![Operation::Irreversible {
+            vec![Operation::Irreversible {
                 reason: "the deleted accounts are gone".into(),
             }],
-            transactional: true,
-            online: true,
-            parent: None,
-            replaces: Vec::new(),
-            allow: Vec::new(),
-            source: None,
-        },
+        ),
     ]
 }
 
@@ -361,20 +343,14 @@ async fn run_scenario<B: Backend>(db: &TestDatabase, backend: &mut B) {
     // An insert of a key that exists fails (MongoDB reports it inside a successful reply) and
     // is not recorded.
     let mut plans = migrations();
-    plans.push(MigrationPlan {
-        version: "20250104_000000_insert_again".into(),
-        up: vec![Operation::InsertRows {
+    plans.push(MigrationPlan::new(
+        "20250104_000000_insert_again",
+        vec![Operation::InsertRows {
             table: "accounts".into(),
             rows: vec![row(1, None, "again")],
         }],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    });
+        vec![],
+    ));
     let migrator = Migrator::from_plans(plans);
     let err = migrator.up(backend, &count(1)).await.unwrap_err();
     assert!(matches!(err, Error::Backend { .. }), "{what}: {err}");
@@ -527,9 +503,9 @@ async fn batches_walk_a_composite_key(dialect: Dialect) {
         tag("us", 5, "e"),
         tag("eu", 6, "f"),
     ];
-    let plan = MigrationPlan {
-        version: "20250101_000000_tags".into(),
-        up: vec![
+    let plan = MigrationPlan::new(
+        "20250101_000000_tags",
+        vec![
             Operation::CreateTable(tags.def()),
             Operation::InsertRows {
                 table: "tags".into(),
@@ -545,16 +521,10 @@ async fn batches_walk_a_composite_key(dialect: Dialect) {
                 filter: eq("label", text("e")),
             },
         ],
-        down: vec![Operation::DropTable {
+        vec![Operation::DropTable {
             table: "tags".into(),
         }],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
+    );
     // An integer key whose text sorts otherwise ("10" before "9"): every row still updated.
     let counters = TableSnapshot::keyed_by_first_column(
         "counters",
@@ -701,34 +671,18 @@ async fn dynamodb_data_steps_keep_unique_indexes() {
     table
         .indexes
         .push(IndexDef::new("index_accounts_by_email", &["email"], true));
-    let create = MigrationPlan {
-        version: "20250101_000000_create_accounts".into(),
-        up: vec![
+    let create = MigrationPlan::new(
+        "20250101_000000_create_accounts",
+        vec![
             Operation::CreateTable(table.def()),
             Operation::CreateIndex {
                 table: "accounts".into(),
                 index: table.indexes[0].clone(),
             },
         ],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
-    let step = |version: &str, op: Operation| MigrationPlan {
-        version: version.into(),
-        up: vec![op],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
+        vec![],
+    );
+    let step = |version: &str, op: Operation| MigrationPlan::new(version, vec![op], vec![]);
     let insert = |version: &str, rows| {
         step(
             version,

@@ -276,15 +276,12 @@ mod tests {
     fn plan() -> MigrationPlan {
         let drop = |t: &str| Operation::DropTable { table: t.into() };
         MigrationPlan {
-            version: "20250101_000000_three".into(),
-            up: vec![drop("a"), drop("b"), drop("c")],
-            down: vec![drop("x"), drop("y")],
             transactional: false,
-            online: true,
-            parent: None,
-            replaces: Vec::new(),
-            allow: Vec::new(),
-            source: None,
+            ..MigrationPlan::new(
+                "20250101_000000_three",
+                vec![drop("a"), drop("b"), drop("c")],
+                vec![drop("x"), drop("y")],
+            )
         }
     }
 

@@ -63,15 +63,8 @@ impl MigrationGenerator {
     /// person (or a caller) to fill with data steps: `toasty migrate:new`.
     pub fn empty(&self, message: &str) -> Result<MigrationPlan> {
         Ok(MigrationPlan {
-            version: self.version(message)?,
-            up: Vec::new(),
-            down: Vec::new(),
-            transactional: true,
-            online: true,
             parent: list_versions(&self.dir)?.pop(),
-            replaces: Vec::new(),
-            allow: Vec::new(),
-            source: None,
+            ..MigrationPlan::new(self.version(message)?, Vec::new(), Vec::new())
         })
     }
 

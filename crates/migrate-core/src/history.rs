@@ -380,17 +380,7 @@ mod tests {
     use crate::types::ColumnType;
 
     fn plan(version: &str, up: Vec<Operation>) -> MigrationPlan {
-        MigrationPlan {
-            version: version.into(),
-            up,
-            down: vec![],
-            transactional: true,
-            online: true,
-            parent: None,
-            replaces: vec![],
-            allow: Vec::new(),
-            source: None,
-        }
+        MigrationPlan::new(version, up, vec![])
     }
 
     fn users() -> TableSnapshot {

@@ -220,27 +220,21 @@ mod tests {
             table: table.into(),
             index: IndexDef::new(format!("{table}_email"), &["email"], true),
         };
+        let up = vec![
+            Operation::CreateTable(posts.def()),
+            unique("posts"),
+            unique("users"),
+            Operation::DropColumn {
+                table: "users".into(),
+                column: "email".into(),
+            },
+        ];
         let mut plan = MigrationPlan {
-            version: "20250101_000000_x".into(),
-            up: vec![
-                Operation::CreateTable(posts.def()),
-                unique("posts"),
-                unique("users"),
-                Operation::DropColumn {
-                    table: "users".into(),
-                    column: "email".into(),
-                },
-            ],
-            down: vec![],
-            transactional: true,
-            online: true,
-            parent: None,
-            replaces: vec![],
             allow: vec![Allow {
                 code: "destructive".into(),
                 reason: "nobody reads it".into(),
             }],
-            source: None,
+            ..MigrationPlan::new("20250101_000000_x", up, vec![])
         };
         let findings = lint_plan(&plan, &before, true, &|_, _, _| Vec::new());
         let codes: Vec<(&str, bool)> = findings.iter().map(|f| (f.code, f.blocks())).collect();

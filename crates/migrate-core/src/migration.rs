@@ -270,13 +270,13 @@ pub enum Direction {
 }
 
 impl MigrationPlan {
-    /// The migration that applies `diff` (`up`) and reverts it (`down`: each change undone,
-    /// newest first), in a transaction.
-    pub fn from_diff(version: impl Into<String>, diff: &crate::diff::SchemaDiff) -> Self {
+    /// A migration of these operations, as a generated file has it: in a transaction, online,
+    /// with no parent recorded, replacing nothing, allowing nothing.
+    pub fn new(version: impl Into<String>, up: Vec<Operation>, down: Vec<Operation>) -> Self {
         MigrationPlan {
             version: version.into(),
-            up: diff.up_operations(),
-            down: diff.down_operations(),
+            up,
+            down,
             transactional: true,
             online: true,
             parent: None,
@@ -284,6 +284,12 @@ impl MigrationPlan {
             allow: Vec::new(),
             source: None,
         }
+    }
+
+    /// The migration that applies `diff` (`up`) and reverts it (`down`: each change undone,
+    /// newest first), in a transaction.
+    pub fn from_diff(version: impl Into<String>, diff: &crate::diff::SchemaDiff) -> Self {
+        MigrationPlan::new(version, diff.up_operations(), diff.down_operations())
     }
 
     /// Describes a compiled migration by running its `up` and `down` against recording contexts.

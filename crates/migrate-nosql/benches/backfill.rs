@@ -56,21 +56,15 @@ async fn main() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut shout_ours, mut shout_bare) = (Vec::new(), Vec::new());
     // The data step: every motto upper-cased, server-side.
-    let shout = MigrationPlan {
-        version: "20250103_000000_shout".into(),
-        up: vec![Operation::UpdateRows {
+    let shout = MigrationPlan::new(
+        "20250103_000000_shout",
+        vec![Operation::UpdateRows {
             table: "items".into(),
             set: vec![("motto".into(), upper(col("motto")))],
             filter: all(),
         }],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
+        vec![],
+    );
     let one = RunOptions {
         count: Some(1),
         ..RunOptions::default()

@@ -86,21 +86,15 @@ async fn main() {
                 &detect_changes(&SchemaSnapshot::default(), &v1).unwrap(),
             ),
             MigrationPlan::from_diff("20250102_000000_motto", &detect_changes(&v1, &v2).unwrap()),
-            MigrationPlan {
-                version: "20250103_000000_shout".into(),
-                up: vec![Operation::UpdateRows {
+            MigrationPlan::new(
+                "20250103_000000_shout",
+                vec![Operation::UpdateRows {
                     table: "items".into(),
                     set: vec![("motto".into(), upper(col("motto")))],
                     filter: all(),
                 }],
-                down: vec![],
-                transactional: true,
-                online: true,
-                parent: None,
-                replaces: Vec::new(),
-                allow: Vec::new(),
-                source: None,
-            },
+                vec![],
+            ),
         ]);
         migrator
             .up(

@@ -71,17 +71,11 @@ fn migrations(n: usize) -> Vec<MigrationPlan> {
                     },
                 });
             }
-            MigrationPlan {
-                version: format!("20250101_{i:06}_m{i}"),
+            MigrationPlan::new(
+                format!("20250101_{i:06}_m{i}"),
                 up,
-                down: vec![Operation::DropTable { table }],
-                transactional: true,
-                online: true,
-                parent: None,
-                replaces: Vec::new(),
-                allow: Vec::new(),
-                source: None,
-            }
+                vec![Operation::DropTable { table }],
+            )
         })
         .collect()
 }

@@ -36,21 +36,15 @@ fn table() -> TableSnapshot {
 }
 
 fn label(run: usize) -> MigrationPlan {
-    MigrationPlan {
-        version: format!("20250102_{run:06}_label"),
-        up: vec![Operation::UpdateRows {
+    MigrationPlan::new(
+        format!("20250102_{run:06}_label"),
+        vec![Operation::UpdateRows {
             table: "items".into(),
             set: vec![("label".into(), upper(col("name")))],
             filter: all(),
         }],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    }
+        vec![],
+    )
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux).
@@ -72,17 +66,11 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 async fn bench(dialect: Dialect, url: &str, rows: i64) {
     let mut db = SqlBackend::connect(url).await.unwrap();
-    let create = Migrator::from_plans(vec![MigrationPlan {
-        version: "20250101_000000_items".into(),
-        up: vec![Operation::CreateTable(table().def())],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    }]);
+    let create = Migrator::from_plans(vec![MigrationPlan::new(
+        "20250101_000000_items",
+        vec![Operation::CreateTable(table().def())],
+        vec![],
+    )]);
     create.up(&mut db, &RunOptions::default()).await.unwrap();
     let numbers = match dialect {
         Dialect::Postgres => format!("SELECT n, 'item' || n FROM generate_series(1, {rows}) AS n"),
@@ -132,17 +120,7 @@ fn extra(n: usize) -> MigrationPlan {
             column: "extra".into(),
         },
     };
-    MigrationPlan {
-        version: format!("20250103_{n:06}_extra"),
-        up: vec![op],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    }
+    MigrationPlan::new(format!("20250103_{n:06}_extra"), vec![op], vec![])
 }
 
 fn add_extra() -> Operation {

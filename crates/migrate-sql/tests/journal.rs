@@ -35,9 +35,9 @@ async fn a_failed_first_statement_records_nothing() {
         &[],
     );
     // Adds a column that exists: the server refuses the first statement.
-    let duplicate = MigrationPlan {
-        version: "20250102_000000_duplicate".into(),
-        up: vec![Operation::AddColumn {
+    let duplicate = MigrationPlan::new(
+        "20250102_000000_duplicate",
+        vec![Operation::AddColumn {
             table: "t".into(),
             column: ColumnDef {
                 nullable: true,
@@ -45,17 +45,11 @@ async fn a_failed_first_statement_records_nothing() {
             },
             position: None,
         }],
-        down: vec![Operation::DropColumn {
+        vec![Operation::DropColumn {
             table: "t".into(),
             column: "a".into(),
         }],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
+    );
     let migrator = Migrator::from_plans(vec![create, duplicate]);
     let err = migrator.up(&mut backend, &allow()).await.unwrap_err();
     assert!(err.to_string().contains("Duplicate column"), "{err}");

@@ -353,22 +353,16 @@ fn data_migrations(dialect: Dialect) -> Vec<MigrationPlan> {
     fill.up.push(Operation::Raw {
         statement: format!("INSERT INTO items (id, name) {numbers}"),
     });
-    let label = MigrationPlan {
-        version: "20250102_000000_label_items".into(),
-        up: vec![Operation::UpdateRows {
+    let label = MigrationPlan::new(
+        "20250102_000000_label_items",
+        vec![Operation::UpdateRows {
             table: "items".into(),
             set: vec![("label".into(), upper(col("name")))],
             // Every row: a resumed run skips those done by itself, not by the filter.
             filter: all(),
         }],
-        down: vec![],
-        transactional: true,
-        online: true,
-        parent: None,
-        replaces: Vec::new(),
-        allow: Vec::new(),
-        source: None,
-    };
+        vec![],
+    );
     vec![fill, label]
 }
 
