@@ -190,6 +190,12 @@ pub fn statements(
                 }
                 _ => String::new(),
             };
+            // Asked for, so that the server refuses rather than copies the table where it
+            // cannot (MySQL 8.0.12+ and MariaDB 10.3+ add a last column instantly).
+            let place = match (dialect, online, position) {
+                (Dialect::Mysql, true, None) => place + ", ALGORITHM=INSTANT",
+                _ => place,
+            };
             if column.nullable || column.default.is_some() {
                 out.push(format!(
                     "ALTER TABLE {t} ADD COLUMN {}{place}",
