@@ -21,12 +21,30 @@ pub struct UpArgs {
     /// Apply at most this many pending migrations.
     #[arg(long)]
     count: Option<usize>,
-    /// Print the exact statements instead of running them.
-    #[arg(long)]
-    dry_run: bool,
     /// Let operations that can lose data run.
     #[arg(long)]
     allow_destructive: bool,
+    #[command(flatten)]
+    run: Execution,
+}
+
+#[derive(Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// Revert this many migrations, newest first.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    #[command(flatten)]
+    run: Execution,
+}
+
+/// How `up` and `down` run the migrations they pick.
+#[derive(Args)]
+struct Execution {
+    /// Print the exact statements instead of running them.
+    #[arg(long)]
+    dry_run: bool,
     /// How many more times a migration whose statement gave up waiting for a lock is tried,
     /// after pauses from 0.5 s, doubling.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -37,23 +55,19 @@ pub struct UpArgs {
     offline: bool,
 }
 
-#[derive(Args)]
-pub struct DownArgs {
-    #[command(flatten)]
-    pub(crate) target: Target,
-    /// Revert this many migrations, newest first.
-    #[arg(long, default_value_t = 1)]
-    count: usize,
-    /// Print the exact statements instead of running them.
-    #[arg(long)]
-    dry_run: bool,
-    /// How many more times a migration whose statement gave up waiting for a lock is tried.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    lock_retries: u32,
-    /// Plain forms for tables an application may be using: no CREATE INDEX CONCURRENTLY, no
-    /// validated check before NOT NULL, no LOCK=NONE. Faster where nothing uses the database.
-    #[arg(long)]
-    offline: bool,
+impl Execution {
+    fn options(&self, count: Option<usize>, allow_destructive: bool) -> RunOptions {
+        RunOptions {
+            count,
+            dry_run: self.dry_run,
+            allow_destructive,
+            lock_retry: LockRetry {
+                attempts: self.lock_retries,
+                ..LockRetry::default()
+            },
+            offline: self.offline,
+        }
+    }
 }
 
 /// `load(--dir)` and the backend `connect` connects to, at once: reading many files and
@@ -77,7 +91,7 @@ pub async fn open_with<T: Send + 'static, B: Backend>(
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
-    with_backend!(&args.target, !args.dry_run, up_on(&args))
+    with_backend!(&args.target, !args.run.dry_run, up_on(&args))
 }
 
 async fn up_on<B: Backend>(
@@ -86,19 +100,10 @@ async fn up_on<B: Backend>(
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
     crate::output::forks(migrator.migrations());
-    let options = RunOptions {
-        count: args.count,
-        dry_run: args.dry_run,
-        allow_destructive: args.allow_destructive,
-        lock_retry: LockRetry {
-            attempts: args.lock_retries,
-            ..LockRetry::default()
-        },
-        offline: args.offline,
-    };
+    let options = args.run.options(args.count, args.allow_destructive);
     let report = migrator.up(&mut backend, &options).await?;
-    print_report(&migrator, &report, args.dry_run);
-    if args.dry_run
+    print_report(&migrator, &report, args.run.dry_run);
+    if args.run.dry_run
         && !args.allow_destructive
         && report.steps.iter().any(|s| !s.destructive.is_empty())
     {
@@ -110,7 +115,7 @@ async fn up_on<B: Backend>(
 }
 
 pub async fn down(args: DownArgs) -> Result<()> {
-    with_backend!(&args.target, !args.dry_run, down_on(&args))
+    with_backend!(&args.target, !args.run.dry_run, down_on(&args))
 }
 
 async fn down_on<B: Backend>(
@@ -118,18 +123,9 @@ async fn down_on<B: Backend>(
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
-    let options = RunOptions {
-        count: Some(args.count),
-        dry_run: args.dry_run,
-        allow_destructive: true,
-        lock_retry: LockRetry {
-            attempts: args.lock_retries,
-            ..LockRetry::default()
-        },
-        offline: args.offline,
-    };
+    let options = args.run.options(Some(args.count), true);
     let report = migrator.down(&mut backend, &options).await?;
-    print_report(&migrator, &report, args.dry_run);
+    print_report(&migrator, &report, args.run.dry_run);
     Ok(())
 }
 

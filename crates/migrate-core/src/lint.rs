@@ -12,6 +12,7 @@ use crate::migration::MigrationPlan;
 use crate::operation::Operation;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::fmt;
 
 /// How much a finding matters: an error fails `toasty migrate:lint` unless allowed.
@@ -100,6 +101,31 @@ pub struct Allow {
     pub reason: String,
 }
 
+/// The tables a migration has created so far, so that an operation on one is told from one on a
+/// table that existed before the migration (which an application may be using, and holds
+/// rows): what lint judges and what the runner plans online.
+#[derive(Default)]
+pub(crate) struct NewTables(HashSet<String>);
+
+impl NewTables {
+    /// `op`'s table in `live`, if it existed before the migration.
+    pub(crate) fn existing<'a>(
+        &self,
+        op: &Operation,
+        live: &'a SchemaSnapshot,
+    ) -> Option<&'a TableSnapshot> {
+        let name = op.table()?;
+        (!self.0.contains(name)).then(|| live.table(name))?
+    }
+
+    /// Notes a table `op` creates.
+    pub(crate) fn record(&mut self, op: &Operation) {
+        if let Operation::CreateTable(def) = op {
+            self.0.insert(def.name.clone());
+        }
+    }
+}
+
 /// A backend's rules: [`Executor::lint`](crate::backend::Executor::lint).
 pub type Rules<'a> = &'a dyn Fn(&Operation, &TableSnapshot, bool) -> Vec<Finding>;
 
@@ -114,13 +140,14 @@ pub fn lint_plan(
     backend: Rules,
 ) -> Vec<Finding> {
     let mut live = before.clone();
+    let mut new = NewTables::default();
     let mut findings = Vec::new();
     for op in &plan.up {
-        let existing = op.table().and_then(|t| before.table(t).and(live.table(t)));
-        if let Some(table) = existing {
+        if let Some(table) = new.existing(op, &live) {
             findings.extend(shared(op, table));
             findings.extend(backend(op, table, online && plan.online));
         }
+        new.record(op);
         // An operation that does not replay is the runner's to refuse, not lint's.
         let _ = live.apply(op);
     }

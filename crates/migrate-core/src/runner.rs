@@ -4,14 +4,13 @@
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
 use crate::execute::{run_in_transaction, run_journaled};
-use crate::lint::{Finding, lint_plan};
+use crate::lint::{Finding, NewTables, lint_plan};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
 use crate::snapshot::SchemaSnapshot;
 use crate::state::{MigrationIndex, MigrationState, MigrationStatus, check_history};
 use crate::{Error, Result};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -308,7 +307,7 @@ impl Migrator {
             // `down` runs after the deletes that revert `up`'s inserts.
             let written_from = ops.len() - plan.operations(direction).len();
             // Tables this migration creates are empty while it runs: no online forms for them.
-            let mut created = HashSet::new();
+            let mut new = NewTables::default();
             let mut steps = Vec::new();
             for (i, op) in ops.iter().enumerate() {
                 backend.check(op).map_err(|m| refused(plan, m))?;
@@ -325,15 +324,9 @@ impl Migrator {
                         }
                     })?;
                 }
-                let online = !options.offline
-                    && plan.online
-                    && op
-                        .table()
-                        .is_some_and(|t| live.table(t).is_some() && !created.contains(t));
+                let online = !options.offline && plan.online && new.existing(op, &live).is_some();
                 steps.extend(backend.plan(op, &live, online)?);
-                if let Operation::CreateTable(def) = op {
-                    created.insert(def.name.clone());
-                }
+                new.record(op);
                 // Any other operation that does not fit is left out of `live`: a raw statement
                 // cannot be replayed, and a change that does not fit fails when it runs.
                 if !op.is_data() {

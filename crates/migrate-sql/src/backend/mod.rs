@@ -246,7 +246,6 @@ impl SqlBackend {
         self
     }
 
-    /// How many rows each batch of an update or delete touches (default 1,000).
     /// Shows progress bars on stderr (where it is a terminal) for long steps: batches of a
     /// data step done, and on PostgreSQL an index build's phase and blocks from
     /// `pg_stat_progress_create_index`.
@@ -255,6 +254,7 @@ impl SqlBackend {
         self
     }
 
+    /// How many rows each batch of an update or delete touches (default 1,000).
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
         self
@@ -484,7 +484,7 @@ impl Executor for SqlBackend {
         // SQLite's rebuild copies the rows in batches, as a data step does, for its progress.
         // Ten times a data step's: the rebuild holds the write lock throughout anyway, so the
         // batches only pace the bar, and fewer cost less (BENCHMARKS.md).
-        let mut copy = match (self.dialect, table) {
+        let copy = match (self.dialect, table) {
             (Dialect::Sqlite, Some(live)) if ddl::sqlite_rebuild_reason(op).is_some() => {
                 let (targets, sources) =
                     ddl::sqlite_rebuild_copy(live, op).map_err(|m| self.unsupported(m))?;
@@ -495,18 +495,19 @@ impl Executor for SqlBackend {
             }
             _ => None,
         };
-        for (position, sql) in statements.into_iter().enumerate() {
-            steps.push(match copy.take() {
-                Some(copy) if position == ddl::SQLITE_REBUILD_COPY => copy,
-                not_yet => {
-                    copy = not_yet;
-                    SqlStep::Ddl {
-                        sql,
-                        effect: Effect::of(op, position, count),
-                        outside_transaction,
-                    }
-                }
-            });
+        let first = steps.len();
+        steps.extend(
+            statements
+                .into_iter()
+                .enumerate()
+                .map(|(position, sql)| SqlStep::Ddl {
+                    sql,
+                    effect: Effect::of(op, position, count),
+                    outside_transaction,
+                }),
+        );
+        if let Some(copy) = copy {
+            steps[first + ddl::SQLITE_REBUILD_COPY] = copy;
         }
         Ok(steps)
     }
