@@ -65,16 +65,23 @@ pub trait Executor: Send {
     /// migrator asks it of every operation of a run before any runs.
     fn check(&self, op: &Operation) -> std::result::Result<(), String>;
 
-    /// The steps that carry out `op` on a database whose schema is `live` (as the migrations
-    /// before it, and the operations before it in its migration, leave it). Pure: a dry run and
-    /// a run plan the same steps.
+    /// The steps that carry out `op` on a database where `op`'s table is `table` (as the
+    /// migrations before it, and the operations before it in its migration, leave it; `None`
+    /// when it does not exist yet, or `op` names no table). Only its own table, so that
+    /// planning a migration costs the size of what it touches, never the whole schema's. Pure:
+    /// a dry run and a run plan the same steps.
     ///
     /// `online`: `op`'s table existed before its migration, so an application may be using it,
     /// and neither the run nor the migration opted out ([`Migration::online`]): take the form
     /// that keeps the table readable and writable while it runs, where this database has one.
     ///
     /// [`Migration::online`]: crate::Migration::online
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot, online: bool) -> Result<Vec<Self::Step>>;
+    fn plan(
+        &self,
+        op: &Operation,
+        table: Option<&TableSnapshot>,
+        online: bool,
+    ) -> Result<Vec<Self::Step>>;
 
     /// Performs one step. Performing a step again after it took effect must be harmless or
     /// refused, never wrong: a run killed between a step and its record repeats it.

@@ -174,7 +174,7 @@ fn listing(dir: &Path, plans: &[MigrationPlan]) -> Option<String> {
 /// Every migration's `up`, in version order, from empty. An operation that does not fit names
 /// its file and line.
 fn replay(plans: &[MigrationPlan]) -> Result<SchemaSnapshot> {
-    let (mut schema, failure) = crate::runner::replay(plans);
+    let (schema, failure) = crate::replay::replay(plans);
     if let Some(f) = failure {
         let place = f
             .plan
@@ -188,8 +188,7 @@ fn replay(plans: &[MigrationPlan]) -> Result<SchemaSnapshot> {
             ),
         });
     }
-    schema.canonicalize();
-    Ok(schema)
+    Ok(schema.into_snapshot())
 }
 
 /// The changes from `from` to `to`, one line each; none when they are equivalent.

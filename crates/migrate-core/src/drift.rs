@@ -72,7 +72,7 @@ impl Migrator {
         let applied =
             |s: &MigrationState| s.is_applied() || matches!(s, MigrationState::Modified { .. });
         match self.replayed(statuses, applied) {
-            (schema, None) => Ok(schema),
+            (schema, None) => Ok(schema.into_snapshot()),
             (_, Some(failure)) => Err(failure),
         }
     }

@@ -200,7 +200,7 @@ mod tests {
     use super::*;
     use crate::backend::Atomicity;
     use crate::operation::Operation;
-    use crate::snapshot::SchemaSnapshot;
+    use crate::snapshot::TableSnapshot;
     use std::collections::BTreeMap;
 
     #[derive(Default)]
@@ -220,7 +220,7 @@ mod tests {
             Ok(())
         }
 
-        fn plan(&self, op: &Operation, _: &SchemaSnapshot, _: bool) -> Result<Vec<String>> {
+        fn plan(&self, op: &Operation, _: Option<&TableSnapshot>, _: bool) -> Result<Vec<String>> {
             Ok(vec![op.to_string()])
         }
 
@@ -294,11 +294,10 @@ mod tests {
         plan: &MigrationPlan,
         direction: Direction,
     ) -> Result<Duration> {
-        let live = SchemaSnapshot::default();
         let steps: Vec<String> = plan
             .operations(direction)
             .iter()
-            .flat_map(|op| memory.plan(op, &live, false).unwrap())
+            .flat_map(|op| memory.plan(op, None, false).unwrap())
             .collect();
         block_on(run_journaled(memory, plan, &steps, direction, "sum"))
     }

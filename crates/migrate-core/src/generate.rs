@@ -6,6 +6,7 @@
 use crate::diff::SchemaDiff;
 use crate::migration::{MigrationPlan, is_version};
 use crate::render::{render_migration, render_mod};
+use crate::replay::IndexedSchema;
 use crate::snapshot::{SchemaSnapshot, load_snapshot, snapshot_to_json};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -117,14 +118,15 @@ impl MigrationGenerator {
         }
 
         let schema_path = self.dir.join(SCHEMA_FILE);
-        let mut schema = if schema_path.exists() {
+        let mut schema = IndexedSchema::from(if schema_path.exists() {
             load_snapshot(&schema_path)?
         } else {
             SchemaSnapshot::default()
-        };
+        });
         for op in &plan.up {
             schema.apply(op)?;
         }
+        let schema = schema.into_snapshot();
         schema.validate("<schema after the new migration>")?;
 
         let source = render_migration(plan);

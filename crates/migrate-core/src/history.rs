@@ -19,6 +19,7 @@ use crate::generate::{MOD_FILE, MigrationGenerator, SCHEMA_FILE, list_versions, 
 use crate::migration::{Direction, MigrationPlan, version_name};
 use crate::operation::Operation;
 use crate::render::{render_migration, render_mod};
+use crate::replay::{IndexedSchema, replay};
 use crate::snapshot::{SchemaSnapshot, snapshot_to_json};
 use crate::{Error, Result};
 use std::collections::BTreeSet;
@@ -80,14 +81,16 @@ pub fn squash(
     // Schema operations up to the first data step collapse into their net effect; the rest stay.
     let ops = range.iter().flat_map(|p| &p.up);
     let first_data = ops.clone().position(Operation::is_data);
-    let mut before_data = SchemaSnapshot::default();
+    let mut before_data = IndexedSchema::default();
     for op in ops.clone().take(first_data.unwrap_or(usize::MAX)) {
         before_data.apply(op)?;
     }
-    let mut up = detect_changes(&SchemaSnapshot::default(), &before_data)?.up_operations();
+    let mut up =
+        detect_changes(&SchemaSnapshot::default(), &before_data.into_snapshot())?.up_operations();
     up.extend(ops.skip(first_data.unwrap_or(usize::MAX)).cloned());
 
-    let (built, failure) = crate::runner::replay(range);
+    let (built, failure) = replay(range);
+    let built = built.into_snapshot();
     if let Some(f) = failure {
         return Err(refused(
             &f.plan.version,
@@ -120,8 +123,8 @@ pub fn squash(
         source: None,
     };
     // The squash must build exactly what the migrations it replaces build.
-    let (squashed, _) = crate::runner::replay([&plan]);
-    if !squashed.is_equivalent(&built) {
+    let (squashed, _) = replay([&plan]);
+    if !squashed.into_snapshot().is_equivalent(&built) {
         return Err(refused(
             &plan.version,
             "the squashed migration would not build the schema its migrations build".into(),
@@ -300,7 +303,7 @@ pub fn rebase(
         )));
     }
 
-    let (mut schema, _) = crate::runner::replay(rest.iter().copied());
+    let (mut schema, _) = replay(rest.iter().copied());
     let mut parent = base.version.clone();
     let mut moved = Vec::with_capacity(branch.len());
     for plan in branch {
@@ -357,8 +360,7 @@ pub fn write_history(dir: &Path, added: &[MigrationPlan]) -> Result<Vec<PathBuf>
         .collect();
     plans.extend(added.iter().cloned());
     plans.sort_by(|a, b| a.version.cmp(&b.version));
-    let (mut schema, _) = crate::runner::replay(&plans);
-    schema.canonicalize();
+    let schema = replay(&plans).0.into_snapshot();
 
     for (plan, path) in added.iter().zip(&paths) {
         crate::fs::write_atomic(path, render_migration(plan).as_bytes())?;

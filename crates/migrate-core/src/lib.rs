@@ -71,6 +71,7 @@ mod operation;
 mod parse;
 mod redact;
 mod render;
+mod replay;
 mod runner;
 pub mod seed;
 mod snapshot;
@@ -91,6 +92,7 @@ pub use migration::{Migration, MigrationContext};
 /// the [`Operation`](schema::Operation)s that edit it.
 pub mod schema {
     pub use crate::operation::{ColumnPosition, Operation};
+    pub use crate::replay::IndexedSchema;
     pub use crate::snapshot::{
         ColumnDef, DefaultValue, FORMAT_VERSION, IndexColumn, IndexDef, IndexOp, IndexScope,
         SchemaSnapshot, TableDef, TableSnapshot, load_snapshot, save_snapshot, snapshot_from_json,

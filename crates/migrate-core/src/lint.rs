@@ -10,6 +10,7 @@
 
 use crate::migration::MigrationPlan;
 use crate::operation::Operation;
+use crate::replay::IndexedSchema;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -112,7 +113,7 @@ impl NewTables {
     pub(crate) fn existing<'a>(
         &self,
         op: &Operation,
-        live: &'a SchemaSnapshot,
+        live: &'a IndexedSchema,
     ) -> Option<&'a TableSnapshot> {
         let name = op.table()?;
         (!self.0.contains(name)).then(|| live.table(name))?
@@ -139,26 +140,12 @@ pub fn lint_plan(
     online: bool,
     backend: Rules,
 ) -> Vec<Finding> {
-    let mut live = before.clone();
-    let mut new = NewTables::default();
-    let mut findings = Vec::new();
-    for op in &plan.up {
-        if let Some(table) = new.existing(op, &live) {
-            findings.extend(shared(op, table));
-            findings.extend(backend(op, table, online && plan.online));
-        }
-        new.record(op);
-        // An operation that does not replay is the runner's to refuse, not lint's.
-        let _ = live.apply(op);
-    }
-    for finding in &mut findings {
-        finding.allowed = plan
-            .allow
-            .iter()
-            .find(|a| a.code == finding.code)
-            .map(|a| a.reason.clone());
-    }
-    findings
+    lint_replaying(
+        plan,
+        &mut IndexedSchema::from(before.clone()),
+        online,
+        backend,
+    )
 }
 
 /// The findings of each of `plans` (a directory's, in order) from the `skip`-th on, each
@@ -169,16 +156,54 @@ pub fn lint_history<'p>(
     online: bool,
     backend: Rules,
 ) -> Vec<(&'p MigrationPlan, Vec<Finding>)> {
-    let (mut before, _) = crate::runner::replay(&plans[..skip.min(plans.len())]);
-    let mut out = Vec::new();
-    for plan in plans.iter().skip(skip) {
-        out.push((plan, lint_plan(plan, &before, online, backend)));
-        for op in &plan.up {
-            // One that does not replay is `migrate:check`'s to report.
-            let _ = before.apply(op);
+    let (mut live, _) = crate::replay::replay(&plans[..skip.min(plans.len())]);
+    plans
+        .iter()
+        .skip(skip)
+        .map(|plan| (plan, lint_replaying(plan, &mut live, online, backend)))
+        .collect()
+}
+
+/// [`lint_plan`] on `live`, which it leaves as `plan` does.
+fn lint_replaying(
+    plan: &MigrationPlan,
+    live: &mut IndexedSchema,
+    online: bool,
+    backend: Rules,
+) -> Vec<Finding> {
+    let mut new = NewTables::default();
+    let mut findings = Vec::new();
+    for op in &plan.up {
+        if let Some(table) = new.existing(op, live) {
+            findings.extend(lint_operation(plan, op, table, online, backend));
         }
+        new.record(op);
+        // An operation that does not replay is the runner's (or `migrate:check`'s) to report,
+        // not lint's.
+        let _ = live.apply(op);
     }
-    out
+    findings
+}
+
+/// The findings of `op`, one of `plan`'s, on `table`, which existed before `plan`: the shared
+/// rules, then `backend`'s; each marked allowed where the migration allows its code.
+pub(crate) fn lint_operation(
+    plan: &MigrationPlan,
+    op: &Operation,
+    table: &TableSnapshot,
+    online: bool,
+    backend: Rules,
+) -> Vec<Finding> {
+    let mut findings = shared(op, table);
+    findings.extend(backend(op, table, online && plan.online));
+    for finding in &mut findings {
+        finding.allowed = plan
+            .allow
+            .iter()
+            .find(|a| a.code == finding.code)
+            .map(|a| a.reason.clone());
+    }
+    findings
 }
 
 /// The rules every database shares.

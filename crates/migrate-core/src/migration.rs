@@ -6,7 +6,8 @@
 use crate::data::{Expr, Filter, Value};
 use crate::lint::Allow;
 use crate::operation::{ColumnPosition, Operation};
-use crate::snapshot::{ColumnDef, IndexDef, SchemaSnapshot, TableDef};
+use crate::replay::IndexedSchema;
+use crate::snapshot::{ColumnDef, IndexDef, TableDef};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -341,7 +342,7 @@ impl MigrationPlan {
 
     /// What reverting runs, from `live` (the schema the migration left): first a delete by
     /// primary key of the rows each insert of `up` added, newest first, then `down` as written.
-    pub fn down_with_inserts_reverted(&self, live: &SchemaSnapshot) -> Cow<'_, [Operation]> {
+    pub fn down_with_inserts_reverted(&self, live: &IndexedSchema) -> Cow<'_, [Operation]> {
         let reverted: Vec<Operation> = self
             .up
             .iter()

@@ -4,10 +4,10 @@
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
 use crate::execute::{run_in_transaction, run_journaled};
-use crate::lint::{Finding, NewTables, lint_plan};
+use crate::lint::{Finding, NewTables, lint_operation};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
-use crate::snapshot::SchemaSnapshot;
+use crate::replay::{IndexedSchema, replay};
 use crate::state::{MigrationIndex, MigrationState, MigrationStatus, check_history};
 use crate::{Error, Result};
 use std::borrow::Cow;
@@ -237,7 +237,10 @@ impl Migrator {
     }
 
     fn plan(&self, version: &str) -> Option<&MigrationPlan> {
-        self.migrations.iter().find(|p| p.version == version)
+        let at = self
+            .migrations
+            .binary_search_by(|p| p.version.as_str().cmp(version));
+        at.ok().map(|at| &self.migrations[at])
     }
 
     /// The schema the migrations in `states` that `counts` leave, replayed from their files in
@@ -248,7 +251,7 @@ impl Migrator {
         &self,
         states: &[MigrationStatus],
         counts: impl Fn(&MigrationState) -> bool,
-    ) -> (SchemaSnapshot, Option<String>) {
+    ) -> (IndexedSchema, Option<String>) {
         let plans = states
             .iter()
             .filter(|s| counts(&s.state))
@@ -270,7 +273,7 @@ impl Migrator {
         &self,
         backend: &mut B,
         todo: &[&MigrationPlan],
-        mut live: SchemaSnapshot,
+        mut live: IndexedSchema,
         direction: Direction,
         options: &RunOptions,
     ) -> Result<RunReport> {
@@ -294,21 +297,17 @@ impl Migrator {
         let mut findings = Vec::with_capacity(todo.len());
         let mut atomicities = Vec::with_capacity(todo.len());
         for plan in todo {
-            findings.push(match direction {
-                Direction::Up => lint_plan(plan, &live, !options.offline, &|op, table, online| {
-                    backend.lint(op, table, online)
-                }),
-                Direction::Down => Vec::new(),
-            });
             let ops = match direction {
                 Direction::Up => Cow::Borrowed(plan.up.as_slice()),
                 Direction::Down => plan.down_with_inserts_reverted(&live),
             };
             // `down` runs after the deletes that revert `up`'s inserts.
             let written_from = ops.len() - plan.operations(direction).len();
-            // Tables this migration creates are empty while it runs: no online forms for them.
+            // Tables this migration creates are empty while it runs: not linted, and no online
+            // forms for them.
             let mut new = NewTables::default();
             let mut steps = Vec::new();
+            let mut plan_findings = Vec::new();
             for (i, op) in ops.iter().enumerate() {
                 backend.check(op).map_err(|m| refused(plan, m))?;
                 // A data step must fit the schema as its migration finds it (it leaves the
@@ -324,8 +323,19 @@ impl Migrator {
                         }
                     })?;
                 }
-                let online = !options.offline && plan.online && new.existing(op, &live).is_some();
-                steps.extend(backend.plan(op, &live, online)?);
+                let existing = new.existing(op, &live);
+                if let (Direction::Up, Some(table)) = (direction, existing) {
+                    plan_findings.extend(lint_operation(
+                        plan,
+                        op,
+                        table,
+                        !options.offline,
+                        &|op, table, online| backend.lint(op, table, online),
+                    ));
+                }
+                let online = !options.offline && plan.online && existing.is_some();
+                let table = op.table().and_then(|t| live.table(t));
+                steps.extend(backend.plan(op, table, online)?);
                 new.record(op);
                 // Any other operation that does not fit is left out of `live`: a raw statement
                 // cannot be replayed, and a change that does not fit fails when it runs.
@@ -333,6 +343,7 @@ impl Migrator {
                     let _ = live.apply(op);
                 }
             }
+            findings.push(plan_findings);
             let atomicity = backend.atomicity(plan, &steps)?;
             // A journaled step interrupted after it committed runs again on resume.
             if atomicity == Atomicity::Journal {
@@ -456,33 +467,6 @@ async fn gave_up_on_lock<B: Backend>(backend: &mut B, attempts: u32, last: Error
         ),
         last,
     )
-}
-
-/// The first operation that did not replay: which, and why.
-pub(crate) struct ReplayFailure<'p> {
-    pub plan: &'p MigrationPlan,
-    /// Its index in `plan.up`.
-    pub index: usize,
-    pub error: Error,
-}
-
-/// `plans`' `up` operations replayed from empty, in order, and the first that did not fit (a
-/// raw statement never does); the ones after it are replayed past it.
-pub(crate) fn replay<'p>(
-    plans: impl IntoIterator<Item = &'p MigrationPlan>,
-) -> (SchemaSnapshot, Option<ReplayFailure<'p>>) {
-    let mut schema = SchemaSnapshot::default();
-    let mut first_failure = None;
-    for plan in plans {
-        for (index, op) in plan.up.iter().enumerate() {
-            if let Err(error) = schema.apply(op)
-                && first_failure.is_none()
-            {
-                first_failure = Some(ReplayFailure { plan, index, error });
-            }
-        }
-    }
-    (schema, first_failure)
 }
 
 /// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates

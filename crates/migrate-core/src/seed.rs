@@ -196,7 +196,7 @@ impl Migrator {
 
 async fn seed_locked(
     backend: &mut impl Backend,
-    schema: &crate::snapshot::SchemaSnapshot,
+    schema: &crate::replay::IndexedSchema,
     sets: &[SeedSet],
 ) -> Result<Vec<SeedCount>> {
     let mut counts: Vec<SeedCount> = Vec::new();
@@ -239,7 +239,7 @@ async fn seed_locked(
                         }
                     }
                 };
-                for step in backend.plan(&op, schema, false)? {
+                for step in backend.plan(&op, Some(table), false)? {
                     backend.perform(&step).await?;
                 }
             }

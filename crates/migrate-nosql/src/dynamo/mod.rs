@@ -40,8 +40,8 @@ use toasty_migrate::{
     backend::{Atomicity, Backend, Executor, Introspect, Journal, JournalRow, Lock, Step},
     files::MigrationPlan,
     schema::{
-        ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, IndexScope, Operation,
-        SchemaSnapshot, TableSnapshot,
+        ColumnDef, ColumnType, IndexColumn, IndexDef, IndexOp, IndexScope, IndexedSchema,
+        Operation, SchemaSnapshot, TableSnapshot,
     },
 };
 
@@ -372,8 +372,13 @@ impl Executor for DynamoBackend {
         }
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot, _: bool) -> Result<Vec<DynamoStep>> {
-        let live = op.table().and_then(|t| live.table(t)).cloned();
+    fn plan(
+        &self,
+        op: &Operation,
+        table: Option<&TableSnapshot>,
+        _: bool,
+    ) -> Result<Vec<DynamoStep>> {
+        let live = table.cloned();
         let mut calls = self.api_calls(op, live.as_ref());
         // Every schema change on a table ends by recording what it left.
         if let Some(table) = op.table().filter(|_| !op.is_data()) {

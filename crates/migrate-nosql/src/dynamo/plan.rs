@@ -334,7 +334,8 @@ impl DynamoBackend {
             Operation::Irreversible { .. } => return Ok(()),
         }
         // Keep the registry as the operation leaves the table.
-        let mut after = SchemaSnapshot::new(live.into_iter().cloned().collect());
+        let mut after =
+            IndexedSchema::from(SchemaSnapshot::new(live.into_iter().cloned().collect()));
         after.apply(op)?;
         match op {
             Operation::DropTable { table } => self.unregister(table).await?,

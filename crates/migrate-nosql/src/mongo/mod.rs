@@ -390,8 +390,12 @@ impl Executor for MongoBackend {
         lint(op, table)
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot, _: bool) -> Result<Vec<MongoStep>> {
-        let table = op.table().and_then(|t| live.table(t));
+    fn plan(
+        &self,
+        op: &Operation,
+        table: Option<&TableSnapshot>,
+        _: bool,
+    ) -> Result<Vec<MongoStep>> {
         let unsupported = |message| Error::Unsupported {
             target: self.target.clone(),
             message,

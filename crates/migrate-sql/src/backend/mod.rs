@@ -427,8 +427,12 @@ impl Executor for SqlBackend {
         self.open_transactions().await
     }
 
-    fn plan(&self, op: &Operation, live: &SchemaSnapshot, online: bool) -> Result<Vec<SqlStep>> {
-        let table = op.table().and_then(|t| live.table(t));
+    fn plan(
+        &self,
+        op: &Operation,
+        table: Option<&TableSnapshot>,
+        online: bool,
+    ) -> Result<Vec<SqlStep>> {
         let data_table =
             || table.ok_or_else(|| self.unsupported(format!("the table of `{op}` does not exist")));
         let data = |statement| SqlStep::Data {
