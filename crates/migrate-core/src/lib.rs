@@ -54,6 +54,7 @@
 pub mod backend;
 mod baseline;
 mod check;
+mod cores;
 pub mod data;
 pub mod diff;
 mod drift;

@@ -295,8 +295,10 @@ impl TableDef {
 }
 
 impl ColumnDef {
-    /// A NOT NULL column without default or auto-increment; set the other fields with
-    /// `ColumnDef { nullable: true, ..ColumnDef::new(..) }`.
+    /// A NOT NULL column without default or auto-increment, which [`nullable`](Self::nullable),
+    /// [`default`](Self::default) and [`auto_increment`](Self::auto_increment) change: the one
+    /// line a migration file writes a column as,
+    /// `ColumnDef::new("email", ColumnType::Text).nullable()`.
     pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
         ColumnDef {
             name: name.into(),
@@ -304,6 +306,30 @@ impl ColumnDef {
             nullable: false,
             default: None,
             auto_increment: false,
+        }
+    }
+
+    /// The column, nullable.
+    pub fn nullable(self) -> Self {
+        ColumnDef {
+            nullable: true,
+            ..self
+        }
+    }
+
+    /// The column, with this default.
+    pub fn default(self, value: DefaultValue) -> Self {
+        ColumnDef {
+            default: Some(value),
+            ..self
+        }
+    }
+
+    /// The column, auto-incremented.
+    pub fn auto_increment(self) -> Self {
+        ColumnDef {
+            auto_increment: true,
+            ..self
         }
     }
 
@@ -347,13 +373,24 @@ impl IndexDef {
 }
 
 impl IndexColumn {
-    /// A key column compared by equality, partitioning (the only kind SQL has).
+    /// A key column compared by equality, partitioning (the only kind SQL has), which
+    /// [`op`](Self::op) and [`scope`](Self::scope) change.
     pub fn new(column: impl Into<String>) -> Self {
         IndexColumn {
             column: column.into(),
             op: IndexOp::Eq,
             scope: IndexScope::Partition,
         }
+    }
+
+    /// The key column, compared so.
+    pub fn op(self, op: IndexOp) -> Self {
+        IndexColumn { op, ..self }
+    }
+
+    /// The key column, with this scope.
+    pub fn scope(self, scope: IndexScope) -> Self {
+        IndexColumn { scope, ..self }
     }
 }
 

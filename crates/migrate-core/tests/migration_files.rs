@@ -380,7 +380,10 @@ fn parse_errors_name_file_line_and_construct() {
     let unknown = source.replace("db.drop_column(", "db.truncate_column(");
     insta::assert_snapshot!("parse_error_unknown_call", parse(&unknown));
 
-    let computed = source.replace("name: \"email\".into()", "name: format!(\"e{}\", 1)");
+    let computed = source.replace(
+        "ColumnDef::new(\"email\"",
+        "ColumnDef::new(format!(\"e{}\", 1)",
+    );
     insta::assert_snapshot!("parse_error_computed_value", parse(&computed));
 
     let bad_type = source.replace("ColumnType::Text", "ColumnType::Text2");

@@ -6,7 +6,7 @@ use crate::Result;
 use crate::data::{Expr, Filter, Row, Value};
 use syn::Expr as Syn;
 
-impl Parser {
+impl Parser<'_> {
     /// `vec![vec![("column", Value::..), ..], ..]`.
     pub(super) fn rows(&self, expr: &Syn) -> Result<Vec<Row>> {
         self.vec(expr, |row| {

@@ -4,15 +4,17 @@
 //! `Migration` impl with `version`, `up` and `down`, whose bodies are `db.<method>(<literals>)?;`
 //! calls ending in `Ok(())`. Anything else is an error naming the file, line and construct.
 
+mod bodies;
 mod data;
 mod schema;
 
+use crate::cores::on_every_core;
 use crate::lint::Allow;
 use crate::migration::{MigrationPlan, Source};
 use crate::nesting::MAX_FILE_NESTING;
 use crate::operation::Operation;
 use crate::{Error, Result};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{LineColumn, Span, TokenStream};
 use quote::ToTokens;
 use std::path::{Path, PathBuf};
 use syn::punctuated::Punctuated;
@@ -38,18 +40,14 @@ pub(crate) fn not_utf8(path: &Path, line: usize, column: usize) -> Error {
 
 /// Parses migration source; `path` names it in errors, and its file stem must be the version.
 pub fn parse_migration(source: &str, path: &Path) -> Result<MigrationPlan> {
-    Parser {
-        path: path.to_path_buf(),
-    }
-    .file(source)
+    Parser::new(path).file(source)
 }
 
 /// Parses one step as a migration file writes it, `db.<operation>(...)` (the `?;` may be left
 /// out): what `toasty migrate:generate --data` appends. `origin` names it in errors.
 pub fn parse_step(source: &str, origin: &str) -> Result<Operation> {
-    let parser = Parser {
-        path: PathBuf::from(origin),
-    };
+    let origin = PathBuf::from(origin);
+    let parser = Parser::new(&origin);
     let body = source.trim().trim_end_matches(';').trim_end();
     let body = body.strip_suffix('?').unwrap_or(body);
     let tokens: TokenStream = format!("{body}?;")
@@ -68,19 +66,42 @@ pub fn parse_step(source: &str, origin: &str) -> Result<Operation> {
     parser.call(&stmt)
 }
 
-struct Parser {
-    path: PathBuf,
+/// Reads one text: a whole file, or one statement of a body cut out of it ([`bodies`]).
+#[derive(Clone, Copy)]
+struct Parser<'p> {
+    path: &'p Path,
+    /// Where the text starts in the file: spans count from the text's start.
+    origin: LineColumn,
 }
 
 type Args = Punctuated<Expr, Token![,]>;
 
-impl Parser {
-    fn error(&self, span: Span, message: impl Into<String>) -> Error {
+impl<'p> Parser<'p> {
+    fn new(path: &'p Path) -> Self {
+        Parser {
+            path,
+            origin: LineColumn { line: 1, column: 0 },
+        }
+    }
+
+    /// Where `span` is in the file.
+    fn place(&self, span: Span) -> LineColumn {
         let start = span.start();
+        LineColumn {
+            line: self.origin.line + start.line - 1,
+            column: match start.line {
+                1 => self.origin.column + start.column,
+                _ => start.column,
+            },
+        }
+    }
+
+    fn error(&self, span: Span, message: impl Into<String>) -> Error {
+        let at = self.place(span);
         Error::Parse {
-            path: self.path.clone(),
-            line: start.line,
-            column: start.column + 1,
+            path: self.path.to_path_buf(),
+            line: at.line,
+            column: at.column + 1,
             message: message.into(),
         }
     }
@@ -101,8 +122,8 @@ impl Parser {
         self.error(span, format!("expected {expected}, found `{text}`"))
     }
 
-    fn file(&self, source: &str) -> Result<MigrationPlan> {
-        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    /// The tokens of `source`, refused when they nest too deep for syn.
+    fn tokens(&self, source: &str) -> Result<TokenStream> {
         let tokens: TokenStream = source.parse().map_err(|e: proc_macro2::LexError| {
             self.error(e.span(), format!("not valid Rust: {e}"))
         })?;
@@ -115,8 +136,17 @@ impl Parser {
                 ),
             ));
         }
-        let file: syn::File = syn::parse2(tokens)
+        Ok(tokens)
+    }
+
+    fn file(&self, source: &str) -> Result<MigrationPlan> {
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+        // syn reads the file without its `up` and `down` bodies, then each body's statements
+        // one by one, so that no syntax tree of the whole file is ever built.
+        let cut = bodies::cut(source);
+        let file: syn::File = syn::parse2(self.tokens(&cut.skeleton)?)
             .map_err(|e| self.error(e.span(), format!("not valid Rust: {e}")))?;
+        let bodies = Bodies { source, cut };
         let stem = self
             .path
             .file_stem()
@@ -135,7 +165,7 @@ impl Parser {
                     seen_struct = true;
                 }
                 Item::Impl(imp) if plan.is_none() => {
-                    plan = Some(self.migration_impl(imp, &type_name, &stem)?)
+                    plan = Some(self.migration_impl(imp, &type_name, &stem, &bodies)?)
                 }
                 other => {
                     return Err(self.unexpected(
@@ -164,6 +194,7 @@ impl Parser {
         imp: &syn::ItemImpl,
         type_name: &str,
         stem: &str,
+        bodies: &Bodies,
     ) -> Result<MigrationPlan> {
         let is_migration = imp
             .trait_
@@ -261,8 +292,8 @@ impl Parser {
                     }
                     allow = Some(allows);
                 }
-                "up" if up.is_none() => up = Some(self.body(&f.block)?),
-                "down" if down.is_none() => down = Some(self.body(&f.block)?),
+                "up" if up.is_none() => up = Some(self.body(&f.block, bodies)?),
+                "down" if down.is_none() => down = Some(self.body(&f.block, bodies)?),
                 _ => {
                     return Err(
                         self.unexpected(&f.sig, "one each of `fn version`, `fn up`, `fn down` and optionally `fn parent`, `fn replaces`, `fn allow`, `fn transactional` and `fn online`")
@@ -284,19 +315,72 @@ impl Parser {
             replaces: replaces.unwrap_or_default(),
             allow: allow.unwrap_or_default(),
             source: Some(Source {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 up: up_lines,
                 down: down_lines,
             }),
         })
     }
 
-    /// The operations of a body, each with its line.
-    fn body(&self, block: &syn::Block) -> Result<Vec<(Operation, usize)>> {
-        let Some((last, calls)) = block.stmts.split_last() else {
+    /// The operations of a body, each with its line: its statements read from the text cut
+    /// out of the file, on every core for a body of thousands (a body that was not cut, as syn
+    /// read it with the file).
+    fn body(&self, block: &syn::Block, bodies: &Bodies) -> Result<Vec<(Operation, usize)>> {
+        let mut reads = match bodies.cut.body(block.brace_token.span.open().start()) {
+            Some(body) => {
+                // Only the last text can end the body (one ending `Ok(());` is told below).
+                let last = body.statements.len() - 1;
+                let texts: Vec<_> = body.statements.iter().enumerate().collect();
+                let pieces = on_every_core(&texts, 256, |(i, (range, origin))| {
+                    let piece = Parser {
+                        path: self.path,
+                        origin: *origin,
+                    };
+                    let stmts = syn::parse::Parser::parse2(
+                        syn::Block::parse_within,
+                        piece.tokens(&bodies.source[range.clone()])?,
+                    )
+                    .map_err(|e| piece.error(e.span(), format!("not valid Rust: {e}")))?;
+                    Ok(piece.read(stmts, *i == last))
+                });
+                let pieces = pieces.into_iter().collect::<Result<Vec<_>>>()?;
+                pieces.into_iter().flatten().collect()
+            }
+            None => self.read(block.stmts.clone(), true),
+        };
+        let Some(last) = reads.pop() else {
             return Err(self.error(block.span(), "empty body: it must end with `Ok(())`"));
         };
-        let is_ok_unit = match last {
+        match last.end {
+            Some(end) => end?,
+            None => {
+                return Err(self.error(
+                    block.brace_token.span.close(),
+                    "expected `Ok(())` at the end of the body",
+                ));
+            }
+        }
+        reads.into_iter().map(|read| read.call).collect()
+    }
+
+    /// Statements of a body, each read as a call; the last, if `last` says they are the end of
+    /// the body's text, also as the body's end.
+    fn read(&self, stmts: Vec<Stmt>, last: bool) -> Vec<Read> {
+        let count = stmts.len();
+        let mut reads = Vec::with_capacity(count);
+        for (i, stmt) in stmts.into_iter().enumerate() {
+            let call = self
+                .call(&stmt)
+                .map(|op| (op, self.place(stmt.span()).line));
+            let end = (last && i + 1 == count).then(|| self.end(&stmt));
+            reads.push(Read { call, end });
+        }
+        reads
+    }
+
+    /// Whether `stmt` ends a body as it must: `Ok(())`.
+    fn end(&self, stmt: &Stmt) -> Result<()> {
+        let is_ok_unit = match stmt {
             Stmt::Expr(Expr::Call(call), None) => {
                 matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Ok"))
                     && matches!(call.args.first(), Some(Expr::Tuple(t)) if t.elems.is_empty())
@@ -304,13 +388,10 @@ impl Parser {
             }
             _ => false,
         };
-        if !is_ok_unit {
-            return Err(self.unexpected(last, "`Ok(())` at the end of the body"));
+        match is_ok_unit {
+            true => Ok(()),
+            false => Err(self.unexpected(stmt, "`Ok(())` at the end of the body")),
         }
-        calls
-            .iter()
-            .map(|stmt| Ok((self.call(stmt)?, stmt.span().start().line)))
-            .collect()
     }
 
     fn call(&self, stmt: &Stmt) -> Result<Operation> {
@@ -554,6 +635,19 @@ impl Parser {
 fn path_string(path: &syn::Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
+}
+
+/// One statement of a body: the call it is, with its line, and for the last statement of the
+/// body's text, whether it ends the body.
+struct Read {
+    call: Result<(Operation, usize)>,
+    end: Option<Result<()>>,
+}
+
+/// A file's text and its cut-out bodies.
+struct Bodies<'s> {
+    source: &'s str,
+    cut: bodies::Cut,
 }
 
 /// The span from the first to the last token.

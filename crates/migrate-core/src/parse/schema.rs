@@ -1,6 +1,7 @@
-//! Reading the schema vocabulary back: `TableDef { .. }`, `ColumnDef { .. }`, `IndexDef { .. }`,
-//! `ColumnType::..`, `DefaultValue::..` and `ColumnPosition::..`, exactly as the generator writes
-//! them.
+//! Reading the schema vocabulary back: `TableDef { .. }`, `ColumnDef::new(..)..`,
+//! `IndexDef { .. }`, `IndexColumn::new(..)..`, `ColumnType::..`, `DefaultValue::..` and
+//! `ColumnPosition::..`, exactly as the generator writes them; and columns and key columns as
+//! structs with every field written out, as files generated before the one-line forms have them.
 
 use super::{Parser, path_string};
 use crate::Result;
@@ -12,7 +13,7 @@ use crate::types::{ColumnType, EnumType};
 use syn::Expr;
 use syn::spanned::Spanned;
 
-impl Parser {
+impl Parser<'_> {
     /// The fields of `Name { a: .., b: .. }`, each exactly once, in any order.
     pub(super) fn fields<'e, const N: usize>(
         &self,
@@ -70,20 +71,81 @@ impl Parser {
     }
 
     pub(super) fn column_def(&self, expr: &Expr) -> Result<ColumnDef> {
-        let [name, ty, nullable, default, auto_increment] = self.fields(
-            expr,
-            "ColumnDef",
-            ["name", "ty", "nullable", "default", "auto_increment"],
-        )?;
-        let column = ColumnDef {
-            name: self.string_into(name)?,
-            ty: self.column_type(ty)?,
-            nullable: self.bool(nullable)?,
-            default: self.option(default, |e| self.default_value(e))?,
-            auto_increment: self.bool(auto_increment)?,
+        let column = match expr {
+            Expr::Struct(_) => {
+                let [name, ty, nullable, default, auto_increment] = self.fields(
+                    expr,
+                    "ColumnDef",
+                    ["name", "ty", "nullable", "default", "auto_increment"],
+                )?;
+                ColumnDef {
+                    name: self.string_into(name)?,
+                    ty: self.column_type(ty)?,
+                    nullable: self.bool(nullable)?,
+                    default: self.option(default, |e| self.default_value(e))?,
+                    auto_increment: self.bool(auto_increment)?,
+                }
+            }
+            _ => {
+                let expected = "`ColumnDef::new(\"<name>\", ColumnType::..)`, then \
+                                `.nullable()`, `.default(..)`, `.auto_increment()` as needed";
+                let ([name, ty], calls) = self.built(expr, "ColumnDef", expected)?;
+                let mut column = ColumnDef::new(self.str_arg(name)?, self.column_type(ty)?);
+                for (method, args) in calls {
+                    column = match (method.to_string().as_str(), args.as_slice()) {
+                        ("nullable", []) => column.nullable(),
+                        ("default", [value]) => column.default(self.default_value(value)?),
+                        ("auto_increment", []) => column.auto_increment(),
+                        _ => return Err(self.unexpected_call(method, expected)),
+                    };
+                }
+                column
+            }
         };
         column.validate().map_err(|m| self.error(expr.span(), m))?;
         Ok(column)
+    }
+
+    /// `Type::new(<N arguments>)` and the method calls after it: `new`'s arguments, and each
+    /// call's name and arguments in order, no name twice.
+    fn built<'e, const N: usize>(
+        &self,
+        expr: &'e Expr,
+        ty: &str,
+        expected: &str,
+    ) -> Result<([&'e Expr; N], Vec<(&'e syn::Ident, Vec<&'e Expr>)>)> {
+        let mut calls = Vec::new();
+        let mut receiver = expr;
+        while let Expr::MethodCall(call) = receiver {
+            if call.turbofish.is_some() {
+                return Err(self.unexpected(expr, expected));
+            }
+            calls.push((&call.method, call.args.iter().collect()));
+            receiver = &call.receiver;
+        }
+        calls.reverse();
+        let Expr::Call(new) = receiver else {
+            return Err(self.unexpected(expr, expected));
+        };
+        let is_new = matches!(&*new.func, Expr::Path(p)
+            if p.qself.is_none() && path_string(&p.path) == format!("{ty}::new"));
+        let args = match <[&Expr; N]>::try_from(new.args.iter().collect::<Vec<_>>()) {
+            Ok(args) if is_new => args,
+            _ => return Err(self.unexpected(receiver, expected)),
+        };
+        for (i, (method, _)) in calls.iter().enumerate() {
+            if calls[..i].iter().any(|(m, _)| m == method) {
+                return Err(self.error(method.span(), format!("`.{method}(..)` is called twice")));
+            }
+        }
+        Ok((args, calls))
+    }
+
+    fn unexpected_call(&self, method: &syn::Ident, expected: &str) -> crate::Error {
+        self.error(
+            method.span(),
+            format!("expected {expected}, found `.{method}(..)`"),
+        )
     }
 
     pub(super) fn column_position(&self, expr: &Expr) -> Result<ColumnPosition> {
@@ -113,28 +175,48 @@ impl Parser {
     }
 
     pub(super) fn index_column(&self, expr: &Expr) -> Result<IndexColumn> {
-        let [column, op, scope] = self.fields(expr, "IndexColumn", ["column", "op", "scope"])?;
-        let op = match self.enum_path(op, "IndexOp")?.as_str() {
+        if let Expr::Struct(_) = expr {
+            let [column, op, scope] =
+                self.fields(expr, "IndexColumn", ["column", "op", "scope"])?;
+            return Ok(IndexColumn {
+                column: self.string_into(column)?,
+                op: self.index_op(op)?,
+                scope: self.index_scope(scope)?,
+            });
+        }
+        let expected = "`IndexColumn::new(\"<column>\")`, then `.op(..)`, `.scope(..)` as needed";
+        let ([column], calls) = self.built(expr, "IndexColumn", expected)?;
+        let mut key = IndexColumn::new(self.str_arg(column)?);
+        for (method, args) in calls {
+            key = match (method.to_string().as_str(), args.as_slice()) {
+                ("op", [op]) => key.op(self.index_op(op)?),
+                ("scope", [scope]) => key.scope(self.index_scope(scope)?),
+                _ => return Err(self.unexpected_call(method, expected)),
+            };
+        }
+        Ok(key)
+    }
+
+    fn index_op(&self, expr: &Expr) -> Result<IndexOp> {
+        Ok(match self.enum_path(expr, "IndexOp")?.as_str() {
             "Eq" => IndexOp::Eq,
             "Asc" => IndexOp::Asc,
             "Desc" => IndexOp::Desc,
             _ => {
-                return Err(self.unexpected(op, "`IndexOp::Eq`, `IndexOp::Asc` or `IndexOp::Desc`"));
+                return Err(
+                    self.unexpected(expr, "`IndexOp::Eq`, `IndexOp::Asc` or `IndexOp::Desc`")
+                );
             }
-        };
-        let scope = match self.enum_path(scope, "IndexScope")?.as_str() {
+        })
+    }
+
+    fn index_scope(&self, expr: &Expr) -> Result<IndexScope> {
+        Ok(match self.enum_path(expr, "IndexScope")?.as_str() {
             "Partition" => IndexScope::Partition,
             "Local" => IndexScope::Local,
             _ => {
-                return Err(
-                    self.unexpected(scope, "`IndexScope::Partition` or `IndexScope::Local`")
-                );
+                return Err(self.unexpected(expr, "`IndexScope::Partition` or `IndexScope::Local`"));
             }
-        };
-        Ok(IndexColumn {
-            column: self.string_into(column)?,
-            op,
-            scope,
         })
     }
 
