@@ -136,9 +136,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .iter()
         .all(|op| matches!(op, Operation::InsertRows { .. }));
     migration.up.extend(data);
-    // The migrations already there (from the cache), for the merge check below: the new one
-    // is not read back, as it is the plan at hand.
-    let before = crate::cache::migrator(&args.dir);
     let path = generator.write_migration_file(&migration)?;
     println!("{GREEN}Wrote{GREEN:#} {}", path.display());
     // What it will do to a database in use, by the configured flavor's rules: to review now.
@@ -146,10 +143,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     toasty_migrate::lint::lint_plan(&migration, &old, true, &*rules)
         .iter()
         .for_each(output::finding);
-    // Said, not refused: the file is written; `migrate:check` fails on it.
-    if let Ok(before) = before {
-        output::forks(&[before.migrations(), &[migration]].concat());
-    }
     if !reverts_data {
         println!(
             "{YELLOW}note:{YELLOW:#} `down` does not revert the updates and deletes: add the steps \

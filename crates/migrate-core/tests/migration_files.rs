@@ -13,7 +13,7 @@ use toasty_migrate::{
         parse_migration_file, render_migration,
     },
     schema::{
-        ColumnDef, ColumnType, DefaultValue, IndexDef, IndexedSchema, SchemaSnapshot,
+        ColumnDef, ColumnType, DefaultValue, IndexDef, IndexedSchema, Operation, SchemaSnapshot,
         TableSnapshot, load_snapshot,
     },
 };
@@ -454,7 +454,6 @@ fn with_users() -> (tempfile::TempDir, MigrationGenerator) {
 #[test]
 fn data_steps_round_trip_through_a_file() {
     use toasty_migrate::data::*;
-    use toasty_migrate::schema::Operation;
     let (_dir, g) = with_users();
     let mut plan = g.empty("seed and backfill").unwrap();
     let text = |s: &str| Value::Text(s.into());
@@ -650,5 +649,50 @@ fn a_squashed_migration_round_trips_through_a_file() {
         list_versions(dir.path()).unwrap(),
         std::slice::from_ref(&squashed.version),
         "the replaced files are gone"
+    );
+}
+
+/// A body of thousands of statements is read on every core: it reads back as written, each
+/// operation with its own line, and an error in the middle names its line.
+#[test]
+fn a_large_body_reads_back_with_every_line_in_place() {
+    let version = "20250117_120000_many";
+    let up: Vec<Operation> = (0..2_000)
+        .map(|i| Operation::DropTable {
+            table: format!("t{i}"),
+        })
+        .collect();
+    let plan = MigrationPlan::new(
+        version,
+        up,
+        vec![Operation::Irreversible {
+            reason: "many".into(),
+        }],
+    );
+    let source = render_migration(&plan);
+    let path = format!("{version}.rs");
+    let parsed = parse_migration(&source, Path::new(&path)).unwrap();
+    assert_eq!(parsed, plan);
+    let line_of = |text: &str| source.lines().position(|l| l.contains(text)).unwrap() + 1;
+    let lines = &parsed.source.as_ref().unwrap().up;
+    assert_eq!(lines[0], line_of("\"t0\""));
+    assert_eq!(lines[1_500], line_of("\"t1500\""));
+
+    let unknown = source.replace("db.drop_table(\"t1500\")", "db.truncate(\"t1500\")");
+    let err = parse_migration(&unknown, Path::new(&path))
+        .unwrap_err()
+        .to_string();
+    let place = format!(
+        "{path}:{}:12: unknown operation `db.truncate`",
+        line_of("\"t1500\"")
+    );
+    assert!(err.starts_with(&place), "{err}");
+    let ending_with_semicolon = source.replacen("Ok(())\n", "Ok(());\n", 1);
+    let err = parse_migration(&ending_with_semicolon, Path::new(&path))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("expected `Ok(())` at the end of the body"),
+        "{err}"
     );
 }
