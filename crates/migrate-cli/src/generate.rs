@@ -6,13 +6,14 @@ use crate::output::{self, BOLD, DIM, GREEN, YELLOW};
 use anstream::{eprint, println};
 use anyhow::{Result, bail};
 use clap::Args;
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use toasty_migrate::{
     Error,
     diff::{ColumnRename, DiffOptions, detect_changes_with},
     files::{MigrationGenerator, SCHEMA_FILE, parse_step},
-    schema::{Operation, SchemaSnapshot, load_snapshot},
+    schema::{Operation, SchemaSnapshot, TableSnapshot, load_snapshot},
 };
 
 #[derive(Args)]
@@ -73,13 +74,17 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         );
     }
     let recorded = args.dir.join(SCHEMA_FILE);
-    let old = if recorded.exists() {
-        load_snapshot(&recorded)?
-    } else {
-        SchemaSnapshot::default()
-    };
     let source = crate::models::source(args.schema.as_deref());
-    let new = crate::models::load(&source)?;
+    // The two schemas are read at once: for a large schema, reading is most of the run.
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| match recorded.exists() {
+            true => load_snapshot(&recorded),
+            false => Ok(SchemaSnapshot::default()),
+        });
+        let new = crate::models::load(&source);
+        (old.join().expect("reading a snapshot does not panic"), new)
+    });
+    let (old, new) = (old?, new?);
     let mut renames = args
         .renames
         .iter()
@@ -136,13 +141,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .iter()
         .all(|op| matches!(op, Operation::InsertRows { .. }));
     migration.up.extend(data);
-    let path = generator.write_migration_file(&migration)?;
-    println!("{GREEN}Wrote{GREEN:#} {}", path.display());
-    // What it will do to a database in use, by the configured flavor's rules: to review now.
+    // What it will do to a database in use, by the configured flavor's rules: to review once
+    // it is written.
     let rules = crate::lint::rules(crate::config::get().flavor.as_deref());
-    toasty_migrate::lint::lint_plan(&migration, &old, true, &*rules)
-        .iter()
-        .for_each(output::finding);
+    let findings = toasty_migrate::lint::lint_plan(&migration, &old, true, &*rules);
+    let path = generator.write_migration_file_over(&migration, old)?;
+    println!("{GREEN}Wrote{GREEN:#} {}", path.display());
+    findings.iter().for_each(output::finding);
     if !reverts_data {
         println!(
             "{YELLOW}note:{YELLOW:#} `down` does not revert the updates and deletes: add the steps \
@@ -164,9 +169,11 @@ fn ask_renames(
     new: &SchemaSnapshot,
     known: &[ColumnRename],
 ) -> Result<Vec<ColumnRename>> {
+    let old: HashMap<&str, &TableSnapshot> =
+        old.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut confirmed: Vec<ColumnRename> = Vec::new();
     for new_table in &new.tables {
-        let Some(old_table) = old.table(&new_table.name) else {
+        let Some(old_table) = old.get(new_table.name.as_str()) else {
             continue;
         };
         let hinted = |c: &ColumnRename| c.table == new_table.name;

@@ -10,6 +10,7 @@ use crate::diff::detect_changes;
 use crate::runner::Migrator;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 use crate::state::{MigrationState, MigrationStatus};
+use std::collections::HashMap;
 
 /// Whether the database matches the schema its applied migrations build.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,9 +87,11 @@ fn column_order_differences(expected: &SchemaSnapshot, live: &SchemaSnapshot) ->
         v.sort();
         v
     };
+    let live: HashMap<&str, &TableSnapshot> =
+        live.tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut out = Vec::new();
     for table in &expected.tables {
-        let Some(found) = live.table(&table.name) else {
+        let Some(found) = live.get(table.name.as_str()) else {
             continue;
         };
         let (built, found) = (names(table), names(found));

@@ -101,6 +101,21 @@ impl MigrationGenerator {
     /// does not fit the recorded schema, or a version that is not newer than the last one, leaves
     /// the directory as it was.
     pub fn write_migration_file(&self, plan: &MigrationPlan) -> Result<PathBuf> {
+        let schema_path = self.dir.join(SCHEMA_FILE);
+        let recorded = match schema_path.exists() {
+            true => load_snapshot(&schema_path)?,
+            false => SchemaSnapshot::default(),
+        };
+        self.write_migration_file_over(plan, recorded)
+    }
+
+    /// [`write_migration_file`](Self::write_migration_file) over `recorded`, the directory's
+    /// `.schema.json` as the caller already read it (a large one is not read twice).
+    pub fn write_migration_file_over(
+        &self,
+        plan: &MigrationPlan,
+        recorded: SchemaSnapshot,
+    ) -> Result<PathBuf> {
         let path = self.dir.join(format!("{}.rs", plan.version));
         if path.exists() {
             return Err(Error::MigrationExists { path });
@@ -118,11 +133,7 @@ impl MigrationGenerator {
         }
 
         let schema_path = self.dir.join(SCHEMA_FILE);
-        let mut schema = IndexedSchema::from(if schema_path.exists() {
-            load_snapshot(&schema_path)?
-        } else {
-            SchemaSnapshot::default()
-        });
+        let mut schema = IndexedSchema::from(recorded);
         for op in &plan.up {
             schema.apply(op)?;
         }

@@ -144,6 +144,16 @@ impl SchemaSnapshot {
         }
     }
 
+    /// Whether tables and indexes are sorted by name, as [`canonicalize`](Self::canonicalize)
+    /// leaves them.
+    fn is_canonical(&self) -> bool {
+        self.tables.is_sorted_by(|a, b| a.name <= b.name)
+            && self
+                .tables
+                .iter()
+                .all(|t| t.indexes.is_sorted_by(|a, b| a.name <= b.name))
+    }
+
     /// True when both describe the same schema: same tables, columns, keys and indexes,
     /// whatever order the tables, indexes and columns are listed in.
     pub fn is_equivalent(&self, other: &SchemaSnapshot) -> bool {
@@ -426,14 +436,118 @@ fn check_key_columns(
     Ok(())
 }
 
-/// Renders a snapshot as its canonical JSON: pretty, sorted, ending with a newline. The same
-/// schema always gives the same bytes.
+/// Renders a snapshot as its canonical JSON: sorted, a line for each table's field and for
+/// each column, key column and index (so that a change to one shows as that line in a diff),
+/// ending with a newline. The same schema always gives the same bytes.
 pub fn snapshot_to_json(snapshot: &SchemaSnapshot) -> String {
-    let mut canonical = snapshot.clone();
-    canonical.canonicalize();
-    let mut json = serde_json::to_string_pretty(&canonical).expect("a snapshot always serializes");
-    json.push('\n');
-    json
+    let canonical = match snapshot.is_canonical() {
+        true => std::borrow::Cow::Borrowed(snapshot),
+        false => {
+            let mut canonical = snapshot.clone();
+            canonical.canonicalize();
+            std::borrow::Cow::Owned(canonical)
+        }
+    };
+    let mut json = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut json, LinePerItem::default());
+    canonical
+        .serialize(&mut serializer)
+        .expect("a snapshot always serializes");
+    json.push(b'\n');
+    String::from_utf8(json).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's pretty layout down to the items of a table's lists; each item on one line.
+#[derive(Default)]
+struct LinePerItem {
+    /// How deep the values being written are: 1 in the snapshot, 4 in a table's lists.
+    depth: usize,
+    has_value: bool,
+}
+
+impl LinePerItem {
+    /// The level whose values are written on one line: a column's, key column's or index's.
+    const INLINE: usize = 5;
+
+    fn separate(
+        &self,
+        out: &mut (impl std::io::Write + ?Sized),
+        first: bool,
+    ) -> std::io::Result<()> {
+        if self.depth >= Self::INLINE {
+            return out.write_all(if first { b"" } else { b", " });
+        }
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        (0..self.depth).try_for_each(|_| out.write_all(b"  "))
+    }
+
+    fn close(
+        &mut self,
+        out: &mut (impl std::io::Write + ?Sized),
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value && self.depth + 1 < Self::INLINE {
+            out.write_all(b"\n")?;
+            (0..self.depth).try_for_each(|_| out.write_all(b"  "))?;
+        }
+        out.write_all(bracket)
+    }
+}
+
+impl serde_json::ser::Formatter for LinePerItem {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
+        self.close(out, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        out: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.separate(out, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
+        self.close(out, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        out: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.separate(out, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        out: &mut W,
+    ) -> std::io::Result<()> {
+        out.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// Parses and validates snapshot JSON; `origin` names the source in errors.
