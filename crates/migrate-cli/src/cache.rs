@@ -37,23 +37,34 @@ struct Plans {
 /// every core) where not.
 fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
     let cache_path = dir.join(CACHE_DIR).join(PLANS_FILE);
-    let mut cache = std::fs::read(&cache_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Plans>(&bytes).ok())
-        .filter(|c| c.toasty_migrate == env!("CARGO_PKG_VERSION"))
-        .map(|c| c.plans)
-        .unwrap_or_default();
-
-    let mut files = Vec::with_capacity(versions.len());
-    for version in versions {
-        let path = dir.join(format!("{version}.rs"));
-        let Ok(source) = std::fs::read_to_string(&path) else {
-            // Missing, unreadable or not UTF-8: the parser's error says where.
-            return Err(parse_migration_file(&path).expect_err("an unreadable file fails"));
-        };
-        let hash = format!("{:x}", Sha256::digest(source.as_bytes()));
-        files.push((path, source, hash));
-    }
+    // The cache is decoded while the files are read and hashed: neither waits for the other.
+    let (mut cache, files) = std::thread::scope(|scope| {
+        let cache = scope.spawn(|| {
+            std::fs::read(&cache_path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Plans>(&bytes).ok())
+                .filter(|c| c.toasty_migrate == env!("CARGO_PKG_VERSION"))
+                .map(|c| c.plans)
+                .unwrap_or_default()
+        });
+        let files = versions
+            .iter()
+            .map(|version| {
+                let path = dir.join(format!("{version}.rs"));
+                let Ok(source) = std::fs::read_to_string(&path) else {
+                    // Missing, unreadable or not UTF-8: the parser's error says where.
+                    return Err(parse_migration_file(&path).expect_err("an unreadable file fails"));
+                };
+                let hash = format!("{:x}", Sha256::digest(source.as_bytes()));
+                Ok((path, source, hash))
+            })
+            .collect::<Result<Vec<_>>>();
+        (
+            cache.join().expect("decoding the cache does not panic"),
+            files,
+        )
+    });
+    let files = files?;
     let misses: Vec<usize> = (0..files.len())
         .filter(|&i| {
             cache

@@ -88,11 +88,21 @@ pub trait Executor: Send {
     fn perform(&mut self, step: &Self::Step) -> impl Future<Output = Result<()>> + Send;
 
     /// Whether `step`, which the journal does not record as done, took effect anyway: a server
-    /// can finish a statement after the runner that sent it died. Asked on resume of the first
-    /// step not recorded; one that took effect is recorded and skipped. By default, never.
+    /// can finish a statement after the runner that sent it died, and a run does not record
+    /// after a step this tells for ([`tells_effect`](Self::tells_effect)). Asked on resume of
+    /// each step not recorded, in order, until one did not; those that did are recorded and
+    /// skipped. By default, never.
     fn took_effect(&mut self, step: &Self::Step) -> impl Future<Output = Result<bool>> + Send {
         let _ = step;
         async { Ok(false) }
+    }
+
+    /// Whether [`took_effect`](Self::took_effect) tells for `step`: then a journaled run need
+    /// not record its progress right after it, as a resumed run asks instead (MySQL's DDL: a
+    /// commit fewer per statement). By default, it does not.
+    fn tells_effect(&self, step: &Self::Step) -> bool {
+        let _ = step;
+        false
     }
 
     /// How many rows of `table` `filter` matches: what seeding asks to tell a row to insert from
@@ -205,6 +215,18 @@ pub trait Journal: Send {
 
     /// Inserts or replaces the row of `row.version`.
     fn write_row(&mut self, row: &JournalRow) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts or replaces these rows, in one write where the database can (a migration's end
+    /// and the next one's start: one commit where each commits on its own). By default, one
+    /// after the other.
+    fn write_rows(&mut self, rows: &[JournalRow]) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for row in rows {
+                self.write_row(row).await?;
+            }
+            Ok(())
+        }
+    }
 
     fn delete_row(&mut self, version: &str) -> impl Future<Output = Result<()>> + Send;
 

@@ -114,46 +114,85 @@ pub(crate) fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>)
     crate::migration::to_hex(&hasher.finalize())
 }
 
-/// Runs `steps` (`plan` in `direction`) one by one, recording progress after each: `up` leaves
-/// the row complete, `down` deletes it. Resumes a run of the same direction that was
-/// interrupted. Returns how long it took.
-pub(crate) async fn run_journaled<B: Executor + Journal>(
-    backend: &mut B,
+/// What the journal holds for a migration as its journaled run begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// Not known: the run reads its row.
+    Unknown,
+    /// No row: the migration is pending (the runner read every row under the lock).
+    Absent,
+    /// Its starting row, written with the end of the migration before it in the run.
+    Started,
+}
+
+/// The row of `plan` with `done` of its steps (`keys`) done.
+pub(crate) fn progress_row(
     plan: &MigrationPlan,
-    steps: &[B::Step],
-    direction: Direction,
     checksum: &str,
-) -> Result<Duration> {
-    let start = Instant::now();
-    let keys: Vec<Vec<u8>> = steps.iter().map(Step::key).collect();
-    let reverting = direction == Direction::Down;
-    let row = |done: usize, elapsed: Duration| JournalRow {
+    keys: &[Vec<u8>],
+    done: usize,
+    elapsed: Duration,
+    reverting: bool,
+) -> JournalRow {
+    JournalRow {
         version: plan.version.clone(),
         name: plan.name().to_string(),
         checksum: checksum.to_string(),
         applied_at: OffsetDateTime::now_utc(),
         execution_time: elapsed,
         done,
-        total: steps.len(),
+        total: keys.len(),
         steps_checksum: steps_checksum(&keys[..done]),
         reverting,
+    }
+}
+
+/// Runs `steps` (`plan` in `direction`) one by one, recording progress as it goes: after each
+/// step whose effect the backend cannot tell ([`Executor::tells_effect`]), and at the end, when
+/// `up` leaves the row complete (written with `next`, the next migration's starting row, in one
+/// write) and `down` deletes it. Resumes a run of the same direction that was interrupted.
+/// Returns how long it took.
+pub(crate) async fn run_journaled<B: Executor + Journal>(
+    backend: &mut B,
+    plan: &MigrationPlan,
+    steps: &[B::Step],
+    direction: Direction,
+    checksum: &str,
+    recorded: Recorded,
+    next: Option<&JournalRow>,
+) -> Result<Duration> {
+    let start = Instant::now();
+    let keys: Vec<Vec<u8>> = steps.iter().map(Step::key).collect();
+    let reverting = direction == Direction::Down;
+    let row = |done: usize, elapsed: Duration| {
+        progress_row(plan, checksum, &keys, done, elapsed, reverting)
     };
-    let previous = backend.read_row(&plan.version).await?;
+    let previous = match recorded {
+        Recorded::Unknown => backend.read_row(&plan.version).await?,
+        Recorded::Absent | Recorded::Started => None,
+    };
     // A row of this direction's unfinished run is resumed; anything else starts afresh (a
     // complete row being reverted starts its down run).
     let mut done = match &previous {
         Some(recorded) if recorded.reverting == reverting => resume_at(plan, recorded, &keys)?,
         _ => {
-            backend.write_row(&row(0, Duration::ZERO)).await?;
+            if recorded != Recorded::Started {
+                backend.write_row(&row(0, Duration::ZERO)).await?;
+            }
             0
         }
     };
     let fresh = previous.as_ref().is_none_or(|p| p.reverting != reverting);
-    // The runner that was interrupted may have been killed after the server took its step
-    // but before the journal said so: the server says which.
-    if !fresh && done < steps.len() && backend.took_effect(&steps[done]).await? {
-        done += 1;
-        backend.write_row(&row(done, start.elapsed())).await?;
+    // The runner that was interrupted may have been killed after the server took steps the
+    // journal does not record: the server says which.
+    if !fresh {
+        let recorded = done;
+        while done < steps.len() && backend.took_effect(&steps[done]).await? {
+            done += 1;
+        }
+        if done > recorded {
+            backend.write_row(&row(done, start.elapsed())).await?;
+        }
     }
     while done < steps.len() {
         if let Err(e) = backend.perform(&steps[done]).await {
@@ -168,10 +207,18 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
             return Err(e);
         }
         done += 1;
-        backend.write_row(&row(done, start.elapsed())).await?;
+        if done < steps.len() && !backend.tells_effect(&steps[done - 1]) {
+            backend.write_row(&row(done, start.elapsed())).await?;
+        }
     }
-    if reverting {
-        backend.delete_row(&plan.version).await?;
+    match (reverting, next) {
+        (true, _) => backend.delete_row(&plan.version).await?,
+        (false, None) => backend.write_row(&row(done, start.elapsed())).await?,
+        (false, Some(next)) => {
+            backend
+                .write_rows(&[row(done, start.elapsed()), next.clone()])
+                .await?
+        }
     }
     Ok(start.elapsed())
 }
@@ -211,6 +258,10 @@ mod tests {
         failing: Vec<String>,
         /// Steps the database did though no journal says so.
         took_effect: Vec<String>,
+        /// Steps whose effect `took_effect` tells.
+        tells: Vec<String>,
+        /// Writes to the journal (`write_rows` is one).
+        writes: usize,
     }
 
     impl Executor for Memory {
@@ -234,6 +285,10 @@ mod tests {
 
         async fn took_effect(&mut self, step: &String) -> Result<bool> {
             Ok(self.took_effect.contains(step))
+        }
+
+        fn tells_effect(&self, step: &String) -> bool {
+            self.tells.contains(step)
         }
 
         async fn count_rows(
@@ -264,6 +319,15 @@ mod tests {
 
         async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
             self.rows.insert(row.version.clone(), row.clone());
+            self.writes += 1;
+            Ok(())
+        }
+
+        async fn write_rows(&mut self, rows: &[JournalRow]) -> Result<()> {
+            for row in rows {
+                self.rows.insert(row.version.clone(), row.clone());
+            }
+            self.writes += 1;
             Ok(())
         }
 
@@ -299,7 +363,15 @@ mod tests {
             .iter()
             .flat_map(|op| memory.plan(op, None, false).unwrap())
             .collect();
-        block_on(run_journaled(memory, plan, &steps, direction, "sum"))
+        block_on(run_journaled(
+            memory,
+            plan,
+            &steps,
+            direction,
+            "sum",
+            Recorded::Unknown,
+            None,
+        ))
     }
 
     /// A minimal executor for these tests: the futures here never wait.
@@ -390,5 +462,68 @@ mod tests {
         assert_eq!(memory.performed, ["drop table a", "drop table c"]);
         let row = &memory.rows["20250101_000000_three"];
         assert_eq!((row.done, row.total), (3, 3));
+    }
+
+    #[test]
+    fn steps_the_database_can_tell_are_recorded_only_at_the_end() {
+        let all = ["drop table a", "drop table b", "drop table c"].map(String::from);
+        let mut memory = Memory {
+            tells: all.to_vec(),
+            ..Memory::default()
+        };
+        run(&mut memory, Direction::Up).unwrap();
+        // The starting row and the finished one.
+        assert_eq!(memory.writes, 2);
+
+        let mut memory = Memory {
+            tells: all.to_vec(),
+            failing: vec!["drop table c".into()],
+            ..Memory::default()
+        };
+        assert!(run(&mut memory, Direction::Up).is_err());
+        // `a` and `b` ran, unrecorded: the resumed run asks the database about each in turn.
+        assert_eq!(memory.rows["20250101_000000_three"].done, 0);
+        memory.failing.clear();
+        memory.took_effect = vec!["drop table a".into(), "drop table b".into()];
+        run(&mut memory, Direction::Up).unwrap();
+        assert_eq!(
+            memory.performed,
+            ["drop table a", "drop table b", "drop table c"]
+        );
+        assert_eq!(memory.rows["20250101_000000_three"].done, 3);
+    }
+
+    #[test]
+    fn one_write_ends_a_migration_and_starts_the_next() {
+        let mut memory = Memory::default();
+        let first = plan();
+        let second = MigrationPlan::new(
+            "20250101_000001_next",
+            vec![Operation::DropTable { table: "d".into() }],
+            Vec::new(),
+        );
+        let steps =
+            |p: &MigrationPlan| -> Vec<String> { p.up.iter().map(|op| op.to_string()).collect() };
+        let keys: Vec<Vec<u8>> = steps(&second).iter().map(Step::key).collect();
+        let start = progress_row(&second, "sum2", &keys, 0, Duration::ZERO, false);
+        let run = |memory: &mut Memory, plan: &MigrationPlan, recorded, next| {
+            let steps = steps(plan);
+            block_on(run_journaled(
+                memory,
+                plan,
+                &steps,
+                Direction::Up,
+                "sum",
+                recorded,
+                next,
+            ))
+        };
+        run(&mut memory, &first, Recorded::Absent, Some(&start)).unwrap();
+        assert_eq!(memory.rows["20250101_000001_next"], start);
+        let writes = memory.writes;
+        run(&mut memory, &second, Recorded::Started, None).unwrap();
+        // Only its end: its start was written with the first one's.
+        assert_eq!(memory.writes, writes + 1);
+        assert_eq!(memory.rows["20250101_000001_next"].done, 1);
     }
 }

@@ -3,7 +3,8 @@
 //! drives any database through the narrow [`Backend`] trait.
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
-use crate::execute::{run_in_transaction, run_journaled};
+use crate::cores::on_every_core;
+use crate::execute::{Recorded, progress_row, run_in_transaction, run_journaled};
 use crate::lint::{Finding, NewTables, lint_operation};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
@@ -90,7 +91,7 @@ impl Migrator {
         Migrator {
             index: MigrationIndex {
                 versions: plans.iter().map(|p| p.version.clone()).collect(),
-                checksums: plans.iter().map(MigrationPlan::checksum).collect(),
+                checksums: on_every_core(&plans, 256, MigrationPlan::checksum),
                 replaces: plans.iter().map(|p| p.replaces.clone()).collect(),
             },
             migrations: plans,
@@ -145,7 +146,7 @@ impl Migrator {
                         .into(),
             });
         }
-        let todo: Vec<&MigrationPlan> = states
+        let (todo, pending): (Vec<&MigrationPlan>, Vec<bool>) = states
             .iter()
             .filter(|s| {
                 matches!(
@@ -153,12 +154,15 @@ impl Migrator {
                     MigrationState::Pending | MigrationState::Partial(_)
                 )
             })
-            .filter_map(|s| self.plan(&s.version))
+            .filter_map(|s| Some((self.plan(&s.version)?, s.state == MigrationState::Pending)))
             .take(options.count.unwrap_or(usize::MAX))
-            .collect();
+            .unzip();
+        if todo.is_empty() {
+            return Ok(RunReport::default());
+        }
         // A part-applied migration resumes with the steps planned from before it.
         let (live, _) = self.replayed(&states, MigrationState::is_applied);
-        self.execute(backend, &todo, live, Direction::Up, options)
+        self.execute(backend, &todo, &pending, live, Direction::Up, options)
             .await
     }
 
@@ -176,6 +180,9 @@ impl Migrator {
             .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(1))
             .collect();
+        if todo.is_empty() {
+            return Ok(RunReport::default());
+        }
         // Reverting drops what the migration added; that is what `down` is for, not a gate.
         let options = RunOptions {
             allow_destructive: true,
@@ -184,7 +191,8 @@ impl Migrator {
         let (live, _) = self.replayed(&states, |s| {
             s.is_applied() || matches!(s, MigrationState::Partial(_))
         });
-        self.execute(backend, &todo, live, Direction::Down, &options)
+        let pending = vec![false; todo.len()];
+        self.execute(backend, &todo, &pending, live, Direction::Down, &options)
             .await
     }
 
@@ -268,11 +276,13 @@ impl Migrator {
 
     /// Checks every operation of `todo`, plans every step from `live` (the schema before the
     /// first), then (unless dry) gates destructive operations and runs each migration the way
-    /// the backend keeps it with its tracking row.
+    /// the backend keeps it with its tracking row. `pending` says which of `todo` have no
+    /// tracking row (read under the lock).
     async fn execute<B: Backend>(
         &self,
         backend: &mut B,
         todo: &[&MigrationPlan],
+        pending: &[bool],
         mut live: IndexedSchema,
         direction: Direction,
         options: &RunOptions,
@@ -418,18 +428,37 @@ impl Migrator {
                 });
             }
         }
-        for ((plan, steps), step) in todo.iter().zip(&planned).zip(&mut report.steps) {
+        // Whether the migration before wrote this one's starting row with its own end.
+        let mut started = false;
+        for (i, (plan, steps)) in todo.iter().zip(&planned).enumerate() {
             let checksum = self.index.checksum(&plan.version);
+            let journaled = |i: usize| atomicities.get(i) == Some(&Atomicity::Journal);
+            let mut recorded = match (started, pending[i]) {
+                (true, _) => Recorded::Started,
+                (false, true) => Recorded::Absent,
+                (false, false) => Recorded::Unknown,
+            };
+            // A pending migration journaled after this one starts in the write that ends this
+            // one: one commit for both, where each would commit on its own.
+            let next =
+                (direction == Direction::Up && journaled(i) && journaled(i + 1) && pending[i + 1])
+                    .then(|| {
+                        let keys: Vec<Vec<u8>> = planned[i + 1].iter().map(Step::key).collect();
+                        let checksum = self.index.checksum(&todo[i + 1].version);
+                        progress_row(todo[i + 1], &checksum, &keys, 0, Duration::ZERO, false)
+                    });
             // A step that gave up waiting for a lock runs again after a pause (a journaled
             // run resumes at it), so the application's queries queued behind it run meanwhile.
             let mut attempt = 0;
             let elapsed = loop {
-                let run = match step.atomicity {
+                let run = match atomicities[i] {
                     Atomicity::Transaction => {
                         run_in_transaction(backend, plan, steps, direction, &checksum).await
                     }
                     Atomicity::Journal => {
-                        run_journaled(backend, plan, steps, direction, &checksum).await
+                        let next = next.as_ref();
+                        run_journaled(backend, plan, steps, direction, &checksum, recorded, next)
+                            .await
                     }
                 };
                 match run {
@@ -441,11 +470,14 @@ impl Migrator {
                             .pause(options.lock_retry.pause_before(attempt))
                             .await;
                         attempt += 1;
+                        // The journal holds what the run that gave up left: read it.
+                        recorded = Recorded::Unknown;
                     }
                     other => break other?,
                 }
             };
-            step.execution_time = Some(elapsed);
+            report.steps[i].execution_time = Some(elapsed);
+            started = next.is_some();
         }
         Ok(report)
     }

@@ -1,10 +1,13 @@
 //! Applying 500 generated migrations (1-3 operations each) through the migrator, against the same
-//! DDL executed bare over one connection with no tracking, in the same process; and `status`
-//! over 1,000 applied migrations against a bare read of the tracking table.
+//! DDL executed bare over one connection with no tracking, and against Toasty 0.11's own runner
+//! (`toasty::migration::MigrationSet::apply`, the same DDL as one SQL migration each), in the
+//! same process; and `status` over 1,000 applied migrations against a bare read of the tracking
+//! table.
 //!
 //! cargo bench -p toasty-migrate-sql --bench apply
 //!
-//! PostgreSQL: 127.0.0.1:5432 (TOASTY_BENCH_POSTGRES_URL); each run uses a fresh schema.
+//! PostgreSQL: 127.0.0.1:5432 (TOASTY_BENCH_POSTGRES_URL); MariaDB/MySQL: 127.0.0.1:3306
+//! (TOASTY_BENCH_MYSQL_URL). Each run uses a fresh schema (PostgreSQL) or database (MySQL).
 
 use std::time::{Duration, Instant};
 use toasty_migrate::backend::Journal as _;
@@ -94,7 +97,17 @@ impl Target {
                 dir.join(format!("bench_{run}_{}.db", rand_suffix()))
                     .display()
             ),
-            _ => {
+            Dialect::Mysql => {
+                let database = format!("bench_{}_{run}_{}", std::process::id(), rand_suffix());
+                let mut admin = SqlBackend::connect(&self.admin_url).await.unwrap();
+                admin
+                    .execute(&format!("CREATE DATABASE `{database}`"))
+                    .await
+                    .unwrap();
+                let (server, _) = self.admin_url.rsplit_once('/').unwrap();
+                format!("{server}/{database}")
+            }
+            Dialect::Postgres => {
                 let schema = format!("bench_{}_{run}_{}", std::process::id(), rand_suffix());
                 let mut admin = SqlBackend::connect(&self.admin_url).await.unwrap();
                 admin
@@ -130,10 +143,36 @@ async fn apply(target: &Target, dir: &std::path::Path) {
                 .flat_map(|op| ddl::statements(target.dialect, op, None, false).unwrap())
         })
         .collect();
-    let (mut ours, mut bare) = (Vec::new(), Vec::new());
+    // Toasty 0.11's runner takes its migrations as static SQL, one file each.
+    let toasty_set = toasty::migration::MigrationSet::new(Box::leak(
+        plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                // Toasty's migration files separate statements with its breakpoint marker.
+                let sql: Vec<String> =
+                    p.up.iter()
+                        .flat_map(|op| ddl::statements(target.dialect, op, None, false).unwrap())
+                        .collect();
+                toasty::migration::MigrationFile::new(
+                    i as u64 + 1,
+                    Box::leak(p.version.clone().into_boxed_str()),
+                    Box::leak(sql.join("\n-- #[toasty::breakpoint]\n").into_boxed_str()),
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    ));
+    let (mut ours, mut bare, mut toasty_runner) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
+        let url = target.fresh(run * 3 + 2, dir).await;
+        let db = toasty::Db::builder().connect(&url).await.unwrap();
+        let start = Instant::now();
+        toasty_set.apply(&db).await.unwrap();
+        toasty_runner.push(start.elapsed());
+
         // The same DDL, bare: one statement after another on one connection, no tracking.
-        let url = target.fresh(run * 2, dir).await;
+        let url = target.fresh(run * 3, dir).await;
         let mut backend = SqlBackend::connect(&url).await.unwrap();
         let start = Instant::now();
         for sql in &statements {
@@ -141,7 +180,7 @@ async fn apply(target: &Target, dir: &std::path::Path) {
         }
         bare.push(start.elapsed());
 
-        let url = target.fresh(run * 2 + 1, dir).await;
+        let url = target.fresh(run * 3 + 1, dir).await;
         let mut backend = SqlBackend::connect(&url).await.unwrap();
         let migrator = Migrator::from_plans(plans.clone());
         let start = Instant::now();
@@ -151,14 +190,16 @@ async fn apply(target: &Target, dir: &std::path::Path) {
             .unwrap();
         ours.push(start.elapsed());
     }
-    let (ours, bare) = (median(ours), median(bare));
+    let (ours, bare, toasty_runner) = (median(ours), median(bare), median(toasty_runner));
     println!(
-        "{:<10} apply 500 migrations ({} statements): migrator {:>8.1} ms, bare DDL {:>8.1} ms, ratio {:.2}x",
+        "{:<10} apply 500 migrations ({} statements): migrator {:>8.1} ms, bare DDL {:>8.1} ms ({:.2}x), Toasty 0.11's runner {:>8.1} ms ({:.2}x)",
         target.dialect.name(),
         statements.len(),
         ours.as_secs_f64() * 1e3,
         bare.as_secs_f64() * 1e3,
-        ours.as_secs_f64() / bare.as_secs_f64()
+        ours.as_secs_f64() / bare.as_secs_f64(),
+        toasty_runner.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / toasty_runner.as_secs_f64()
     );
 }
 
@@ -201,6 +242,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let postgres = std::env::var("TOASTY_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mysql = std::env::var("TOASTY_BENCH_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
     for target in [
         Target {
             dialect: Dialect::Sqlite,
@@ -209,6 +252,10 @@ async fn main() {
         Target {
             dialect: Dialect::Postgres,
             admin_url: postgres,
+        },
+        Target {
+            dialect: Dialect::Mysql,
+            admin_url: mysql,
         },
     ] {
         apply(&target, dir.path()).await;

@@ -144,10 +144,10 @@ async fn kill_mid_migration(dialect: Dialect, name: &str) {
             let applied = backend.applied().await.unwrap();
             assert_eq!(
                 applied[0].progress,
-                Some((1, 3)),
-                "CREATE TABLE first committed and was recorded"
+                Some((0, 3)),
+                "CREATE TABLE first committed, not recorded: the server tells on resume"
             );
-            // Resumes at the pause (statement 2): the statement done is unchanged.
+            // Resumes at the pause (statement 2): the server has the table.
             Migrator::from_plans(vec![slow_migration(dialect, true)])
                 .up(
                     &mut backend,
@@ -540,8 +540,8 @@ async fn killed_concurrent_index_build_is_rebuilt_postgres() {
     let row = state.unwrap();
     assert_eq!(
         (row.done, row.total),
-        (1, 2),
-        "the column was added and recorded"
+        (0, 2),
+        "the column was added, not recorded: the server tells on resume"
     );
 
     // The re-run: the invalid index dropped, a valid one built, the migration recorded once.

@@ -73,6 +73,41 @@ impl Journal for SqlBackend {
         result.map_err(|e| self.error(e))
     }
 
+    /// On MySQL, one `REPLACE` of every row: one commit (the others run in a transaction, where
+    /// a row is no commit of its own).
+    async fn write_rows(&mut self, rows: &[JournalRow]) -> Result<()> {
+        #[cfg(feature = "mysql")]
+        if let Conn::Mysql(c) = &mut self.conn
+            && rows.len() > 1
+        {
+            let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+            let sql = format!(
+                "REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES {values}"
+            );
+            let mut replace = query(AssertSqlSafe(sql));
+            for row in rows {
+                let at = time::PrimitiveDateTime::new(row.applied_at.date(), row.applied_at.time());
+                replace = replace
+                    .bind(row.version.clone())
+                    .bind(row.name.clone())
+                    .bind(row.checksum.clone())
+                    .bind(at)
+                    .bind(row.execution_time.as_millis() as i64)
+                    .bind(row.done as i32)
+                    .bind(row.total as i32)
+                    .bind(row.steps_checksum.clone())
+                    .bind(row.reverting as i32);
+            }
+            let result = replace.execute(&mut *c).await.map(|_| ());
+            return result.map_err(|e| self.error(DriverError::from(e)));
+        }
+        for row in rows {
+            self.write_row(row).await?;
+        }
+        Ok(())
+    }
+
     async fn delete_row(&mut self, version: &str) -> Result<()> {
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
         let placeholder = if self.dialect == Dialect::Postgres {

@@ -535,6 +535,19 @@ impl Executor for SqlBackend {
     }
 
     /// MySQL finishes a DDL statement whose client died; the schema says whether it did.
+    fn tells_effect(&self, step: &SqlStep) -> bool {
+        matches!(
+            step,
+            SqlStep::Ddl {
+                effect: Some(_),
+                ..
+            } | SqlStep::Data {
+                inserted: Some(_),
+                ..
+            }
+        )
+    }
+
     async fn took_effect(&mut self, step: &SqlStep) -> Result<bool> {
         match step {
             SqlStep::Ddl {
