@@ -593,11 +593,9 @@ fn bad_input_gets_a_clear_message_and_a_non_zero_exit() {
     );
 
     // Edited within the vocabulary after it was applied: refused by checksum.
-    std::fs::write(
-        &file,
-        source.replacen("\"name\".into()", "\"full_name\".into()", 1),
-    )
-    .unwrap();
+    let edited = source.replacen("ColumnDef::new(\"name\"", "ColumnDef::new(\"full_name\"", 1);
+    assert_ne!(edited, source);
+    std::fs::write(&file, edited).unwrap();
     let (code, err) = fails(
         toasty()
             .current_dir(w)
