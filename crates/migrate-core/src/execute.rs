@@ -185,13 +185,15 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
     let fresh = previous.as_ref().is_none_or(|p| p.reverting != reverting);
     // The runner that was interrupted may have been killed after the server took steps the
     // journal does not record: the server says which.
+    // How many steps the row says are done.
+    let mut recorded = done;
     if !fresh {
-        let recorded = done;
         while done < steps.len() && backend.took_effect(&steps[done]).await? {
             done += 1;
         }
         if done > recorded {
             backend.write_row(&row(done, start.elapsed())).await?;
+            recorded = done;
         }
     }
     while done < steps.len() {
@@ -203,12 +205,17 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
                     Some(previous) => backend.write_row(previous).await?,
                     None => backend.delete_row(&plan.version).await?,
                 }
+            } else if done > recorded {
+                // Known here, so said (the resumed run would ask): if this write fails too,
+                // the step's failure is still the one to report.
+                let _ = backend.write_row(&row(done, start.elapsed())).await;
             }
             return Err(e);
         }
         done += 1;
         if done < steps.len() && !backend.tells_effect(&steps[done - 1]) {
             backend.write_row(&row(done, start.elapsed())).await?;
+            recorded = done;
         }
     }
     match (reverting, next) {
@@ -481,8 +488,16 @@ mod tests {
             ..Memory::default()
         };
         assert!(run(&mut memory, Direction::Up).is_err());
-        // `a` and `b` ran, unrecorded: the resumed run asks the database about each in turn.
-        assert_eq!(memory.rows["20250101_000000_three"].done, 0);
+        // A failure is known: the row says what ran.
+        assert_eq!(memory.rows["20250101_000000_three"].done, 2);
+        // A runner killed after `b` left "0 done": the resumed run asks the database about
+        // each step in turn.
+        memory.rows.get_mut("20250101_000000_three").unwrap().done = 0;
+        memory
+            .rows
+            .get_mut("20250101_000000_three")
+            .unwrap()
+            .steps_checksum = steps_checksum(std::iter::empty::<&[u8]>());
         memory.failing.clear();
         memory.took_effect = vec!["drop table a".into(), "drop table b".into()];
         run(&mut memory, Direction::Up).unwrap();
