@@ -451,14 +451,21 @@ impl Migrator {
             // run resumes at it), so the application's queries queued behind it run meanwhile.
             let mut attempt = 0;
             let elapsed = loop {
+                // Boxed: a backend's step futures are large (the AWS SDK's), and the run's
+                // future would otherwise hold them inline, on the caller's stack.
                 let run = match atomicities[i] {
                     Atomicity::Transaction => {
-                        run_in_transaction(backend, plan, steps, direction, &checksum).await
+                        Box::pin(run_in_transaction(
+                            backend, plan, steps, direction, &checksum,
+                        ))
+                        .await
                     }
                     Atomicity::Journal => {
                         let next = next.as_ref();
-                        run_journaled(backend, plan, steps, direction, &checksum, recorded, next)
-                            .await
+                        Box::pin(run_journaled(
+                            backend, plan, steps, direction, &checksum, recorded, next,
+                        ))
+                        .await
                     }
                 };
                 match run {
