@@ -13,6 +13,9 @@ use crate::types::{ColumnType, EnumType};
 use syn::Expr;
 use syn::spanned::Spanned;
 
+/// A method call after `Type::new(..)`: its name and arguments.
+type Call<'e> = (&'e syn::Ident, Vec<&'e Expr>);
+
 impl Parser<'_> {
     /// The fields of `Name { a: .., b: .. }`, each exactly once, in any order.
     pub(super) fn fields<'e, const N: usize>(
@@ -113,7 +116,7 @@ impl Parser<'_> {
         expr: &'e Expr,
         ty: &str,
         expected: &str,
-    ) -> Result<([&'e Expr; N], Vec<(&'e syn::Ident, Vec<&'e Expr>)>)> {
+    ) -> Result<([&'e Expr; N], Vec<Call<'e>>)> {
         let mut calls = Vec::new();
         let mut receiver = expr;
         while let Expr::MethodCall(call) = receiver {
