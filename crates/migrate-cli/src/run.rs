@@ -72,7 +72,7 @@ impl Execution {
 
 /// `load(--dir)` and the backend `connect` connects to, at once: reading many files and
 /// waiting for a server's handshake overlap.
-pub async fn open_with<T: Send + 'static, B: Backend>(
+pub async fn open_with<T: Send + 'static, B>(
     target: &Target,
     load: fn(&Path) -> toasty_migrate::Result<T>,
     connect: impl Future<Output = toasty_migrate::Result<B>>,

@@ -33,9 +33,19 @@ async fn run_on<B: Backend>(
     args: &StatusArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
-    let statuses = migrator.status(&mut backend).await?;
-    let drift = migrator.drift(&statuses, &mut backend).await?;
+    // The tracking rows and the catalog are read while the migrations load.
+    let read_ahead = async {
+        let mut backend = connect.await?;
+        let read =
+            async { Ok::<_, Error>((backend.applied().await?, backend.introspect().await?)) };
+        let read = read.await;
+        Ok((backend, read))
+    };
+    let (migrator, (backend, read)) =
+        open_with(&args.target, crate::cache::migrator, read_ahead).await?;
+    let (applied, live) = read?;
+    let statuses = migrator.status_of(applied);
+    let drift = migrator.drift_of(&statuses, &live, &backend);
     let history = history_problem(&statuses);
     if args.json {
         let forks = toasty_migrate::files::forks(migrator.migrations());

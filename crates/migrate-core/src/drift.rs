@@ -33,28 +33,39 @@ impl Migrator {
         statuses: &[MigrationStatus],
         backend: &mut impl Introspect,
     ) -> Result<Drift> {
+        let live = backend.introspect().await?;
+        Ok(self.drift_of(statuses, &live, backend))
+    }
+
+    /// [`drift`](Self::drift) against `live`, the database's schema as `backend` read it
+    /// (`Introspect::introspect`): a caller can read it while the migrations load.
+    pub fn drift_of(
+        &self,
+        statuses: &[MigrationStatus],
+        live: &SchemaSnapshot,
+        backend: &impl Introspect,
+    ) -> Drift {
         let expected = match self.applied_schema(statuses) {
             Ok(expected) => expected,
-            Err(why) => return Ok(Drift::Unknown(why)),
+            Err(why) => return Drift::Unknown(why),
         };
         let expected = backend.stored(&expected);
-        let live = backend.introspect().await?;
         let misordered = if backend.keeps_column_order() {
             column_order_differences(&expected, &live)
         } else {
             Vec::new()
         };
         if live.is_equivalent(&expected) {
-            return Ok(if misordered.is_empty() {
+            return if misordered.is_empty() {
                 Drift::InSync
             } else {
                 Drift::Differs(misordered)
-            });
+            };
         }
-        Ok(Drift::Differs(match detect_changes(&expected, &live) {
+        Drift::Differs(match detect_changes(&expected, live) {
             Ok(diff) => diff.changes.iter().map(|c| c.to_string()).collect(),
             Err(e) => vec![e.to_string()],
-        }))
+        })
     }
 
     /// The schema the applied migrations build, or why it cannot be known.

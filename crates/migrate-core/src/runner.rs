@@ -9,7 +9,9 @@ use crate::lint::{Finding, NewTables, lint_operation};
 use crate::migration::{Direction, Migration, MigrationPlan};
 use crate::operation::Operation;
 use crate::replay::{IndexedSchema, replay};
-use crate::state::{MigrationIndex, MigrationState, MigrationStatus, check_history};
+use crate::state::{
+    AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, check_history,
+};
 use crate::{Error, Result};
 use std::borrow::Cow;
 use std::path::Path;
@@ -104,7 +106,13 @@ impl Migrator {
 
     /// Every known migration and every tracking row, by version.
     pub async fn status(&self, backend: &mut impl Journal) -> Result<Vec<MigrationStatus>> {
-        Ok(self.index.states(backend.applied().await?))
+        Ok(self.status_of(backend.applied().await?))
+    }
+
+    /// [`status`](Self::status) from tracking rows already read (`Journal::applied`): a caller
+    /// can read them while the migrations load.
+    pub fn status_of(&self, applied: Vec<AppliedMigration>) -> Vec<MigrationStatus> {
+        self.index.states(applied)
     }
 
     /// Applies pending migrations, oldest first, under the lock.
