@@ -1,5 +1,5 @@
 //! `Operation`: one step of a migration, as a `MigrationContext` call describes it. A migration's
-//! `up` and `down` are each a list of operations; backends execute them, the snapshot can replay
+//! `up` and `down` are each a list of operations; backends execute them, `IndexedSchema` replays
 //! them, and the checksum is taken over them.
 
 use crate::Result;

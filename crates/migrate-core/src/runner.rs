@@ -448,13 +448,15 @@ impl Migrator {
             };
             // A pending migration journaled after this one starts in the write that ends this
             // one: one commit for both, where each would commit on its own.
-            let next =
-                (direction == Direction::Up && journaled(i) && journaled(i + 1) && pending[i + 1])
-                    .then(|| {
-                        let keys: Vec<Vec<u8>> = planned[i + 1].iter().map(Step::key).collect();
-                        let checksum = self.index.checksum(&todo[i + 1].version);
-                        progress_row(todo[i + 1], &checksum, &keys, 0, Duration::ZERO, false)
-                    });
+            let next = (direction == Direction::Up
+                && journaled(i)
+                && journaled(i + 1)
+                && pending.get(i + 1) == Some(&true))
+            .then(|| {
+                let keys: Vec<Vec<u8>> = planned[i + 1].iter().map(Step::key).collect();
+                let checksum = self.index.checksum(&todo[i + 1].version);
+                progress_row(todo[i + 1], &checksum, &keys, 0, Duration::ZERO, false)
+            });
             // A step that gave up waiting for a lock runs again after a pause (a journaled
             // run resumes at it), so the application's queries queued behind it run meanwhile.
             let mut attempt = 0;
