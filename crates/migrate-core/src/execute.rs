@@ -174,7 +174,7 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
     // A row of this direction's unfinished run is resumed; anything else starts afresh (a
     // complete row being reverted starts its down run).
     let mut done = match &previous {
-        Some(recorded) if recorded.reverting == reverting => resume_at(plan, recorded, &keys)?,
+        Some(row) if row.reverting == reverting => resume_at(plan, row, &keys)?,
         _ => {
             if recorded != Recorded::Started {
                 backend.write_row(&row(0, Duration::ZERO)).await?;
@@ -183,17 +183,17 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
         }
     };
     let fresh = previous.as_ref().is_none_or(|p| p.reverting != reverting);
+    // How many steps the row says are done.
+    let mut in_row = done;
     // The runner that was interrupted may have been killed after the server took steps the
     // journal does not record: the server says which.
-    // How many steps the row says are done.
-    let mut recorded = done;
     if !fresh {
         while done < steps.len() && backend.took_effect(&steps[done]).await? {
             done += 1;
         }
-        if done > recorded {
+        if done > in_row {
             backend.write_row(&row(done, start.elapsed())).await?;
-            recorded = done;
+            in_row = done;
         }
     }
     while done < steps.len() {
@@ -205,7 +205,7 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
                     Some(previous) => backend.write_row(previous).await?,
                     None => backend.delete_row(&plan.version).await?,
                 }
-            } else if done > recorded {
+            } else if done > in_row {
                 // Known here, so said (the resumed run would ask): if this write fails too,
                 // the step's failure is still the one to report.
                 let _ = backend.write_row(&row(done, start.elapsed())).await;
@@ -215,17 +215,16 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
         done += 1;
         if done < steps.len() && !backend.tells_effect(&steps[done - 1]) {
             backend.write_row(&row(done, start.elapsed())).await?;
-            recorded = done;
+            in_row = done;
         }
     }
-    match (reverting, next) {
-        (true, _) => backend.delete_row(&plan.version).await?,
-        (false, None) => backend.write_row(&row(done, start.elapsed())).await?,
-        (false, Some(next)) => {
-            backend
-                .write_rows(&[row(done, start.elapsed()), next.clone()])
-                .await?
-        }
+    if reverting {
+        backend.delete_row(&plan.version).await?;
+    } else {
+        let end = std::iter::once(row(done, start.elapsed()));
+        backend
+            .write_rows(&end.chain(next.cloned()).collect::<Vec<_>>())
+            .await?;
     }
     Ok(start.elapsed())
 }

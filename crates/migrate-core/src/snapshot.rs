@@ -477,8 +477,18 @@ impl LinePerItem {
         if self.depth >= Self::INLINE {
             return out.write_all(if first { b"" } else { b", " });
         }
-        out.write_all(if first { b"\n" } else { b",\n" })?;
-        (0..self.depth).try_for_each(|_| out.write_all(b"  "))
+        out.write_all(if first { b"" } else { b"," })?;
+        new_line(out, self.depth)
+    }
+
+    fn open(
+        &mut self,
+        out: &mut (impl std::io::Write + ?Sized),
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        out.write_all(bracket)
     }
 
     fn close(
@@ -488,18 +498,21 @@ impl LinePerItem {
     ) -> std::io::Result<()> {
         self.depth -= 1;
         if self.has_value && self.depth + 1 < Self::INLINE {
-            out.write_all(b"\n")?;
-            (0..self.depth).try_for_each(|_| out.write_all(b"  "))?;
+            new_line(out, self.depth)?;
         }
         out.write_all(bracket)
     }
 }
 
+/// A line break, then two spaces for each level of `depth`.
+fn new_line(out: &mut (impl std::io::Write + ?Sized), depth: usize) -> std::io::Result<()> {
+    out.write_all(b"\n")?;
+    (0..depth).try_for_each(|_| out.write_all(b"  "))
+}
+
 impl serde_json::ser::Formatter for LinePerItem {
     fn begin_array<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        out.write_all(b"[")
+        self.open(out, b"[")
     }
 
     fn end_array<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
@@ -520,9 +533,7 @@ impl serde_json::ser::Formatter for LinePerItem {
     }
 
     fn begin_object<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        out.write_all(b"{")
+        self.open(out, b"{")
     }
 
     fn end_object<W: ?Sized + std::io::Write>(&mut self, out: &mut W) -> std::io::Result<()> {
