@@ -51,7 +51,7 @@ impl Migrator {
         };
         let expected = backend.stored(&expected);
         let misordered = if backend.keeps_column_order() {
-            column_order_differences(&expected, &live)
+            column_order_differences(&expected, live)
         } else {
             Vec::new()
         };

@@ -15,6 +15,9 @@ use toasty_migrate::{Result, schema::TableSnapshot};
 const LOCK_KEY: &str =
     "hashtextextended('toasty-migrate:' || current_database() || ':' || current_schema(), 0)";
 
+/// A column as the catalog lists it: table, number, name, type, NOT NULL, default, identity.
+type ColumnRow = (String, i16, String, String, bool, Option<String>, bool);
+
 impl SqlBackend {
     /// The planner's estimate of `table`'s rows (`pg_class.reltuples`), once it has one.
     #[allow(irrefutable_let_patterns)]
@@ -134,7 +137,7 @@ impl SqlBackend {
             enums.entry(ty).or_default().push(label);
         }
         let lookup = |name: &str| enums.get(name).cloned();
-        let rows: Vec<(String, i16, String, String, bool, Option<String>, bool)> = query_as(
+        let rows: Vec<ColumnRow> = query_as(
             "SELECT c.relname::text, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
              pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
