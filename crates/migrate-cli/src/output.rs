@@ -10,6 +10,20 @@ pub const YELLOW: Style = AnsiColor::Yellow.on_default();
 pub const RED: Style = AnsiColor::Red.on_default().bold();
 pub const DIM: Style = Style::new().dimmed();
 
+/// Prints `text` with one write however long it is, where anstream writes each piece between
+/// two styles on its own: a line each, a thousand writes for a thousand-line status in a pipe.
+pub fn print_whole(text: &str) {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    if anstream::AutoStream::choice(&stdout) == anstream::ColorChoice::Never {
+        let _ = stdout
+            .lock()
+            .write_all(anstream::adapter::strip_str(text).to_string().as_bytes());
+    } else {
+        anstream::print!("{text}");
+    }
+}
+
 /// One change, marked by class: `+` additive, `~` modificative, `-` destructive; and `!` for
 /// anything that can lose data.
 pub fn change(change: &SchemaChange) {

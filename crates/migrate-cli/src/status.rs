@@ -5,7 +5,7 @@ use crate::Target;
 use crate::backend::with_backend;
 use crate::output::{BOLD, DIM, GREEN, RED, YELLOW};
 use crate::run::open_with;
-use anstream::{print, println};
+use anstream::println;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
@@ -182,7 +182,7 @@ fn print_table(statuses: &[MigrationStatus], drift: &Drift) {
         }
         Drift::Unknown(why) => writeln!(out, "{YELLOW}schema:{YELLOW:#} not checked: {why}"),
     };
-    print!("{out}");
+    crate::output::print_whole(&out);
 }
 
 /// `2026-11-29 14:02 UTC (3 days ago)`: at a glance; `--json` has the exact time.
