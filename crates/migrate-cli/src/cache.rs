@@ -1,7 +1,7 @@
 //! The parse cache of the migrations directory, so that a CLI run over many migrations does not
 //! parse every file every time (the library only reads: `Migrator::from_dir` parses every file).
-//! `plans.json` holds what each file parses to, keyed by the SHA-256 of its bytes, so an edited
-//! file always misses. It lives in `<migrations>/.toasty-cache/`, which ignores itself in git
+//! `plans.json` holds what each file parses to and that plan's checksum, keyed by the SHA-256 of
+//! its bytes, so an edited file always misses. It lives in `<migrations>/.toasty-cache/`, which ignores itself in git
 //! (`*` in its own `.gitignore`, as `.pytest_cache` does), and is dropped whole when
 //! toasty-migrate's version changes (the vocabulary may have). Failing to read or write it only
 //! costs the parse.
@@ -13,13 +13,13 @@ use std::path::Path;
 use toasty_migrate::{
     Result,
     files::{MigrationPlan, list_versions, parse_migration_file, parse_migrations},
-    run::Migrator,
+    run::{Migrator, checksums},
 };
 
 /// The migrations of `dir`, parsed files taken from the cache where unchanged.
 pub fn migrator(dir: &Path) -> Result<Migrator> {
     let versions = list_versions(dir)?;
-    Ok(Migrator::from_plans(load_plans(dir, &versions)?))
+    Ok(Migrator::from_checksummed(load_plans(dir, &versions)?))
 }
 
 /// The cache directory's name inside a migrations directory.
@@ -30,12 +30,20 @@ const PLANS_FILE: &str = "plans.json";
 struct Plans {
     toasty_migrate: String,
     /// SHA-256 of a file's bytes -> what it parses to.
-    plans: HashMap<String, MigrationPlan>,
+    plans: HashMap<String, Parsed>,
 }
 
-/// The plans of `versions` in `dir`, in order: cached where the file is unchanged, parsed (on
-/// every core) where not.
-fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
+/// A file's plan and the plan's checksum: computing a thousand checksums (serializing each plan)
+/// costs more than decoding them.
+#[derive(Serialize, Deserialize, Clone)]
+struct Parsed {
+    plan: MigrationPlan,
+    checksum: String,
+}
+
+/// The plans of `versions` in `dir` with their checksums, in order: cached where the file is
+/// unchanged, parsed (on every core) where not.
+fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, String)>> {
     let cache_path = dir.join(CACHE_DIR).join(PLANS_FILE);
     // The cache is decoded while the files are read and hashed: neither waits for the other.
     let (mut cache, files) = std::thread::scope(|scope| {
@@ -69,7 +77,7 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
         .filter(|&i| {
             cache
                 .get(&files[i].2)
-                .is_none_or(|p| p.version != versions[i])
+                .is_none_or(|p| p.plan.version != versions[i])
         })
         .collect();
     let parsed = parse_migrations(
@@ -79,11 +87,11 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
             .collect::<Vec<_>>(),
     )?;
     // A cached plan names the file as it was reached when parsed; it is read here from `path`.
-    let located = |mut plan: MigrationPlan, path: &Path| {
+    let located = |Parsed { mut plan, checksum }, path: &Path| {
         if let Some(source) = &mut plan.source {
             source.path = path.to_path_buf();
         }
-        plan
+        (plan, checksum)
     };
     if misses.is_empty() {
         // Nothing to write back: the plans move out of the cache. (No two files share a hash:
@@ -98,16 +106,17 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<MigrationPlan>> {
             })
             .collect());
     }
-    for (&i, plan) in misses.iter().zip(parsed) {
-        cache.insert(files[i].2.clone(), plan);
+    let sums = checksums(&parsed);
+    for ((&i, plan), checksum) in misses.iter().zip(parsed).zip(sums) {
+        cache.insert(files[i].2.clone(), Parsed { plan, checksum });
     }
-    let plans: Vec<MigrationPlan> = files
+    let plans: Vec<(MigrationPlan, String)> = files
         .iter()
         .map(|(path, _, hash)| located(cache[hash].clone(), path))
         .collect();
     // Plans of files no longer there go; the others stay, as a `git checkout` may bring a file's
     // old contents back.
-    cache.retain(|_, plan| versions.binary_search(&plan.version).is_ok());
+    cache.retain(|_, parsed| versions.binary_search(&parsed.plan.version).is_ok());
     let file = Plans {
         toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
         plans: cache,
@@ -156,6 +165,7 @@ mod tests {
     use toasty_migrate::{
         diff::detect_changes,
         files::MigrationGenerator,
+        run::AppliedMigration,
         schema::{ColumnDef, ColumnType, SchemaSnapshot, TableSnapshot},
     };
 
@@ -168,6 +178,27 @@ mod tests {
             ],
             vec![],
         )])
+    }
+
+    /// Each migration, recorded as applied with its plan's checksum, reads as applied (not
+    /// edited): the checksum the cache gave is the plan's.
+    fn assert_applied_as_its_file_says(migrator: &Migrator) {
+        let rows = migrator
+            .migrations()
+            .iter()
+            .map(|plan| AppliedMigration {
+                version: plan.version.clone(),
+                name: plan.name().to_string(),
+                checksum: plan.checksum(),
+                applied_at: time::OffsetDateTime::UNIX_EPOCH,
+                execution_time: std::time::Duration::ZERO,
+                progress: None,
+                reverting: false,
+            })
+            .collect();
+        for status in migrator.status_of(rows) {
+            assert!(status.state.is_applied(), "{status:?}");
+        }
     }
 
     #[test]
@@ -191,10 +222,10 @@ mod tests {
                 .last(),
             Some("*")
         );
-        assert_eq!(
-            migrator(dir.path()).unwrap().migrations(),
-            first.migrations()
-        );
+        let cached = migrator(dir.path()).unwrap();
+        assert_eq!(cached.migrations(), first.migrations());
+        // The checksum kept with the plan is the plan's: an applied row of it reads as applied.
+        assert_applied_as_its_file_says(&cached);
 
         // An edit within the vocabulary is parsed again, not served from the cache.
         let source = std::fs::read_to_string(&path).unwrap();
@@ -202,6 +233,8 @@ mod tests {
         let edited = migrator(dir.path()).unwrap();
         assert_ne!(edited.migrations()[0], first.migrations()[0]);
         assert_eq!(edited.migrations()[0], parse_migration_file(&path).unwrap());
+        assert_applied_as_its_file_says(&edited);
+        assert_applied_as_its_file_says(&migrator(dir.path()).unwrap());
 
         // A broken cache only costs the parse.
         std::fs::write(cache.join("plans.json"), "not json").unwrap();

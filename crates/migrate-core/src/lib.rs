@@ -125,7 +125,7 @@ pub mod files {
 pub mod run {
     pub use crate::baseline::baseline;
     pub use crate::drift::Drift;
-    pub use crate::runner::{Migrator, RunOptions, RunReport, RunStep};
+    pub use crate::runner::{Migrator, RunOptions, RunReport, RunStep, checksums};
     pub use crate::state::{AppliedMigration, MigrationState, MigrationStatus};
 }
 

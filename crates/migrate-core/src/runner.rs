@@ -55,6 +55,11 @@ pub struct RunStep {
     pub execution_time: Option<Duration>,
 }
 
+/// Each plan's [`checksum`](MigrationPlan::checksum), in order, computed on every core.
+pub fn checksums(plans: &[MigrationPlan]) -> Vec<String> {
+    on_every_core(plans, 256, MigrationPlan::checksum)
+}
+
 /// The migrations of one project, oldest first.
 #[derive(Debug, Clone)]
 pub struct Migrator {
@@ -88,15 +93,23 @@ impl Migrator {
         Ok(Self::from_plans(plans))
     }
 
-    pub fn from_plans(mut plans: Vec<MigrationPlan>) -> Self {
-        plans.sort_by(|a, b| a.version.cmp(&b.version));
+    pub fn from_plans(plans: Vec<MigrationPlan>) -> Self {
+        let checksums = checksums(&plans);
+        Self::from_checksummed(plans.into_iter().zip(checksums).collect())
+    }
+
+    /// [`from_plans`](Self::from_plans) given each plan's [`checksum`](MigrationPlan::checksum),
+    /// computed before (the CLI's cache of parsed files keeps it with the plan).
+    pub fn from_checksummed(mut plans: Vec<(MigrationPlan, String)>) -> Self {
+        plans.sort_by(|a, b| a.0.version.cmp(&b.0.version));
+        let (migrations, checksums): (Vec<MigrationPlan>, Vec<String>) = plans.into_iter().unzip();
         Migrator {
             index: MigrationIndex {
-                versions: plans.iter().map(|p| p.version.clone()).collect(),
-                checksums: on_every_core(&plans, 256, MigrationPlan::checksum),
-                replaces: plans.iter().map(|p| p.replaces.clone()).collect(),
+                versions: migrations.iter().map(|p| p.version.clone()).collect(),
+                checksums,
+                replaces: migrations.iter().map(|p| p.replaces.clone()).collect(),
             },
-            migrations: plans,
+            migrations,
         }
     }
 
