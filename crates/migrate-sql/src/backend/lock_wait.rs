@@ -14,9 +14,12 @@ pub const DEFAULT_STATEMENT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 impl SqlBackend {
     /// How long each statement waits for a lock another session holds before giving up, to be
     /// retried (default 2 s); `None` waits as long as the server's own settings say. MySQL
-    /// counts in whole seconds (at least 1).
+    /// counts in whole seconds (at least 1). Setting what is set already sends nothing.
     pub async fn set_statement_lock_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
-        match self.dialect {
+        if timeout == self.statement_lock_timeout {
+            return Ok(());
+        }
+        let set = match self.dialect {
             crate::Dialect::Postgres => {
                 let ms = timeout.map_or(0, |t| t.as_millis().max(1));
                 self.execute(&format!("SET lock_timeout = {ms}")).await
@@ -33,7 +36,11 @@ impl SqlBackend {
                 .await
             }
             crate::Dialect::Sqlite => Ok(()),
+        };
+        if set.is_ok() {
+            self.statement_lock_timeout = timeout;
         }
+        set
     }
 
     /// Whether `err` is a statement that gave up waiting for a lock: PostgreSQL's

@@ -144,6 +144,9 @@ pub struct SqlBackend {
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: String,
     lock_timeout: Duration,
+    /// What the session's statement lock timeout was last set to; `None`, the server's own
+    /// settings, on a new session.
+    statement_lock_timeout: Option<Duration>,
     batch_size: usize,
     /// Progress bars on stderr for long steps.
     progress: bool,
@@ -217,6 +220,7 @@ impl SqlBackend {
             target,
             url: url.to_string(),
             lock_timeout,
+            statement_lock_timeout: None,
             batch_size: DEFAULT_BATCH_SIZE,
             progress: false,
         };
