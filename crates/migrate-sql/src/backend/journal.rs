@@ -16,12 +16,17 @@ use toasty_migrate::{
 impl Journal for SqlBackend {
     async fn ensure_journal(&mut self) -> Result<()> {
         let ddl = self.tracking_ddl();
-        self.execute(&ddl).await
+        self.execute(&ddl).await?;
+        self.journal_exists = true;
+        Ok(())
     }
 
     async fn rows(&mut self) -> Result<Vec<JournalRow>> {
-        if !self.tracking_exists().await? {
-            return Ok(Vec::new());
+        if !self.journal_exists {
+            if !self.tracking_exists().await? {
+                return Ok(Vec::new());
+            }
+            self.journal_exists = true;
         }
         self.read_rows(None).await
     }

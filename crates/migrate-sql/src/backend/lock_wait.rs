@@ -19,10 +19,22 @@ impl SqlBackend {
         if timeout == self.statement_lock_timeout {
             return Ok(());
         }
-        let set = match self.dialect {
+        let Some(assignments) = self.lock_timeout_assignments(timeout) else {
+            return Ok(());
+        };
+        self.execute(&format!("SET {assignments}")).await?;
+        self.statement_lock_timeout = timeout;
+        Ok(())
+    }
+
+    /// What a `SET` assigns for [`set_statement_lock_timeout`](Self::set_statement_lock_timeout);
+    /// `None` where there is nothing to set (SQLite). Connecting to MySQL sends it together with
+    /// the time zone.
+    pub(super) fn lock_timeout_assignments(&self, timeout: Option<Duration>) -> Option<String> {
+        match self.dialect {
             crate::Dialect::Postgres => {
                 let ms = timeout.map_or(0, |t| t.as_millis().max(1));
-                self.execute(&format!("SET lock_timeout = {ms}")).await
+                Some(format!("lock_timeout = {ms}"))
             }
             crate::Dialect::Mysql => {
                 // The servers' defaults: a year for metadata locks, 50 s for rows.
@@ -30,17 +42,12 @@ impl SqlBackend {
                     Some(t) => (t.as_secs().max(1), t.as_secs().max(1)),
                     None => (31_536_000, 50),
                 };
-                self.execute(&format!(
-                    "SET SESSION lock_wait_timeout = {metadata}, innodb_lock_wait_timeout = {rows}"
+                Some(format!(
+                    "SESSION lock_wait_timeout = {metadata}, innodb_lock_wait_timeout = {rows}"
                 ))
-                .await
             }
-            crate::Dialect::Sqlite => Ok(()),
-        };
-        if set.is_ok() {
-            self.statement_lock_timeout = timeout;
+            crate::Dialect::Sqlite => None,
         }
-        set
     }
 
     /// Whether `err` is a statement that gave up waiting for a lock: PostgreSQL's

@@ -147,6 +147,9 @@ pub struct SqlBackend {
     /// What the session's statement lock timeout was last set to; `None`, the server's own
     /// settings, on a new session.
     statement_lock_timeout: Option<Duration>,
+    /// `_toasty_migrations` is known to exist (this session created or saw it): reading the
+    /// rows needs no look at the catalog first.
+    journal_exists: bool,
     batch_size: usize,
     /// Progress bars on stderr for long steps.
     progress: bool,
@@ -221,12 +224,23 @@ impl SqlBackend {
             url: url.to_string(),
             lock_timeout,
             statement_lock_timeout: None,
+            journal_exists: false,
             batch_size: DEFAULT_BATCH_SIZE,
             progress: false,
         };
+        let lock_wait = Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT);
         match dialect {
-            // Every UTC timestamp we write and read is UTC on the server too.
-            Dialect::Mysql => backend.execute("SET time_zone = '+00:00'").await?,
+            // Every UTC timestamp we write and read is UTC on the server too. One round trip
+            // with the lock timeout.
+            Dialect::Mysql => {
+                let timeouts = backend
+                    .lock_timeout_assignments(lock_wait)
+                    .expect("MySQL has lock timeouts");
+                backend
+                    .execute(&format!("SET time_zone = '+00:00', {timeouts}"))
+                    .await?;
+                backend.statement_lock_timeout = lock_wait;
+            }
             // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
             // connection within a second and ends the session, releasing the lock, instead of
             // holding it until the statement finishes. Older servers lack the setting, and are
@@ -238,9 +252,7 @@ impl SqlBackend {
             }
             Dialect::Sqlite => {}
         }
-        backend
-            .set_statement_lock_timeout(Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT))
-            .await?;
+        backend.set_statement_lock_timeout(lock_wait).await?;
         Ok(backend)
     }
 
