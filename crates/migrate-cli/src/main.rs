@@ -147,11 +147,6 @@ impl Command {
     }
 }
 
-// mimalloc: loading a thousand migrations allocates in several threads at once, where glibc's
-// per-thread arenas grow a page at a time (BENCHMARKS.md, "Allocator").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Before the arguments: toasty.toml gives their defaults.
     if let Err(err) = config::load() {
