@@ -158,10 +158,14 @@ fn read_sqlite_tables(c: &rusqlite::Connection) -> rusqlite::Result<Vec<(String,
         }
     }
     // Only indexes made by CREATE INDEX (origin 'c'): not the primary key's, not UNIQUE constraints'.
+    // Only tables with such an index are asked (their `sqlite_master` rows have SQL; automatic
+    // indexes have none): a pragma call per table costs 1.5 ms at 1,000 tables.
     let mut stmt = c.prepare(&format!(
         "SELECT m.name, il.name, il.\"unique\", ii.name, ii.\"desc\" \
          FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_xinfo(il.name) ii \
-         WHERE {filter} AND il.origin = 'c' AND ii.key = 1 ORDER BY m.name, il.name, ii.seqno"
+         WHERE {filter} AND il.origin = 'c' AND ii.key = 1 \
+         AND m.name IN (SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL) \
+         ORDER BY m.name, il.name, ii.seqno"
     ))?;
     let rows = stmt.query_map([], |r| {
         Ok((
