@@ -432,17 +432,14 @@ fn ensure_enum_type(
     Ok(out)
 }
 
-/// Before a column becomes NOT NULL: rows holding NULL get the new default, or the type's zero.
+/// Before a column becomes NOT NULL: rows holding NULL get what `to` fills them with.
 fn fill_nulls(
     dialect: Dialect,
     table: &str,
     column: &str,
     to: &ColumnDef,
 ) -> Result<String, DialectError> {
-    let value = match &to.default {
-        Some(d) => dialect.default_literal(d),
-        None => dialect.fill_literal(&to.ty),
-    };
+    let value = dialect.fill_literal_for(to);
     let c = dialect.ident(column)?;
     Ok(format!(
         "UPDATE {} SET {c} = {value} WHERE {c} IS NULL",
@@ -592,11 +589,7 @@ fn sqlite_rebuilt(
             for (j, c) in live.columns.iter().enumerate() {
                 let source = d.ident(&c.name)?;
                 let expr = if j == i && from.nullable && !to.nullable {
-                    let fill = match &to.default {
-                        Some(v) => d.default_literal(v),
-                        None => d.fill_literal(&to.ty),
-                    };
-                    format!("COALESCE({source}, {fill})")
+                    format!("COALESCE({source}, {})", d.fill_literal_for(to))
                 } else {
                     source
                 };
@@ -611,9 +604,8 @@ fn sqlite_rebuilt(
             }
             // Rows that exist get the default, else NULL where allowed, else the type's zero.
             let value = match (&column.default, column.nullable) {
-                (Some(default), _) => d.default_literal(default),
                 (None, true) => "NULL".into(),
-                (None, false) => d.fill_literal(&column.ty),
+                _ => d.fill_literal_for(column),
             };
             copy.push((column.name.clone(), value));
             let at = ColumnPosition::index_in(position.as_ref(), &columns)

@@ -2,7 +2,7 @@
 //! type names (following toasty-sql 0.11's serializer, so that our tables are Toasty's tables),
 //! and what each server reports back for a type.
 
-use toasty_migrate::schema::{ColumnType, DefaultValue, EnumType};
+use toasty_migrate::schema::{ColumnDef, ColumnType, DefaultValue, EnumType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -209,6 +209,15 @@ impl Dialect {
             (Dialect::Postgres, ColumnType::Blob | ColumnType::Binary(_)) => "'\\x'::bytea".into(),
             (_, ColumnType::Blob | ColumnType::Binary(_)) => "X''".into(),
             _ => self.default_literal(&self.fill_value(ty)),
+        }
+    }
+
+    /// What the rows of `column` hold where they had nothing (NULL, or no such column yet) once
+    /// it is NOT NULL, as a literal: its default, else its type's zero.
+    pub fn fill_literal_for(self, column: &ColumnDef) -> String {
+        match &column.default {
+            Some(default) => self.default_literal(default),
+            None => self.fill_literal(&column.ty),
         }
     }
 
