@@ -99,10 +99,11 @@ pub fn outside_transaction(dialect: Dialect, op: &Operation, online: bool) -> bo
         }
 }
 
-/// Where `op`, planned `online`, makes a column of a table in use NOT NULL on PostgreSQL
-/// without changing its type: the column (as it is before `op`) and the value its NULLs get, to
+/// Where `op`, planned `online`, makes a column of a table in use NOT NULL without changing its
+/// type (PostgreSQL, MySQL): the column (as it is before `op`) and the value its NULLs get, to
 /// fill in batches (a data step, [`crate::dml::update`]) before the statements, rather than by
-/// one `UPDATE` whose row locks would stay until it ends.
+/// one `UPDATE` whose row locks would stay until it ends. Each batch commits: on PostgreSQL the
+/// migration runs outside a transaction ([`outside_transaction`]), MySQL commits DDL anyway.
 pub fn batched_fill(
     dialect: Dialect,
     op: &Operation,
@@ -110,7 +111,11 @@ pub fn batched_fill(
 ) -> Option<(&str, DefaultValue)> {
     match op {
         Operation::ModifyColumn { from, to, .. }
-            if from.ty == to.ty && outside_transaction(dialect, op, online) =>
+            if online
+                && dialect != Dialect::Sqlite
+                && from.ty == to.ty
+                && from.nullable
+                && !to.nullable =>
         {
             let value = to.default.clone();
             Some((
@@ -225,7 +230,8 @@ pub fn statements(
             Dialect::Postgres => out.extend(postgres_modify(table, from, to, online)?),
             Dialect::Mysql => {
                 let t = q(table)?;
-                if from.nullable && !to.nullable {
+                // Online, a column that keeps its type is filled in batches first.
+                if from.nullable && !to.nullable && batched_fill(dialect, op, online).is_none() {
                     out.push(fill_nulls(dialect, table, &from.name, to)?);
                 }
                 out.push(format!(

@@ -78,21 +78,54 @@ pub fn findings(
                 ));
             }
         }
-        (Dialect::Mysql, Operation::ModifyColumn { from, to, .. })
-            if !retypes_in_place(from, to) =>
-        {
-            out.push(Finding::new(
-                "mysql-copy",
-                Level::Error,
-                op,
-                format!(
-                    "changing {} from {} to {} copies {t} (ALGORITHM=COPY), blocking writes \
-                     until the copy is done",
-                    from.name, from.ty, to.ty
-                ),
-                "add a new column (INSTANT), fill it in batches (a data step), move the \
-                 application to it, then drop the old one",
-            ));
+        (Dialect::Mysql, Operation::ModifyColumn { from, to, .. }) => {
+            if !retypes_in_place(from, to) {
+                out.push(Finding::new(
+                    "mysql-copy",
+                    Level::Error,
+                    op,
+                    format!(
+                        "changing {} from {} to {} copies {t} (ALGORITHM=COPY), blocking \
+                         writes until the copy is done",
+                        from.name, from.ty, to.ty
+                    ),
+                    "add a new column (INSTANT), fill it in batches (a data step), move the \
+                     application to it, then drop the old one",
+                ));
+            } else if from.nullable && !to.nullable {
+                out.push(Finding::new(
+                    "mysql-rebuild",
+                    Level::Warning,
+                    op,
+                    format!(
+                        "making {} NOT NULL rebuilds {t} in place: writes go on, but it takes \
+                         the time and the disk space of a copy of {t}",
+                        to.name
+                    ),
+                    "nothing makes it cheaper: run it when the server has the time and the \
+                     room for the table's size",
+                ));
+                if crate::ddl::batched_fill(dialect, op, online).is_none() {
+                    let hint = if from.ty == to.ty {
+                        format!("{GO_ONLINE}: they are filled in batches first")
+                    } else {
+                        "make it NOT NULL in a migration of its own, keeping its type: its \
+                         NULLs are then filled in batches"
+                            .to_string()
+                    };
+                    out.push(Finding::new(
+                        "mysql-fill-locks",
+                        Level::Warning,
+                        op,
+                        format!(
+                            "one UPDATE gives the NULLs of {} a value, holding their row \
+                             locks until it ends",
+                            to.name
+                        ),
+                        hint,
+                    ));
+                }
+            }
         }
         (Dialect::Sqlite, _) if crate::ddl::sqlite_rebuild_reason(op).is_some() => {
             out.push(Finding::new(
@@ -184,6 +217,33 @@ mod tests {
             ["pg-rewrite", "pg-set-not-null"]
         );
         assert_eq!(codes(Dialect::Mysql, &retyped), ["mysql-copy"]);
+
+        // MariaDB rebuilds a table to make a column NOT NULL; offline, one UPDATE fills it.
+        let not_null = modify(ColumnType::VarChar(40), false);
+        assert_eq!(
+            codes(Dialect::Mysql, &not_null),
+            ["mysql-rebuild", "mysql-fill-locks"]
+        );
+        assert_eq!(
+            codes_online(Dialect::Mysql, &not_null, true),
+            ["mysql-rebuild"]
+        );
+        // Longer and NOT NULL at once: no batched fill for a type change, said how to get one.
+        let longer_not_null = findings(
+            Dialect::Mysql,
+            &modify(ColumnType::VarChar(80), false),
+            &users(),
+            true,
+        );
+        let codes: Vec<&str> = longer_not_null.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["mysql-rebuild", "mysql-fill-locks"]);
+        assert!(
+            longer_not_null[1]
+                .to_string()
+                .contains("a migration of its own"),
+            "{}",
+            longer_not_null[1]
+        );
     }
 
     #[test]

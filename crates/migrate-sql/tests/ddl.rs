@@ -105,6 +105,15 @@ fn operations() -> Vec<Operation> {
                 ..mail.clone()
             },
         },
+        // Online, its NULLs are filled in batches before these statements (a data step).
+        Operation::ModifyColumn {
+            table: "users".into(),
+            from: mail.clone(),
+            to: ColumnDef {
+                nullable: false,
+                ..mail.clone()
+            },
+        },
         Operation::ModifyColumn {
             table: "users".into(),
             from: mail.clone(),

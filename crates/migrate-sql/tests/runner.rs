@@ -620,3 +620,87 @@ async fn a_sqlite_rebuild_copies_every_row_in_batches() {
     // 3 * (1 + .. + 2500) = 9,378,750; every age the type's zero.
     assert_eq!(rows, ["2500 9378750 0 user 999"]);
 }
+
+/// Online, making a column of a table with rows NOT NULL fills its NULLs in batches (a data
+/// step, each batch committed) before the DDL, on PostgreSQL and MariaDB alike: the dry run
+/// shows the batched update first, and every NULL ends as the default, the rest untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn online_not_null_fills_nulls_in_batches_first() {
+    for dialect in [Dialect::Postgres, Dialect::Mysql] {
+        let db = TestDb::sql(dialect).await;
+        let mut backend = db.connect().await.with_batch_size(10);
+        let users = |nullable: bool| {
+            SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+                "users",
+                vec![
+                    ColumnDef::new("id", ColumnType::Integer(8)),
+                    ColumnDef {
+                        nullable,
+                        default: (!nullable).then(|| DefaultValue::Text("anon".into())),
+                        ..ColumnDef::new("nick", ColumnType::VarChar(40))
+                    },
+                ],
+                vec![],
+            )])
+        };
+        let empty = SchemaSnapshot::default();
+        let migrator = Migrator::from_plans(vec![
+            migration("20250101_000000_users", &empty, &users(true), &[]),
+            migration("20250102_000000_nick", &users(true), &users(false), &[]),
+        ]);
+        let one = RunOptions {
+            count: Some(1),
+            ..allow()
+        };
+        migrator.up(&mut backend, &one).await.unwrap();
+        // 25 rows over three batches; every third nick NULL.
+        let values: Vec<String> = (1..=25)
+            .map(|i| match i % 3 {
+                0 => format!("({i}, NULL)"),
+                _ => format!("({i}, 'user {i}')"),
+            })
+            .collect();
+        backend
+            .execute(&format!(
+                "INSERT INTO {} VALUES {}",
+                q(dialect, "users"),
+                values.join(", ")
+            ))
+            .await
+            .unwrap();
+
+        let dry = RunOptions {
+            dry_run: true,
+            ..allow()
+        };
+        let statements = migrator.up(&mut backend, &dry).await.unwrap().steps[0]
+            .statements
+            .clone();
+        let at = |prefix: &str| statements.iter().position(|s| s.starts_with(prefix));
+        assert!(
+            at("/* each batch: */ UPDATE").unwrap() < at("ALTER TABLE").unwrap(),
+            "{dialect:?}: {statements:#?}"
+        );
+        assert!(
+            statements.iter().all(|s| !s.starts_with("UPDATE")),
+            "{dialect:?}: no one-statement fill: {statements:#?}"
+        );
+
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        let nick = q(dialect, "nick");
+        let sql = format!(
+            "SELECT {nick} FROM {} WHERE id IN (2, 3, 24) ORDER BY id",
+            q(dialect, "users")
+        );
+        assert_eq!(
+            fetch_strings(&db, &sql).await,
+            ["user 2", "anon", "anon"],
+            "{dialect:?}"
+        );
+        let sql = format!(
+            "SELECT {nick} FROM {} WHERE {nick} = 'anon'",
+            q(dialect, "users")
+        );
+        assert_eq!(fetch_strings(&db, &sql).await.len(), 8, "{dialect:?}");
+    }
+}
