@@ -1,7 +1,7 @@
 //! What an application sees while a migration runs: a table of 1,000,000 rows under a steady
 //! load from another connection (a point read and a one-row update by key, then a 2 ms pause,
-//! over and over), while a migration adds an index, adds a NOT NULL column with a default and,
-//! on PostgreSQL, makes an existing column NOT NULL. The client's query latencies while the
+//! over and over), while a migration adds an index, adds a NOT NULL column with a default and
+//! makes an existing column NOT NULL. The client's query latencies while the
 //! migration runs, online (the default) and `--offline`, beside the same load with no
 //! migration, all in one process; and how many of the client's queries failed.
 //!
@@ -25,7 +25,7 @@ use toasty_migrate_sql::{Dialect, SqlBackend};
 const DATABASE: &str = "tm_bench_online";
 
 /// `accounts` before the migration, and after it.
-fn load_table(dialect: Dialect, migrated: bool) -> SchemaSnapshot {
+fn load_table(migrated: bool) -> SchemaSnapshot {
     let mut columns = vec![
         ColumnDef::new("id", ColumnType::Integer(8)),
         ColumnDef::new("email", ColumnType::VarChar(100)),
@@ -42,19 +42,16 @@ fn load_table(dialect: Dialect, migrated: bool) -> SchemaSnapshot {
             default: Some(DefaultValue::Integer(0)),
             ..ColumnDef::new("score", ColumnType::Integer(8))
         });
-        // MariaDB rebuilds the table for NOT NULL: only the index and the column there.
-        if dialect == Dialect::Postgres {
-            columns[2].nullable = false;
-        }
+        columns[2].nullable = false;
     }
     SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
         "accounts", columns, indexes,
     )])
 }
 
-fn migrations(dialect: Dialect) -> Vec<MigrationPlan> {
+fn migrations() -> Vec<MigrationPlan> {
     let empty = SchemaSnapshot::default();
-    let (before, after) = (load_table(dialect, false), load_table(dialect, true));
+    let (before, after) = (load_table(false), load_table(true));
     vec![
         MigrationPlan::from_diff(
             "20250101_000000_load",
@@ -88,7 +85,7 @@ async fn filled(dialect: Dialect, server: &str, rows: u64) -> String {
         count: Some(1),
         ..RunOptions::default()
     };
-    Migrator::from_plans(migrations(dialect))
+    Migrator::from_plans(migrations())
         .up(&mut backend, &first)
         .await
         .unwrap();
@@ -223,7 +220,7 @@ async fn bench(dialect: Dialect, server: &str, rows: u64) {
             allow_destructive: true,
             ..RunOptions::default()
         };
-        let migrator = Migrator::from_plans(migrations(dialect));
+        let migrator = Migrator::from_plans(migrations());
         let (seen, took) = under_load(&url, rows, || async {
             migrator.up(&mut backend, &options).await.unwrap();
         })
