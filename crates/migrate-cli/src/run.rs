@@ -50,7 +50,8 @@ struct Execution {
     #[arg(long, value_name = "N", default_value_t = 5)]
     lock_retries: u32,
     /// Plain forms for tables an application may be using: no CREATE INDEX CONCURRENTLY, no
-    /// validated check before NOT NULL, no LOCK=NONE. Faster where nothing uses the database.
+    /// batched fill or validated check before NOT NULL, no LOCK=NONE. Faster where nothing uses
+    /// the database.
     #[arg(long)]
     offline: bool,
 }

@@ -29,8 +29,8 @@ pub struct RunOptions {
     /// How a step that gave up waiting for a lock is tried again.
     pub lock_retry: LockRetry,
     /// Plan every operation in its plain form, as if no application were using the tables
-    /// (faster on an empty database): no `CREATE INDEX CONCURRENTLY`, no validated check
-    /// before NOT NULL, no `LOCK=NONE` (see [`Migration::online`]).
+    /// (faster on an empty database): no `CREATE INDEX CONCURRENTLY`, no batched fill or
+    /// validated check before NOT NULL, no `LOCK=NONE` (see [`Migration::online`]).
     pub offline: bool,
 }
 
