@@ -33,8 +33,13 @@ impl Migrator {
         statuses: &[MigrationStatus],
         backend: &mut impl Introspect,
     ) -> Result<Drift> {
+        // Unknown from the migrations alone (one partial or missing): the catalog is not read.
+        let expected = match self.applied_schema(statuses) {
+            Ok(expected) => expected,
+            Err(why) => return Ok(Drift::Unknown(why)),
+        };
         let live = backend.introspect().await?;
-        Ok(self.drift_of(statuses, &live, backend))
+        Ok(compare(&expected, &live, backend))
     }
 
     /// [`drift`](Self::drift) against `live`, the database's schema as `backend` read it
@@ -45,27 +50,10 @@ impl Migrator {
         live: &SchemaSnapshot,
         backend: &impl Introspect,
     ) -> Drift {
-        let expected = match self.applied_schema(statuses) {
-            Ok(expected) => expected,
-            Err(why) => return Drift::Unknown(why),
-        };
-        let expected = backend.stored(&expected);
-        let misordered = if backend.keeps_column_order() {
-            column_order_differences(&expected, live)
-        } else {
-            Vec::new()
-        };
-        if live.is_equivalent(&expected) {
-            return if misordered.is_empty() {
-                Drift::InSync
-            } else {
-                Drift::Differs(misordered)
-            };
+        match self.applied_schema(statuses) {
+            Ok(expected) => compare(&expected, live, backend),
+            Err(why) => Drift::Unknown(why),
         }
-        Drift::Differs(match detect_changes(&expected, live) {
-            Ok(diff) => diff.changes.iter().map(|c| c.to_string()).collect(),
-            Err(e) => vec![e.to_string()],
-        })
     }
 
     /// The schema the applied migrations build, or why it cannot be known.
@@ -88,6 +76,27 @@ impl Migrator {
             (_, Some(failure)) => Err(failure),
         }
     }
+}
+
+/// `expected` (what the applied migrations build) against `live` (what `backend` read back).
+fn compare(expected: &SchemaSnapshot, live: &SchemaSnapshot, backend: &impl Introspect) -> Drift {
+    let expected = backend.stored(expected);
+    let misordered = if backend.keeps_column_order() {
+        column_order_differences(&expected, live)
+    } else {
+        Vec::new()
+    };
+    if live.is_equivalent(&expected) {
+        return if misordered.is_empty() {
+            Drift::InSync
+        } else {
+            Drift::Differs(misordered)
+        };
+    }
+    Drift::Differs(match detect_changes(&expected, live) {
+        Ok(diff) => diff.changes.iter().map(|c| c.to_string()).collect(),
+        Err(e) => vec![e.to_string()],
+    })
 }
 
 /// Tables whose columns are the same but in another order than the migrations build.

@@ -9,7 +9,7 @@ use toasty_migrate::backend::{Introspect as _, Journal as _};
 use toasty_migrate::{
     Error,
     files::MigrationPlan,
-    run::{MigrationState, Migrator, RunOptions},
+    run::{Drift, MigrationState, Migrator, RunOptions},
     schema::{
         ColumnDef, ColumnType, DefaultValue, IndexDef, Operation, SchemaSnapshot, TableSnapshot,
         snapshot_to_json,
@@ -162,6 +162,13 @@ async fn an_edited_or_missing_migration_is_refused() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("its file is missing"), "{err}");
+        // What the migrations build is not known without the file: drift says so, not "in sync"
+        // or a difference.
+        let drift = without_file.drift(&status, &mut backend).await.unwrap();
+        assert_eq!(
+            drift,
+            Drift::Unknown("migration 20250101_000000_create_users is missing".into())
+        );
     })
     .await;
 }
