@@ -230,12 +230,18 @@ pub fn statements(
             Dialect::Postgres => out.extend(postgres_modify(table, from, to, online)?),
             Dialect::Mysql => {
                 let t = q(table)?;
-                // Online, a column that keeps its type is filled in batches first.
-                if from.nullable && !to.nullable && batched_fill(dialect, op, online).is_none() {
-                    out.push(fill_nulls(dialect, table, &from.name, to)?);
-                }
+                // Online, a column that keeps its type is filled in batches first, and rebuilt
+                // in place with writes let through, or refused by the server rather than copied.
+                let in_place = match batched_fill(dialect, op, online) {
+                    Some(_) => ", ALGORITHM=INPLACE, LOCK=NONE",
+                    None if from.nullable && !to.nullable => {
+                        out.push(fill_nulls(dialect, table, &from.name, to)?);
+                        ""
+                    }
+                    None => "",
+                };
                 out.push(format!(
-                    "ALTER TABLE {t} CHANGE COLUMN {} {}",
+                    "ALTER TABLE {t} CHANGE COLUMN {} {}{in_place}",
                     q(&from.name)?,
                     column_def(dialect, to, false)?
                 ));
