@@ -463,9 +463,10 @@ async fn a_long_rewrite_keeps_its_lease() {
     let _moto = MOTO.write().await;
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     let url = url();
-    // Three seconds: a shorter lease can expire when moto, serving the whole test suite at
-    // once, takes seconds to answer one renewal; then the runners take it from each other.
-    let lease = Duration::from_secs(3);
+    // Four seconds: a shorter lease can expire when moto, busy with the rewrite's batches, takes
+    // seconds to answer one renewal (a run of the whole suite saw it at three); then the runners
+    // take it from each other.
+    let lease = Duration::from_secs(4);
     let mut first = connect(&url).await.with_lease(lease);
     let with_motto = with(|t| {
         t.columns.push(ColumnDef {
@@ -494,7 +495,7 @@ async fn a_long_rewrite_keeps_its_lease() {
         .unwrap();
     let c = client().await;
     // Enough items that rewriting them outlasts three leases (moto: ~400 writes a second).
-    for chunk in (0..4_500).collect::<Vec<_>>().chunks(25) {
+    for chunk in (0..6_000).collect::<Vec<_>>().chunks(25) {
         let writes = chunk
             .iter()
             .map(|i| {
