@@ -37,25 +37,13 @@ impl Journal for SqlBackend {
 
     async fn write_row(&mut self, row: &JournalRow) -> Result<()> {
         let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-        let JournalRow {
-            version,
-            name,
-            checksum,
-            applied_at,
-            execution_time,
-            done,
-            total,
-            steps_checksum,
-            reverting,
-        } = row.clone();
-        let ms = execution_time.as_millis() as i64;
-        let (done, total, reverting) = (done as i32, total as i32, reverting as i32);
         let result = match &mut self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(s) => {
                 let sql = format!("INSERT OR REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-                let at = applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
-                s.call(move |c| c.execute(&sql, rusqlite::params![version, name, checksum, at, ms, done, total, steps_checksum, reverting]).map(|_| ()))
+                let at = row.applied_at.format(&time::format_description::well_known::Rfc3339).expect("a UTC time formats");
+                let row = row.clone();
+                s.call(move |c| c.execute(&sql, rusqlite::params![row.version, row.name, row.checksum, at, row.execution_time.as_millis() as i64, row.done as i32, row.total as i32, row.steps_checksum, row.reverting as i32]).map(|_| ()))
                     .await
                     .map_err(DriverError::from)
             }
@@ -64,16 +52,12 @@ impl Journal for SqlBackend {
                 query(AssertSqlSafe(format!("INSERT INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                     ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, execution_ms = EXCLUDED.execution_ms, \
                     statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total, statements_checksum = EXCLUDED.statements_checksum, reverting = EXCLUDED.reverting")))
-                    .bind(version).bind(name).bind(checksum).bind(applied_at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
+                    .bind(row.version.clone()).bind(row.name.clone()).bind(row.checksum.clone()).bind(row.applied_at).bind(row.execution_time.as_millis() as i64)
+                    .bind(row.done as i32).bind(row.total as i32).bind(row.steps_checksum.clone()).bind(row.reverting as i32)
                     .execute(&mut *c).await.map(|_| ()).map_err(DriverError::from)
             }
             #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => {
-                let at = time::PrimitiveDateTime::new(applied_at.date(), applied_at.time());
-                query(AssertSqlSafe(format!("REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")))
-                    .bind(version).bind(name).bind(checksum).bind(at).bind(ms).bind(done).bind(total).bind(steps_checksum).bind(reverting)
-                    .execute(&mut *c).await.map(|_| ()).map_err(DriverError::from)
-            }
+            Conn::Mysql(c) => mysql_replace(c, &t, std::slice::from_ref(row)).await,
         };
         result.map_err(|e| self.error(e))
     }
@@ -83,29 +67,11 @@ impl Journal for SqlBackend {
     async fn write_rows(&mut self, rows: &[JournalRow]) -> Result<()> {
         #[cfg(feature = "mysql")]
         if let Conn::Mysql(c) = &mut self.conn
-            && rows.len() > 1
+            && !rows.is_empty()
         {
             let t = self.dialect.ident(TRACKING_TABLE).expect("a valid name");
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
-            let sql = format!(
-                "REPLACE INTO {t} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES {values}"
-            );
-            let mut replace = query(AssertSqlSafe(sql));
-            for row in rows {
-                let at = time::PrimitiveDateTime::new(row.applied_at.date(), row.applied_at.time());
-                replace = replace
-                    .bind(row.version.clone())
-                    .bind(row.name.clone())
-                    .bind(row.checksum.clone())
-                    .bind(at)
-                    .bind(row.execution_time.as_millis() as i64)
-                    .bind(row.done as i32)
-                    .bind(row.total as i32)
-                    .bind(row.steps_checksum.clone())
-                    .bind(row.reverting as i32);
-            }
-            let result = replace.execute(&mut *c).await.map(|_| ());
-            return result.map_err(|e| self.error(DriverError::from(e)));
+            let result = mysql_replace(c, &t, rows).await;
+            return result.map_err(|e| self.error(e));
         }
         for row in rows {
             self.write_row(row).await?;
@@ -129,6 +95,38 @@ impl Journal for SqlBackend {
         })
         .map_err(|e| self.error(e))
     }
+}
+
+/// MySQL's `REPLACE` of `rows` into `table` (quoted), one statement whatever their number.
+#[cfg(feature = "mysql")]
+async fn mysql_replace(
+    c: &mut sqlx_mysql::MySqlConnection,
+    table: &str,
+    rows: &[JournalRow],
+) -> std::result::Result<(), DriverError> {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let sql = format!(
+        "REPLACE INTO {table} (version, name, checksum, applied_at, execution_ms, statements_done, statements_total, statements_checksum, reverting) VALUES {values}"
+    );
+    let mut replace = query(AssertSqlSafe(sql));
+    for row in rows {
+        let at = time::PrimitiveDateTime::new(row.applied_at.date(), row.applied_at.time());
+        replace = replace
+            .bind(row.version.clone())
+            .bind(row.name.clone())
+            .bind(row.checksum.clone())
+            .bind(at)
+            .bind(row.execution_time.as_millis() as i64)
+            .bind(row.done as i32)
+            .bind(row.total as i32)
+            .bind(row.steps_checksum.clone())
+            .bind(row.reverting as i32);
+    }
+    replace
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(DriverError::from)
 }
 
 impl SqlBackend {
