@@ -12,7 +12,7 @@ use toasty_migrate::{
     data::Value,
     diff::{DiffOptions, detect_changes_with},
     files::{MigrationGenerator, MigrationPlan},
-    run::{Drift, MigrationState, Migrator, RunOptions, baseline},
+    run::{Drift, MigrationState, Migrator, PlanHead, RunOptions, baseline, checksums},
     schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
 };
 use toasty_migrate_nosql::{DynamoBackend, MongoBackend};
@@ -120,6 +120,7 @@ for_every_backend!(
     an_untracked_database_is_adopted_by_a_baseline,
     a_squashed_history_keeps_every_database_up_to_date,
     a_finding_quotes_the_size_of_its_table,
+    a_migrator_reads_its_plans_only_to_run_or_check_drift,
 );
 
 /// The lock test holds moto alone: a short lease must not wait behind other tests' requests.
@@ -633,7 +634,7 @@ async fn an_untracked_database_is_adopted_by_a_baseline<C: Connect>(kind: Kind, 
     let generator = MigrationGenerator::new(dir.path());
     let plan = baseline(&mut backend, &generator, "adopt").await.unwrap();
     let migrator = Migrator::from_dir(dir.path()).unwrap();
-    assert_eq!(migrator.migrations(), std::slice::from_ref(&plan));
+    assert_eq!(migrator.migrations().unwrap(), std::slice::from_ref(&plan));
     let statuses = migrator.status(&mut backend).await.unwrap();
     assert!(
         matches!(statuses[..], [ref s] if matches!(s.state, MigrationState::Applied(_))),
@@ -753,4 +754,84 @@ async fn a_squashed_history_keeps_every_database_up_to_date<C: Connect>(kind: Ki
         matches!(&err, Error::PartlySquashed { missing, .. } if *missing == [version(2), version(3)]),
         "{kind:?}: {err}"
     );
+}
+
+/// A migrator built from heads (what the CLI's parse cache keeps) and a reader that counts its
+/// calls: status and an `up` with nothing pending read no plan; a drift check and an `up` with
+/// a migration to run read them once; a reader that gives other versions is an error naming
+/// the migration it lacks.
+async fn a_migrator_reads_its_plans_only_to_run_or_check_drift<C: Connect>(kind: Kind, connect: C) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let db = TestDatabase::new(kind).await;
+    let mut backend = connect
+        .connect(db.url.clone(), Duration::from_secs(30))
+        .await;
+    let plans = migrations(&history()[..2]);
+    let heads: Vec<PlanHead> = plans
+        .iter()
+        .zip(checksums(&plans))
+        .map(|(plan, checksum)| PlanHead::of(plan, checksum))
+        .collect();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let deferred = |count: usize| {
+        let (plans, reads) = (plans[..count].to_vec(), reads.clone());
+        Migrator::from_heads(heads[..count].to_vec(), move || {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Ok(plans.clone())
+        })
+    };
+
+    let first = deferred(1);
+    let statuses = first.status(&mut backend).await.unwrap();
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        0,
+        "{kind:?}: status reads heads only"
+    );
+    assert_eq!(statuses[0].state, MigrationState::Pending, "{kind:?}");
+    assert_eq!(
+        first.up(&mut backend, &allow()).await.unwrap().steps.len(),
+        1
+    );
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        1,
+        "{kind:?}: a run reads the plans"
+    );
+
+    let both = deferred(2);
+    let statuses = both.status(&mut backend).await.unwrap();
+    assert!(both.forks().is_empty());
+    assert_eq!(
+        both.drift(&statuses, &mut backend).await.unwrap(),
+        Drift::InSync,
+        "{kind:?}"
+    );
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "{kind:?}: drift replays the plans"
+    );
+    both.up(&mut backend, &allow()).await.unwrap();
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "{kind:?}: read once per migrator"
+    );
+
+    let up_to_date = deferred(2);
+    let report = up_to_date.up(&mut backend, &allow()).await.unwrap();
+    assert!(report.steps.is_empty(), "{kind:?}: nothing to run");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "{kind:?}: an up with nothing pending reads no plan"
+    );
+
+    let first_plan = plans[0].clone();
+    let wrong = Migrator::from_heads(heads.clone(), move || Ok(vec![first_plan.clone()]));
+    let err = wrong.migrations().unwrap_err().to_string();
+    assert!(err.contains(&version(1)), "{kind:?}: {err}");
 }

@@ -1,25 +1,40 @@
 //! The parse cache of the migrations directory, so that a CLI run over many migrations does not
 //! parse every file every time (the library only reads: `Migrator::from_dir` parses every file).
-//! `plans.json` holds what each file parses to and that plan's checksum, keyed by the SHA-256 of
-//! its bytes, so an edited file always misses. It lives in `<migrations>/.toasty-cache/`, which
+//! `plans.json` holds what each file parses to, with the plan's head (version, checksum,
+//! lineage), keyed by the SHA-256 of its bytes, so an edited file always misses. A cached plan
+//! stays undecoded JSON until the migrator asks for it (`Migrator::from_heads`): an `up` with
+//! nothing to run reads heads only. The cache lives in `<migrations>/.toasty-cache/`, which
 //! ignores itself in git (`*` in its own `.gitignore`, as `.pytest_cache` does), and is dropped
 //! whole when toasty-migrate's version changes (the vocabulary may have). Failing to read or
 //! write it only costs the parse.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toasty_migrate::{
     Result,
     files::{MigrationPlan, list_versions, parse_migration_file, parse_migrations},
-    run::{Migrator, checksums},
+    run::{Migrator, PlanHead, checksums},
 };
 
-/// The migrations of `dir`, parsed files taken from the cache where unchanged.
+/// The migrations of `dir`, parsed files taken from the cache where unchanged; their plans are
+/// decoded when the migrator first needs them.
 pub fn migrator(dir: &Path) -> Result<Migrator> {
     let versions = list_versions(dir)?;
-    Ok(Migrator::from_checksummed(load_plans(dir, &versions)?))
+    let (heads, plans) = load(dir, &versions)?;
+    Ok(Migrator::from_heads(heads, move || {
+        plans.iter().map(Plan::read).collect()
+    }))
+}
+
+/// [`migrator`] with every plan read: for a command that needs them all (`status` replays the
+/// applied migrations), read while it waits for the database.
+pub fn migrator_with_plans(dir: &Path) -> Result<Migrator> {
+    let migrator = migrator(dir)?;
+    migrator.migrations()?;
+    Ok(migrator)
 }
 
 /// The cache directory's name inside a migrations directory.
@@ -27,30 +42,57 @@ pub const CACHE_DIR: &str = ".toasty-cache";
 const PLANS_FILE: &str = "plans.json";
 
 #[derive(Serialize, Deserialize)]
-struct Plans {
+struct Cache {
     toasty_migrate: String,
     /// SHA-256 of a file's bytes -> what it parses to.
-    plans: HashMap<String, Parsed>,
+    plans: HashMap<String, Cached>,
 }
 
-/// A file's plan and the plan's checksum, so that a cached load serializes no plan to checksum
-/// it (1-1.5 ms for a thousand on two cores, BENCHMARKS.md).
+/// A file's plan head, and the plan as JSON, decoded only when asked for.
 #[derive(Serialize, Deserialize, Clone)]
-struct Parsed {
-    plan: MigrationPlan,
-    checksum: String,
+struct Cached {
+    head: PlanHead,
+    plan: Box<RawValue>,
 }
 
-/// The plans of `versions` in `dir` with their checksums, in order: cached where the file is
-/// unchanged, parsed (on every core) where not.
-fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, String)>> {
+/// One migration's plan for the migrator's reader: parsed this run, or cached.
+enum Plan {
+    Parsed(MigrationPlan),
+    Cached { json: Box<RawValue>, path: PathBuf },
+}
+
+impl Plan {
+    fn read(&self) -> Result<MigrationPlan> {
+        match self {
+            Plan::Parsed(plan) => Ok(plan.clone()),
+            // The file still has the bytes the entry was keyed by: a plan that does not decode
+            // (a damaged cache) is parsed from it again.
+            Plan::Cached { json, path } => {
+                match serde_json::from_str::<MigrationPlan>(json.get()) {
+                    Ok(mut plan) => {
+                        // A cached plan names the file as it was reached when parsed.
+                        if let Some(source) = &mut plan.source {
+                            source.path = path.clone();
+                        }
+                        Ok(plan)
+                    }
+                    Err(_) => parse_migration_file(path),
+                }
+            }
+        }
+    }
+}
+
+/// The heads and plans of `versions` in `dir`, in order: cached where the file is unchanged,
+/// parsed (on every core) where not.
+fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
     let cache_path = dir.join(CACHE_DIR).join(PLANS_FILE);
     // The cache is decoded while the files are read and hashed: neither waits for the other.
     let (mut cache, files) = std::thread::scope(|scope| {
         let cache = scope.spawn(|| {
             std::fs::read(&cache_path)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<Plans>(&bytes).ok())
+                .and_then(|bytes| serde_json::from_slice::<Cache>(&bytes).ok())
                 .filter(|c| c.toasty_migrate == env!("CARGO_PKG_VERSION"))
                 .map(|c| c.plans)
                 .unwrap_or_default()
@@ -77,7 +119,7 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, Str
         .filter(|&i| {
             cache
                 .get(&files[i].2)
-                .is_none_or(|p| p.plan.version != versions[i])
+                .is_none_or(|c| c.head.version != versions[i])
         })
         .collect();
     let parsed = parse_migrations(
@@ -86,47 +128,43 @@ fn load_plans(dir: &Path, versions: &[String]) -> Result<Vec<(MigrationPlan, Str
             .map(|&i| (files[i].0.as_path(), files[i].1.as_str()))
             .collect::<Vec<_>>(),
     )?;
-    // A cached plan names the file as it was reached when parsed; it is read here from `path`.
-    let located = |Parsed { mut plan, checksum }, path: &Path| {
-        if let Some(source) = &mut plan.source {
-            source.path = path.to_path_buf();
-        }
-        (plan, checksum)
-    };
-    if misses.is_empty() {
-        // Nothing to write back: the plans move out of the cache. (No two files share a hash:
-        // each holds its own version.)
-        return Ok(files
-            .iter()
-            .map(|(path, _, hash)| {
-                located(
-                    cache.remove(hash).expect("every file's plan is cached"),
-                    path,
-                )
-            })
-            .collect());
-    }
     let sums = checksums(&parsed);
-    for ((&i, plan), checksum) in misses.iter().zip(parsed).zip(sums) {
-        cache.insert(files[i].2.clone(), Parsed { plan, checksum });
-    }
-    let plans: Vec<(MigrationPlan, String)> = files
+    let mut parsed: HashMap<usize, (MigrationPlan, String)> = misses
         .iter()
-        .map(|(path, _, hash)| located(cache[hash].clone(), path))
+        .copied()
+        .zip(parsed.into_iter().zip(sums))
         .collect();
-    // Plans of files no longer there go; the others stay, as a `git checkout` may bring a file's
-    // old contents back.
-    cache.retain(|_, parsed| versions.binary_search(&parsed.plan.version).is_ok());
-    let file = Plans {
-        toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
-        plans: cache,
-    };
-    write_cache_file(
-        dir,
-        PLANS_FILE,
-        &serde_json::to_vec(&file).expect("plans serialize"),
-    );
-    Ok(plans)
+    if !parsed.is_empty() {
+        for (&i, (plan, checksum)) in &parsed {
+            let json = serde_json::value::to_raw_value(plan).expect("plans serialize");
+            let head = PlanHead::of(plan, checksum.clone());
+            cache.insert(files[i].2.clone(), Cached { head, plan: json });
+        }
+        // Plans of files no longer there go; the others stay, as a `git checkout` may bring a
+        // file's old contents back.
+        cache.retain(|_, c| versions.binary_search(&c.head.version).is_ok());
+        let file = Cache {
+            toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
+            plans: cache.clone(),
+        };
+        write_cache_file(
+            dir,
+            PLANS_FILE,
+            &serde_json::to_vec(&file).expect("the cache serializes"),
+        );
+    }
+    // (No two files share a hash: each holds its own version.)
+    Ok(files
+        .into_iter()
+        .enumerate()
+        .map(|(i, (path, _, hash))| match parsed.remove(&i) {
+            Some((plan, checksum)) => (PlanHead::of(&plan, checksum), Plan::Parsed(plan)),
+            None => {
+                let Cached { head, plan } = cache.remove(&hash).expect("every hit is cached");
+                (head, Plan::Cached { json: plan, path })
+            }
+        })
+        .unzip())
 }
 
 /// Writes a cache file, best effort: a read-only directory just means the work is redone next
@@ -185,6 +223,7 @@ mod tests {
     fn assert_applied_as_its_file_says(migrator: &Migrator) {
         let rows = migrator
             .migrations()
+            .unwrap()
             .iter()
             .map(|plan| AppliedMigration {
                 version: plan.version.clone(),
@@ -223,7 +262,7 @@ mod tests {
             Some("*")
         );
         let cached = migrator(dir.path()).unwrap();
-        assert_eq!(cached.migrations(), first.migrations());
+        assert_eq!(cached.migrations().unwrap(), first.migrations().unwrap());
         // The checksum kept with the plan is the plan's: an applied row of it reads as applied.
         assert_applied_as_its_file_says(&cached);
 
@@ -231,16 +270,33 @@ mod tests {
         let source = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(256)", 1)).unwrap();
         let edited = migrator(dir.path()).unwrap();
-        assert_ne!(edited.migrations()[0], first.migrations()[0]);
-        assert_eq!(edited.migrations()[0], parse_migration_file(&path).unwrap());
+        assert_ne!(
+            edited.migrations().unwrap()[0],
+            first.migrations().unwrap()[0]
+        );
+        assert_eq!(
+            edited.migrations().unwrap()[0],
+            parse_migration_file(&path).unwrap()
+        );
         assert_applied_as_its_file_says(&edited);
         assert_applied_as_its_file_says(&migrator(dir.path()).unwrap());
 
         // A broken cache only costs the parse.
         std::fs::write(cache.join("plans.json"), "not json").unwrap();
         assert_eq!(
-            migrator(dir.path()).unwrap().migrations(),
-            edited.migrations()
+            migrator(dir.path()).unwrap().migrations().unwrap(),
+            edited.migrations().unwrap()
         );
+        // So does a cached plan that no longer decodes, though its head does: it is parsed
+        // from its file when the migrator asks for it.
+        let plans = cache.join("plans.json");
+        let mut damaged: Cache = serde_json::from_slice(&std::fs::read(&plans).unwrap()).unwrap();
+        for cached in damaged.plans.values_mut() {
+            cached.plan = RawValue::from_string("{\"up\": 1}".into()).unwrap();
+        }
+        std::fs::write(&plans, serde_json::to_vec(&damaged).unwrap()).unwrap();
+        let served = migrator(dir.path()).unwrap();
+        assert_applied_as_its_file_says(&served);
+        assert_eq!(served.migrations().unwrap(), edited.migrations().unwrap());
     }
 }

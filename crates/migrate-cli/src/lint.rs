@@ -72,7 +72,7 @@ fn without_database(args: &LintArgs) -> Result<Vec<(String, Vec<Finding>)>> {
         );
     }
     let migrator = crate::cache::migrator(dir)?;
-    let plans = migrator.migrations();
+    let plans = migrator.migrations()?;
     let skip = plans.len() - args.latest.unwrap_or(plans.len()).min(plans.len());
     let rules = rules(crate::config::get().flavor.as_deref());
     Ok(lint_history(plans, skip, !args.offline, &*rules)

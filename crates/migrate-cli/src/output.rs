@@ -68,8 +68,8 @@ pub fn error(err: &anyhow::Error, url: Option<&str>) {
 }
 
 /// Warns, on stderr, of each place the migrations' history forks (two branches merged).
-pub fn forks(plans: &[toasty_migrate::files::MigrationPlan]) {
-    for fork in toasty_migrate::files::forks(plans) {
+pub fn forks(forks: &[String]) {
+    for fork in forks {
         eprintln!("{YELLOW}warning:{YELLOW:#} branches merged: {fork}");
     }
 }

@@ -100,10 +100,10 @@ async fn up_on<B: Backend>(
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
-    crate::output::forks(migrator.migrations());
+    crate::output::forks(&migrator.forks());
     let options = args.run.options(args.count, args.allow_destructive);
     let report = migrator.up(&mut backend, &options).await?;
-    print_report(&migrator, &report, args.run.dry_run);
+    print_report(&migrator, &report, args.run.dry_run)?;
     if args.run.dry_run
         && !args.allow_destructive
         && report.steps.iter().any(|s| !s.destructive.is_empty())
@@ -126,14 +126,13 @@ async fn down_on<B: Backend>(
     let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
     let options = args.run.options(Some(args.count), true);
     let report = migrator.down(&mut backend, &options).await?;
-    print_report(&migrator, &report, args.run.dry_run);
-    Ok(())
+    print_report(&migrator, &report, args.run.dry_run)
 }
 
-fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
+fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) -> Result<()> {
     if report.steps.is_empty() {
         println!("Nothing to do.");
-        return;
+        return Ok(());
     }
     for step in &report.steps {
         let verb = match (step.direction, dry_run) {
@@ -159,7 +158,7 @@ fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
         if step.direction == Direction::Down {
             // What `up` dropped, `down` re-creates empty: say so.
             let plan = migrator
-                .migrations()
+                .migrations()?
                 .iter()
                 .find(|p| p.version == step.version);
             for op in plan.into_iter().flat_map(|p| &p.up) {
@@ -174,6 +173,7 @@ fn print_report(migrator: &Migrator, report: &RunReport, dry_run: bool) {
             println!("{statement};");
         }
     }
+    Ok(())
 }
 
 #[derive(Args)]

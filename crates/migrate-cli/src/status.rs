@@ -42,16 +42,15 @@ async fn run_on<B: Backend>(
         Ok((backend, read))
     };
     let (migrator, (backend, read)) =
-        open_with(&args.target, crate::cache::migrator, read_ahead).await?;
+        open_with(&args.target, crate::cache::migrator_with_plans, read_ahead).await?;
     let (applied, live) = read?;
     let statuses = migrator.status_of(applied);
-    let drift = migrator.drift_of(&statuses, &live, &backend);
+    let drift = migrator.drift_of(&statuses, &live, &backend)?;
     let history = history_problem(&statuses);
     if args.json {
-        let forks = toasty_migrate::files::forks(migrator.migrations());
-        print_json(&statuses, &drift, &forks, history.is_none());
+        print_json(&statuses, &drift, &migrator.forks(), history.is_none());
     } else {
-        crate::output::forks(migrator.migrations());
+        crate::output::forks(&migrator.forks());
         print_table(&statuses, &drift);
     }
     // An applied migration edited or gone is what `up` and `down` refuse: status says so too,

@@ -41,27 +41,43 @@ impl Check {
 /// it, said with the one that took its place and what to do. Migrations written before parents
 /// were recorded (none) are not judged.
 pub fn forks(plans: &[MigrationPlan]) -> Vec<String> {
+    let history: Vec<Lineage> = plans
+        .iter()
+        .map(|p| {
+            (
+                p.version.as_str(),
+                p.parent.as_deref(),
+                p.replaces.as_slice(),
+            )
+        })
+        .collect();
+    fork_lines(&history)
+}
+
+/// A migration's version, its recorded parent and the versions it replaces.
+pub(crate) type Lineage<'a> = (&'a str, Option<&'a str>, &'a [String]);
+
+/// [`forks`] over each migration's lineage, oldest first.
+pub(crate) fn fork_lines(history: &[Lineage]) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, plan) in plans.iter().enumerate().skip(1) {
-        let Some(parent) = &plan.parent else {
+    for (i, &(version, parent, _)) in history.iter().enumerate().skip(1) {
+        let Some(parent) = parent else {
             continue;
         };
-        let before = &plans[i - 1].version;
+        let (before, _, before_replaces) = history[i - 1];
         // A squash stands in for the migrations it replaced, the last of which was the parent.
-        if parent == before || plans[i - 1].replaces.contains(parent) {
+        if parent == before || before_replaces.iter().any(|v| v == parent) {
             continue;
         }
-        out.push(match plans[..i].iter().find(|p| &p.version == parent) {
+        out.push(match history[..i].iter().find(|(v, ..)| *v == parent) {
             Some(_) => format!(
-                "{} and {before} were both generated on top of {parent} (two branches merged): \
-                 `toasty migrate:rebase {}` moves it (and any generated on top of it) after the \
-                 other branch",
-                plan.version, plan.version
+                "{version} and {before} were both generated on top of {parent} (two branches merged): \
+                 `toasty migrate:rebase {version}` moves it (and any generated on top of it) after the \
+                 other branch"
             ),
             None => format!(
-                "{} was generated on top of {parent}, which is not among the migrations \
-                 (removed or renamed?)",
-                plan.version
+                "{version} was generated on top of {parent}, which is not among the migrations \
+                 (removed or renamed?)"
             ),
         });
     }

@@ -34,7 +34,7 @@ impl Migrator {
         backend: &mut impl Introspect,
     ) -> Result<Drift> {
         // Unknown from the migrations alone (one partial or missing): the catalog is not read.
-        let expected = match self.applied_schema(statuses) {
+        let expected = match self.applied_schema(statuses)? {
             Ok(expected) => expected,
             Err(why) => return Ok(Drift::Unknown(why)),
         };
@@ -49,32 +49,35 @@ impl Migrator {
         statuses: &[MigrationStatus],
         live: &SchemaSnapshot,
         backend: &impl Introspect,
-    ) -> Drift {
-        match self.applied_schema(statuses) {
+    ) -> Result<Drift> {
+        Ok(match self.applied_schema(statuses)? {
             Ok(expected) => compare(&expected, live, backend),
             Err(why) => Drift::Unknown(why),
-        }
+        })
     }
 
     /// The schema the applied migrations build, or why it cannot be known.
-    fn applied_schema(&self, statuses: &[MigrationStatus]) -> Result<SchemaSnapshot, String> {
+    fn applied_schema(
+        &self,
+        statuses: &[MigrationStatus],
+    ) -> Result<std::result::Result<SchemaSnapshot, String>> {
         for status in statuses {
             match &status.state {
                 MigrationState::Missing(_) => {
-                    return Err(format!("migration {} is missing", status.version));
+                    return Ok(Err(format!("migration {} is missing", status.version)));
                 }
                 MigrationState::Partial(_) | MigrationState::PartlyReplaced { .. } => {
-                    return Err(format!("migration {} is partial", status.version));
+                    return Ok(Err(format!("migration {} is partial", status.version)));
                 }
                 _ => {}
             }
         }
         let applied =
             |s: &MigrationState| s.is_applied() || matches!(s, MigrationState::Modified { .. });
-        match self.replayed(statuses, applied) {
+        Ok(match self.replayed(statuses, applied)? {
             (schema, None) => Ok(schema.into_snapshot()),
             (_, Some(failure)) => Err(failure),
-        }
+        })
     }
 }
 

@@ -126,7 +126,7 @@ pub mod run {
     pub use crate::baseline::baseline;
     pub use crate::drift::Drift;
     pub use crate::runner::{Migrator, RunOptions, RunReport, RunStep, checksums};
-    pub use crate::state::{AppliedMigration, MigrationState, MigrationStatus};
+    pub use crate::state::{AppliedMigration, MigrationState, MigrationStatus, PlanHead};
 }
 
 /// Everything a migration file uses: `use toasty_migrate::prelude::*;`.

@@ -3,18 +3,20 @@
 //! drives any database through the narrow [`Backend`] trait.
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
+use crate::check::{Lineage, fork_lines};
 use crate::cores::on_every_core;
 use crate::execute::{Recorded, progress_row, run_in_transaction, run_journaled};
 use crate::lint::{Finding, NewTables, lint_operation};
-use crate::migration::{Direction, Migration, MigrationPlan};
+use crate::migration::{Direction, Migration, MigrationPlan, version_name};
 use crate::operation::Operation;
 use crate::replay::{IndexedSchema, replay};
 use crate::state::{
-    AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, check_history,
+    AppliedMigration, MigrationIndex, MigrationState, MigrationStatus, PlanHead, check_history,
 };
 use crate::{Error, Result};
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Options for [`Migrator::up`] and [`Migrator::down`].
@@ -64,8 +66,29 @@ pub fn checksums(plans: &[MigrationPlan]) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Migrator {
     index: MigrationIndex,
-    /// The plan of each of `index.versions`.
-    migrations: Vec<MigrationPlan>,
+    plans: Plans,
+}
+
+/// A migrator's plans: given, or read when a run first needs their operations.
+#[derive(Clone)]
+enum Plans {
+    Given(Vec<MigrationPlan>),
+    Deferred {
+        read: Arc<ReadPlans>,
+        plans: OnceLock<Vec<MigrationPlan>>,
+    },
+}
+
+/// Reads the plans of a migrator built from heads ([`Migrator::from_heads`]).
+type ReadPlans = dyn Fn() -> Result<Vec<MigrationPlan>> + Send + Sync;
+
+impl std::fmt::Debug for Plans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Plans::Given(plans) => f.debug_tuple("Given").field(plans).finish(),
+            Plans::Deferred { plans, .. } => f.debug_tuple("Deferred").field(plans).finish(),
+        }
+    }
 }
 
 impl Migrator {
@@ -99,22 +122,86 @@ impl Migrator {
     }
 
     /// [`from_plans`](Self::from_plans) given each plan's [`checksum`](MigrationPlan::checksum),
-    /// computed before (the CLI's cache of parsed files keeps it with the plan).
+    /// computed before.
     pub fn from_checksummed(mut plans: Vec<(MigrationPlan, String)>) -> Self {
         plans.sort_by(|a, b| a.0.version.cmp(&b.0.version));
-        let (migrations, checksums): (Vec<MigrationPlan>, Vec<String>) = plans.into_iter().unzip();
+        let heads = plans
+            .iter()
+            .map(|(plan, checksum)| PlanHead::of(plan, checksum.clone()))
+            .collect();
         Migrator {
-            index: MigrationIndex {
-                versions: migrations.iter().map(|p| p.version.clone()).collect(),
-                checksums,
-                replaces: migrations.iter().map(|p| p.replaces.clone()).collect(),
-            },
-            migrations,
+            index: MigrationIndex { heads },
+            plans: Plans::Given(plans.into_iter().map(|(plan, _)| plan).collect()),
         }
     }
 
-    pub fn migrations(&self) -> &[MigrationPlan] {
-        &self.migrations
+    /// The migrations `heads` describe, whose plans `read` gives (in any order) when a run, a
+    /// drift check or [`migrations`](Self::migrations) first needs them: `status` alone, or an
+    /// `up` with nothing pending, reads no operation (the CLI keeps heads and plans in its parse
+    /// cache; reading a thousand plans costs more than the rest of a no-op `up`, BENCHMARKS.md).
+    /// `read` must give a plan of each head's version with the head's checksum.
+    pub fn from_heads(
+        mut heads: Vec<PlanHead>,
+        read: impl Fn() -> Result<Vec<MigrationPlan>> + Send + Sync + 'static,
+    ) -> Self {
+        heads.sort_by(|a, b| a.version.cmp(&b.version));
+        Migrator {
+            index: MigrationIndex { heads },
+            plans: Plans::Deferred {
+                read: Arc::new(read),
+                plans: OnceLock::new(),
+            },
+        }
+    }
+
+    /// Each migration's version, checksum and place in the history, oldest first.
+    pub fn heads(&self) -> &[PlanHead] {
+        &self.index.heads
+    }
+
+    /// Every migration's plan, oldest first; read now if the migrator was built from heads.
+    pub fn migrations(&self) -> Result<&[MigrationPlan]> {
+        let (read, cell) = match &self.plans {
+            Plans::Given(plans) => return Ok(plans),
+            Plans::Deferred { read, plans } => (read, plans),
+        };
+        if let Some(plans) = cell.get() {
+            return Ok(plans);
+        }
+        let mut plans = read()?;
+        plans.sort_by(|a, b| a.version.cmp(&b.version));
+        let heads = &self.index.heads;
+        if let Some(at) = (0..heads.len().max(plans.len()))
+            .find(|&i| plans.get(i).map(|p| &p.version) != heads.get(i).map(|h| &h.version))
+        {
+            let version = heads
+                .get(at)
+                .map_or_else(|| plans[at].version.clone(), |h| h.version.clone());
+            return Err(Error::Migration {
+                version,
+                message: "its plan was not among those read for the migrations (the migrations \
+                          changed while they were read?)"
+                    .into(),
+            });
+        }
+        Ok(cell.get_or_init(|| plans))
+    }
+
+    /// Where the history forks ([`files::forks`](crate::files::forks)), from the heads alone.
+    pub fn forks(&self) -> Vec<String> {
+        let history: Vec<Lineage> = self
+            .index
+            .heads
+            .iter()
+            .map(|h| {
+                (
+                    h.version.as_str(),
+                    h.parent.as_deref(),
+                    h.replaces.as_slice(),
+                )
+            })
+            .collect();
+        fork_lines(&history)
     }
 
     /// Every known migration and every tracking row, by version.
@@ -167,7 +254,7 @@ impl Migrator {
                         .into(),
             });
         }
-        let (todo, pending): (Vec<&MigrationPlan>, Vec<bool>) = states
+        let todo: Vec<&MigrationStatus> = states
             .iter()
             .filter(|s| {
                 matches!(
@@ -175,14 +262,21 @@ impl Migrator {
                     MigrationState::Pending | MigrationState::Partial(_)
                 )
             })
-            .filter_map(|s| Some((self.plan(&s.version)?, s.state == MigrationState::Pending)))
             .take(options.count.unwrap_or(usize::MAX))
-            .unzip();
+            .collect();
         if todo.is_empty() {
             return Ok(RunReport::default());
         }
+        let pending: Vec<bool> = todo
+            .iter()
+            .map(|s| s.state == MigrationState::Pending)
+            .collect();
+        let todo = todo
+            .iter()
+            .map(|s| self.plan(&s.version))
+            .collect::<Result<Vec<_>>>()?;
         // A part-applied migration resumes with the steps planned from before it.
-        let (live, _) = self.replayed(&states, MigrationState::is_applied);
+        let (live, _) = self.replayed(&states, MigrationState::is_applied)?;
         self.execute(backend, &todo, &pending, live, Direction::Up, options)
             .await
     }
@@ -194,16 +288,19 @@ impl Migrator {
     ) -> Result<RunReport> {
         let states = self.adopt_squashes(backend, options.dry_run).await?;
         check_history(&states)?;
-        let todo: Vec<&MigrationPlan> = states
+        let todo: Vec<&MigrationStatus> = states
             .iter()
             .rev()
             .filter(|s| s.state.is_applied() || matches!(s.state, MigrationState::Partial(_)))
-            .filter_map(|s| self.plan(&s.version))
             .take(options.count.unwrap_or(1))
             .collect();
         if todo.is_empty() {
             return Ok(RunReport::default());
         }
+        let todo = todo
+            .iter()
+            .map(|s| self.plan(&s.version))
+            .collect::<Result<Vec<_>>>()?;
         // Reverting drops what the migration added; that is what `down` is for, not a gate.
         let options = RunOptions {
             allow_destructive: true,
@@ -211,7 +308,7 @@ impl Migrator {
         };
         let (live, _) = self.replayed(&states, |s| {
             s.is_applied() || matches!(s, MigrationState::Partial(_))
-        });
+        })?;
         let pending = vec![false; todo.len()];
         self.execute(backend, &todo, &pending, live, Direction::Down, &options)
             .await
@@ -232,16 +329,16 @@ impl Migrator {
             return Ok(states);
         }
         let mut adopted = false;
-        for plan in self.migrations.iter().filter(|p| !p.replaces.is_empty()) {
-            let state = states.iter().find(|s| s.version == plan.version);
+        for head in self.index.heads.iter().filter(|h| !h.replaces.is_empty()) {
+            let state = states.iter().find(|s| s.version == head.version);
             match state.map(|s| &s.state) {
                 Some(MigrationState::AppliedAsReplaced(replaced)) => {
                     let last = replaced.last().expect("a squash replaces some");
                     backend
                         .write_row(&JournalRow {
-                            version: plan.version.clone(),
-                            name: plan.name().to_string(),
-                            checksum: self.index.checksum(&plan.version),
+                            version: head.version.clone(),
+                            name: version_name(&head.version).to_string(),
+                            checksum: head.checksum.clone(),
                             applied_at: last.applied_at,
                             execution_time: replaced.iter().map(|r| r.execution_time).sum(),
                             done: 0,
@@ -254,7 +351,7 @@ impl Migrator {
                 Some(MigrationState::Applied(_)) => {}
                 _ => continue,
             }
-            for row in rows.iter().filter(|r| plan.replaces.contains(&r.version)) {
+            for row in rows.iter().filter(|r| head.replaces.contains(&r.version)) {
                 backend.delete_row(&row.version).await?;
                 adopted = true;
             }
@@ -265,11 +362,13 @@ impl Migrator {
         })
     }
 
-    fn plan(&self, version: &str) -> Option<&MigrationPlan> {
-        let at = self
-            .migrations
-            .binary_search_by(|p| p.version.as_str().cmp(version));
-        at.ok().map(|at| &self.migrations[at])
+    /// The plan of a known migration's `version`.
+    fn plan(&self, version: &str) -> Result<&MigrationPlan> {
+        let plans = self.migrations()?;
+        let at = plans
+            .binary_search_by(|p| p.version.as_str().cmp(version))
+            .expect("a known migration");
+        Ok(&plans[at])
     }
 
     /// The schema the migrations in `states` that `counts` leave, replayed from their files in
@@ -280,11 +379,12 @@ impl Migrator {
         &self,
         states: &[MigrationStatus],
         counts: impl Fn(&MigrationState) -> bool,
-    ) -> (IndexedSchema, Option<String>) {
+    ) -> Result<(IndexedSchema, Option<String>)> {
         let plans = states
             .iter()
             .filter(|s| counts(&s.state))
-            .filter_map(|s| self.plan(&s.version));
+            .map(|s| self.plan(&s.version))
+            .collect::<Result<Vec<_>>>()?;
         let (schema, failure) = replay(plans);
         let failure = failure.map(|f| {
             format!(
@@ -292,7 +392,7 @@ impl Migrator {
                 f.plan.version, f.plan.up[f.index]
             )
         });
-        (schema, failure)
+        Ok((schema, failure))
     }
 
     /// Checks every operation of `todo`, plans every step from `live` (the schema before the

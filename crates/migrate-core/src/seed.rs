@@ -172,7 +172,7 @@ impl Migrator {
                     .into(),
             });
         }
-        let (schema, _) = self.replayed(&statuses, |_| true);
+        let (schema, _) = self.replayed(&statuses, |_| true)?;
         for set in sets {
             for (t, seeded) in set.tables.iter().enumerate() {
                 let table = schema.table(&seeded.table).ok_or_else(|| {

@@ -2,7 +2,9 @@
 //! files (applied, pending, edited since, missing, part-applied, applied as the migrations a
 //! squash or rebase replaced), and the history problems that stop every run.
 
+use crate::migration::MigrationPlan;
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -64,12 +66,39 @@ pub struct MigrationStatus {
     pub state: MigrationState,
 }
 
-/// Each migration's version, checksum and the versions it replaces (a squash), oldest first.
+/// What the migrator knows of a migration before reading its operations: enough to tell
+/// applied, pending and edited migrations apart and to see where the history forks. A caller
+/// that keeps it (the CLI's parse cache) builds a [`Migrator`](crate::run::Migrator) that
+/// reads no operation when there is nothing to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanHead {
+    pub version: String,
+    /// The plan's [`checksum`](MigrationPlan::checksum).
+    pub checksum: String,
+    /// See [`MigrationPlan::parent`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// See [`MigrationPlan::replaces`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
+}
+
+impl PlanHead {
+    /// The head of `plan`, whose checksum is `checksum`.
+    pub fn of(plan: &MigrationPlan, checksum: String) -> PlanHead {
+        PlanHead {
+            version: plan.version.clone(),
+            checksum,
+            parent: plan.parent.clone(),
+            replaces: plan.replaces.clone(),
+        }
+    }
+}
+
+/// Each migration's head, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct MigrationIndex {
-    pub(crate) versions: Vec<String>,
-    pub(crate) checksums: Vec<String>,
-    pub(crate) replaces: Vec<Vec<String>>,
+    pub(crate) heads: Vec<PlanHead>,
 }
 
 impl MigrationIndex {
@@ -81,18 +110,23 @@ impl MigrationIndex {
         // The rows of replaced migrations belong to the squash that took their place (once it
         // has a row of its own, they are leftovers the next run deletes).
         let replaced_rows: Vec<Vec<AppliedMigration>> = self
-            .replaces
+            .heads
             .iter()
-            .map(|versions| versions.iter().filter_map(|v| applied.remove(v)).collect())
+            .map(|h| {
+                h.replaces
+                    .iter()
+                    .filter_map(|v| applied.remove(v))
+                    .collect()
+            })
             .collect();
         let mut states: BTreeMap<String, MigrationState> = BTreeMap::new();
-        for (((version, checksum), replaces), rows) in self
-            .versions
-            .iter()
-            .zip(&self.checksums)
-            .zip(&self.replaces)
-            .zip(replaced_rows)
-        {
+        for (head, rows) in self.heads.iter().zip(replaced_rows) {
+            let PlanHead {
+                version,
+                checksum,
+                replaces,
+                ..
+            } = head;
             let state = match applied.remove(version) {
                 None if rows.is_empty() => MigrationState::Pending,
                 None if rows.len() == replaces.len()
@@ -132,10 +166,10 @@ impl MigrationIndex {
 
     pub(crate) fn checksum(&self, version: &str) -> String {
         let i = self
-            .versions
-            .binary_search_by(|v| v.as_str().cmp(version))
+            .heads
+            .binary_search_by(|h| h.version.as_str().cmp(version))
             .expect("a known migration");
-        self.checksums[i].clone()
+        self.heads[i].checksum.clone()
     }
 }
 

@@ -84,7 +84,7 @@ async fn bench(dialect: Dialect, url: &str, rows: i64) {
     let (mut ours, mut bare) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
         db.execute("UPDATE items SET label = NULL").await.unwrap();
-        let mut plans = vec![create.migrations()[0].clone()];
+        let mut plans = vec![create.migrations().unwrap()[0].clone()];
         plans.extend((0..=run).map(label));
         let start = Instant::now();
         Migrator::from_plans(plans)
