@@ -60,9 +60,7 @@ pub async fn sql(
         SqlBackend::connect_without_creating(url).await?
     };
     let lock_wait = std::time::Duration::from_millis(target.lock_wait);
-    backend
-        .set_statement_lock_timeout((!lock_wait.is_zero()).then_some(lock_wait))
-        .await?;
+    backend.set_statement_lock_timeout((!lock_wait.is_zero()).then_some(lock_wait));
     Ok(backend
         .with_batch_size(target.batch_size)
         .with_progress(true))

@@ -145,7 +145,7 @@ impl Seen {
 /// waits for locks as long as the server lets it (no lock timeout of its own).
 async fn client(url: String, rows: u64, stop: Arc<AtomicBool>) -> Seen {
     let mut app = SqlBackend::connect(&url).await.unwrap();
-    app.set_statement_lock_timeout(None).await.unwrap();
+    app.set_statement_lock_timeout(None);
     let mut seen = Seen {
         latencies: Vec::new(),
         failed: 0,

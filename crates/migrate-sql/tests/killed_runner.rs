@@ -509,7 +509,7 @@ async fn killed_concurrent_index_build_is_rebuilt_postgres() {
     app.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
         .await
         .unwrap();
-    backend.set_statement_lock_timeout(None).await.unwrap();
+    backend.set_statement_lock_timeout(None);
     let build = tokio::spawn(async move { migrator.up(&mut backend, &allow()).await });
     let killed = loop {
         let killed = fetch_strings(

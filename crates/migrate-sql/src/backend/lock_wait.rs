@@ -11,25 +11,53 @@ use toasty_migrate::{Error, Result};
 /// How long a statement waits for a lock before giving up, unless set.
 pub const DEFAULT_STATEMENT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What [`SqlBackend::prepare_session`] sent the session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct SessionSettings {
+    statement_lock_timeout: Option<Duration>,
+}
+
 impl SqlBackend {
-    /// How long each statement waits for a lock another session holds before giving up, to be
-    /// retried (default 2 s); `None` waits as long as the server's own settings say. MySQL
-    /// counts in whole seconds (at least 1). Setting what is set already sends nothing.
-    pub async fn set_statement_lock_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
-        if timeout == self.statement_lock_timeout {
+    /// How long each statement of a step waits for a lock another session holds before giving
+    /// up, to be retried (default 2 s); `None` waits as long as the server's own settings say.
+    /// MySQL counts in whole seconds (at least 1). Sent before the next step, not now.
+    pub fn set_statement_lock_timeout(&mut self, timeout: Option<Duration>) {
+        self.statement_lock_timeout = timeout;
+    }
+
+    /// Sends what the steps' statements need of the session and it does not have yet: the
+    /// statement lock timeout and, on PostgreSQL, the check for a dead client. Called before
+    /// the first step and at each transaction's start, not on connecting: a `status` or an
+    /// `up` with nothing to run sends none of it (a round trip each).
+    pub(super) async fn prepare_session(&mut self) -> Result<()> {
+        let wanted = SessionSettings {
+            statement_lock_timeout: self.statement_lock_timeout,
+        };
+        if self.session == Some(wanted) {
             return Ok(());
         }
-        let Some(assignments) = self.lock_timeout_assignments(timeout) else {
-            return Ok(());
-        };
-        self.execute(&format!("SET {assignments}")).await?;
-        self.statement_lock_timeout = timeout;
+        // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
+        // connection within a second and ends the session, releasing the lock, instead of
+        // holding it until the statement finishes. Older servers lack the setting, and are
+        // left as they are.
+        if self.session.is_none() && self.dialect == crate::Dialect::Postgres {
+            let _ = self
+                .execute("SET client_connection_check_interval = '1s'")
+                .await;
+        }
+        // A new session has the server's own lock timeouts: what `None` asks for.
+        let current = self.session.and_then(|s| s.statement_lock_timeout);
+        if current != wanted.statement_lock_timeout
+            && let Some(assignments) = self.lock_timeout_assignments(wanted.statement_lock_timeout)
+        {
+            self.execute(&format!("SET {assignments}")).await?;
+        }
+        self.session = Some(wanted);
         Ok(())
     }
 
     /// What a `SET` assigns for [`set_statement_lock_timeout`](Self::set_statement_lock_timeout);
-    /// `None` where there is nothing to set (SQLite). Connecting to MySQL sends it together with
-    /// the time zone.
+    /// `None` where there is nothing to set (SQLite).
     pub(super) fn lock_timeout_assignments(&self, timeout: Option<Duration>) -> Option<String> {
         match self.dialect {
             crate::Dialect::Postgres => {

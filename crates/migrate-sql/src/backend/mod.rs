@@ -11,12 +11,15 @@ use crate::url::DatabaseUrl;
 use sqlx_core::connection::Connection;
 // Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
 // escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
+use lock_wait::SessionSettings;
+#[cfg(feature = "mysql")]
+use sqlx_core::connection::ConnectOptions;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::raw_sql::raw_sql;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::sql_str::AssertSqlSafe;
 #[cfg(feature = "mysql")]
-use sqlx_mysql::MySqlConnection;
+use sqlx_mysql::{MySqlConnectOptions, MySqlConnection};
 #[cfg(feature = "postgres")]
 use sqlx_postgres::PgConnection;
 use std::time::Duration;
@@ -139,9 +142,12 @@ pub struct SqlBackend {
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: String,
     lock_timeout: Duration,
-    /// What the session's statement lock timeout was last set to; `None`, the server's own
-    /// settings, on a new session.
+    /// How long a step's statement waits for the application's locks; `None`, the server's
+    /// own settings.
     statement_lock_timeout: Option<Duration>,
+    /// What the session has been sent before running steps ([`SqlBackend::prepare_session`]);
+    /// `None` on a new session, which has the server's own settings.
+    session: Option<SessionSettings>,
     /// `_toasty_migrations` is known to exist (this session created or saw it): reading the
     /// rows needs no look at the catalog first.
     journal_exists: bool,
@@ -194,7 +200,14 @@ impl SqlBackend {
                 #[cfg(feature = "postgres")]
                 DatabaseUrl::Postgres => Conn::Postgres(PgConnection::connect(url).await?),
                 #[cfg(feature = "mysql")]
-                DatabaseUrl::Mysql => Conn::Mysql(MySqlConnection::connect(url).await?),
+                // Every timestamp we write and read is UTC on the server too (sqlx's default,
+                // kept whatever the URL says).
+                DatabaseUrl::Mysql => Conn::Mysql(
+                    url.parse::<MySqlConnectOptions>()?
+                        .timezone(Some("+00:00".to_string()))
+                        .connect()
+                        .await?,
+                ),
                 #[allow(unreachable_patterns)]
                 _ => unreachable!("checked by is_built above"),
             })
@@ -212,42 +225,18 @@ impl SqlBackend {
             }
         };
         let dialect = parsed.dialect();
-        let mut backend = SqlBackend {
+        let backend = SqlBackend {
             conn,
             dialect,
             target,
             url: url.to_string(),
             lock_timeout,
-            statement_lock_timeout: None,
+            statement_lock_timeout: Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT),
+            session: None,
             journal_exists: false,
             batch_size: DEFAULT_BATCH_SIZE,
             progress: false,
         };
-        let lock_wait = Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT);
-        match dialect {
-            // Every UTC timestamp we write and read is UTC on the server too. One round trip
-            // with the lock timeout.
-            Dialect::Mysql => {
-                let timeouts = backend
-                    .lock_timeout_assignments(lock_wait)
-                    .expect("MySQL has lock timeouts");
-                backend
-                    .execute(&format!("SET time_zone = '+00:00', {timeouts}"))
-                    .await?;
-                backend.statement_lock_timeout = lock_wait;
-            }
-            // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
-            // connection within a second and ends the session, releasing the lock, instead of
-            // holding it until the statement finishes. Older servers lack the setting, and are
-            // left as they are.
-            Dialect::Postgres => {
-                let _ = backend
-                    .execute("SET client_connection_check_interval = '1s'")
-                    .await;
-            }
-            Dialect::Sqlite => {}
-        }
-        backend.set_statement_lock_timeout(lock_wait).await?;
         Ok(backend)
     }
 

@@ -192,6 +192,7 @@ impl Executor for SqlBackend {
     }
 
     async fn perform(&mut self, step: &SqlStep) -> Result<()> {
+        self.prepare_session().await?;
         match step {
             #[cfg(feature = "postgres")]
             SqlStep::Ddl {
@@ -283,6 +284,8 @@ impl Executor for SqlBackend {
 
     /// SQLite nests a savepoint per migration in the run-long `BEGIN IMMEDIATE` that is its lock.
     async fn begin(&mut self) -> Result<()> {
+        // Outside the transaction: a rollback would undo a `SET` sent in it.
+        self.prepare_session().await?;
         self.execute(match self.dialect {
             Dialect::Sqlite => "SAVEPOINT toasty_migration",
             _ => "BEGIN",
