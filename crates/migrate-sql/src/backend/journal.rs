@@ -4,7 +4,9 @@ use super::{Conn, DriverError, SqlBackend};
 use crate::TRACKING_TABLE;
 use crate::dialect::Dialect;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use sqlx_core::{query::query, query_scalar::query_scalar, row::Row, sql_str::AssertSqlSafe};
+use sqlx_core::{
+    query::query, query_scalar::query_scalar, raw_sql::raw_sql, row::Row, sql_str::AssertSqlSafe,
+};
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
@@ -215,60 +217,52 @@ impl SqlBackend {
                 .await
                 .map_err(DriverError::from),
             #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                let mut q = query(AssertSqlSafe(sql.as_str()));
-                if let Some(v) = version {
-                    q = q.bind(v);
-                }
-                q.fetch_all(&mut *c)
-                    .await
-                    .map(|rows| {
-                        rows.iter()
-                            .map(|r| {
-                                let fields = (
-                                    r.get(0),
-                                    r.get(1),
-                                    r.get(2),
-                                    r.get(4),
-                                    r.get(5),
-                                    r.get(6),
-                                    r.get(7),
-                                    r.get(8),
-                                );
-                                (fields, r.get::<OffsetDateTime, _>(3))
-                            })
-                            .collect()
-                    })
-                    .map_err(DriverError::from)
+            Conn::Postgres(c) => match version {
+                None => raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *c).await,
+                Some(v) => query(AssertSqlSafe(sql)).bind(v).fetch_all(&mut *c).await,
             }
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let fields = (
+                            r.get(0),
+                            r.get(1),
+                            r.get(2),
+                            r.get(4),
+                            r.get(5),
+                            r.get(6),
+                            r.get(7),
+                            r.get(8),
+                        );
+                        (fields, r.get::<OffsetDateTime, _>(3))
+                    })
+                    .collect()
+            })
+            .map_err(DriverError::from),
             #[cfg(feature = "mysql")]
-            Conn::Mysql(c) => {
-                let mut q = query(AssertSqlSafe(sql.as_str()));
-                if let Some(v) = version {
-                    q = q.bind(v);
-                }
-                q.fetch_all(&mut *c)
-                    .await
-                    .map(|rows| {
-                        rows.iter()
-                            .map(|r| {
-                                let at: time::PrimitiveDateTime = r.get(3);
-                                let fields = (
-                                    r.get(0),
-                                    r.get(1),
-                                    r.get(2),
-                                    r.get(4),
-                                    r.get(5),
-                                    r.get(6),
-                                    r.get(7),
-                                    r.get(8),
-                                );
-                                (fields, at.assume_utc())
-                            })
-                            .collect()
-                    })
-                    .map_err(DriverError::from)
+            Conn::Mysql(c) => match version {
+                None => raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *c).await,
+                Some(v) => query(AssertSqlSafe(sql)).bind(v).fetch_all(&mut *c).await,
             }
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let at: time::PrimitiveDateTime = r.get(3);
+                        let fields = (
+                            r.get(0),
+                            r.get(1),
+                            r.get(2),
+                            r.get(4),
+                            r.get(5),
+                            r.get(6),
+                            r.get(7),
+                            r.get(8),
+                        );
+                        (fields, at.assume_utc())
+                    })
+                    .collect()
+            })
+            .map_err(DriverError::from),
         }
         .map_err(|e| self.error(e))?;
         Ok(rows

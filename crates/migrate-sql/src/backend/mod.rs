@@ -7,7 +7,7 @@ use crate::introspect;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
 use crate::url::DatabaseUrl;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(feature = "postgres")]
 use sqlx_core::connection::Connection;
 // Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
 // escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.

@@ -7,6 +7,8 @@ use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table};
 use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
+use sqlx_core::raw_sql::raw_sql;
+use sqlx_core::row::Row;
 use sqlx_mysql::MySqlConnection;
 use std::collections::BTreeMap;
 use toasty_migrate::{Result, schema::TableSnapshot};
@@ -97,12 +99,14 @@ impl SqlBackend {
     }
 }
 
+/// A text query (one round trip; a prepared one takes two on a new connection).
 pub(super) async fn try_lock(c: &mut MySqlConnection) -> std::result::Result<bool, DriverError> {
-    query_scalar::<_, Option<i64>>(sqlx_core::sql_str::AssertSqlSafe(format!(
+    raw_sql(sqlx_core::sql_str::AssertSqlSafe(format!(
         "SELECT GET_LOCK({LOCK_NAME}, 0)"
     )))
     .fetch_one(&mut *c)
     .await
+    .and_then(|row| row.try_get::<Option<i64>, _>(0))
     .map(|locked| locked == Some(1))
     .map_err(DriverError::from)
 }

@@ -223,12 +223,14 @@ impl SqlBackend {
     }
 }
 
+/// A simple query (one round trip; a prepared one takes two on a new connection).
 pub(super) async fn try_lock(c: &mut PgConnection) -> std::result::Result<bool, DriverError> {
-    query_scalar(sqlx_core::sql_str::AssertSqlSafe(format!(
+    raw_sql(sqlx_core::sql_str::AssertSqlSafe(format!(
         "SELECT pg_try_advisory_lock({LOCK_KEY})"
     )))
     .fetch_one(&mut *c)
     .await
+    .and_then(|row| row.try_get(0))
     .map_err(DriverError::from)
 }
 
