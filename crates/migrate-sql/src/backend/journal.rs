@@ -4,9 +4,7 @@ use super::{Conn, DriverError, SqlBackend};
 use crate::TRACKING_TABLE;
 use crate::dialect::Dialect;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use sqlx_core::{
-    query::query, query_scalar::query_scalar, raw_sql::raw_sql, row::Row, sql_str::AssertSqlSafe,
-};
+use sqlx_core::{query::query, raw_sql::raw_sql, row::Row, sql_str::AssertSqlSafe};
 use std::time::Duration;
 use time::OffsetDateTime;
 use toasty_migrate::{
@@ -132,22 +130,26 @@ async fn mysql_replace(
 }
 
 impl SqlBackend {
+    /// One round trip: the table's name is ours, written as a literal rather than bound (a
+    /// bound value needs a prepared statement, two round trips on a new connection).
     async fn tracking_exists(&mut self) -> Result<bool> {
+        let name = self.dialect.string_literal(TRACKING_TABLE);
         let sql = match self.dialect {
             Dialect::Sqlite => {
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+                format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = {name}")
             }
-            Dialect::Postgres => {
+            Dialect::Postgres => format!(
                 "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = current_schema() AND c.relname = $1"
-            }
-            Dialect::Mysql => {
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
-            }
+                 WHERE n.nspname = current_schema() AND c.relname = {name}"
+            ),
+            Dialect::Mysql => format!(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
+                 AND table_name = {name}"
+            ),
         };
         let count: i64 = on_conn!(&mut self.conn,
-            c => query_scalar(AssertSqlSafe(sql)).bind(TRACKING_TABLE).fetch_one(&mut *c).await,
-            s => s.call(move |c| c.query_row(sql, [TRACKING_TABLE], |r| r.get(0))).await)
+            c => raw_sql(AssertSqlSafe(sql)).fetch_one(&mut *c).await.and_then(|row| row.try_get(0)),
+            s => s.call(move |c| c.query_row(&sql, [], |r| r.get(0))).await)
         .map_err(|e| self.error(e))?;
         Ok(count > 0)
     }

@@ -5,7 +5,6 @@ use super::catalog::{add_index_rows, empty_table};
 use super::{Conn, SqlBackend};
 use crate::dialect::Dialect;
 use crate::introspect::{self, is_internal_table};
-use sqlx_core::query_as::query_as;
 use sqlx_core::query_scalar::query_scalar;
 use sqlx_core::raw_sql::raw_sql;
 use sqlx_core::row::Row;
@@ -43,57 +42,61 @@ impl SqlBackend {
         let Conn::Mysql(c) = &mut self.conn else {
             return Ok(Vec::new());
         };
-        // information_schema's columns are of various binary/text types across versions: CAST
-        // them so they decode as strings everywhere.
-        let rows: Vec<(String, String, String, String, Option<String>, String)> = query_as(
-            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-             CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR) \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
-        )
-        .fetch_all(&mut *c)
-        .await
-        .map_err(err)?;
-        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
-        for (table, column, ty, nullable, default, extra) in rows {
-            if is_internal_table(&table) {
-                continue;
-            }
-            let ty = introspect::mysql_type(&ty);
-            let auto = extra.to_ascii_lowercase().contains("auto_increment");
-            let t = tables
-                .entry(table.clone())
-                .or_insert_with(|| empty_table(table));
-            t.columns.push(introspect::column(
-                Dialect::Mysql,
-                column,
-                ty,
-                nullable == "YES",
-                default.as_deref(),
-                auto,
-            ));
-        }
-        let index_rows: Vec<(String, String, i64, String, Option<String>)> = query_as(
-            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), \
-             CAST(COLLATION AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+        // The columns and the indexes in one round trip: two statements sent at once (a text
+        // query), each row led by what it is. information_schema's columns are of various
+        // binary/text types across versions: CAST them so they decode as strings everywhere.
+        let rows = raw_sql(
+            "SELECT 'column', CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+             CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), \
+             CAST(EXTRA AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, ORDINAL_POSITION; \
+             SELECT 'index', CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
+             CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), CAST(COLLATION AS CHAR) \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         )
         .fetch_all(&mut *c)
         .await
         .map_err(err)?;
-        let index_rows = index_rows
-            .into_iter()
-            .map(|(table, index, non_unique, column, collation)| {
-                let primary = index == "PRIMARY";
-                (
+        let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        let mut index_rows = Vec::new();
+        for row in &rows {
+            let table: String = row.try_get(1).map_err(err)?;
+            // Rows come statement by statement: every column before the first index.
+            if row.try_get::<&str, _>(0).map_err(err)? == "index" {
+                let index: String = row.try_get(2).map_err(err)?;
+                let non_unique: i64 = row.try_get(3).map_err(err)?;
+                let collation: Option<String> = row.try_get(5).map_err(err)?;
+                index_rows.push((
                     table,
-                    index,
+                    index.clone(),
                     non_unique == 0,
-                    primary,
-                    column,
+                    index == "PRIMARY",
+                    row.try_get(4).map_err(err)?,
                     collation.as_deref() == Some("D"),
-                )
-            })
-            .collect();
+                ));
+                continue;
+            }
+            if is_internal_table(&table) {
+                continue;
+            }
+            let ty: String = row.try_get(3).map_err(err)?;
+            let nullable: String = row.try_get(4).map_err(err)?;
+            let default: Option<String> = row.try_get(5).map_err(err)?;
+            let extra: String = row.try_get(6).map_err(err)?;
+            let t = tables
+                .entry(table.clone())
+                .or_insert_with(|| empty_table(table));
+            t.columns.push(introspect::column(
+                Dialect::Mysql,
+                row.try_get(2).map_err(err)?,
+                introspect::mysql_type(&ty),
+                nullable == "YES",
+                default.as_deref(),
+                extra.to_ascii_lowercase().contains("auto_increment"),
+            ));
+        }
         add_index_rows(&mut tables, index_rows);
         Ok(tables.into_values().collect())
     }
