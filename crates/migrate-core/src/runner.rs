@@ -137,9 +137,9 @@ impl Migrator {
 
     /// The migrations `heads` describe, whose plans `read` gives (in any order) when a run, a
     /// drift check or [`migrations`](Self::migrations) first needs them: `status` alone, or an
-    /// `up` with nothing pending, reads no operation (the CLI keeps heads and plans in its parse
-    /// cache; reading a thousand plans costs more than the rest of a no-op `up`, BENCHMARKS.md).
-    /// `read` must give a plan of each head's version with the head's checksum.
+    /// `up` with nothing pending, reads no operation. The CLI keeps heads and plans in its parse
+    /// cache: decoding a thousand plans was a fifth of a no-op `up` (BENCHMARKS.md). `read` must
+    /// give a plan of each head's version with the head's checksum.
     pub fn from_heads(
         mut heads: Vec<PlanHead>,
         read: impl Fn() -> Result<Vec<MigrationPlan>> + Send + Sync + 'static,
