@@ -41,17 +41,7 @@ impl Check {
 /// it, said with the one that took its place and what to do. Migrations written before parents
 /// were recorded (none) are not judged.
 pub fn forks(plans: &[MigrationPlan]) -> Vec<String> {
-    let history: Vec<Lineage> = plans
-        .iter()
-        .map(|p| {
-            (
-                p.version.as_str(),
-                p.parent.as_deref(),
-                p.replaces.as_slice(),
-            )
-        })
-        .collect();
-    fork_lines(&history)
+    fork_lines(&plans.iter().map(MigrationPlan::lineage).collect::<Vec<_>>())
 }
 
 /// A migration's version, its recorded parent and the versions it replaces.

@@ -516,16 +516,7 @@ mod tests {
         let generator =
             MigrationGenerator::new("unused").at(time::macros::datetime!(2025-01-01 00:00:00 UTC));
         let moved = rebase(&plans, &ours.version, &generator).unwrap();
-        let versions: Vec<(&str, Option<&str>, &[String])> = moved
-            .iter()
-            .map(|p| {
-                (
-                    p.version.as_str(),
-                    p.parent.as_deref(),
-                    p.replaces.as_slice(),
-                )
-            })
-            .collect();
+        let versions: Vec<_> = moved.iter().map(MigrationPlan::lineage).collect();
         assert_eq!(
             versions,
             [

@@ -332,6 +332,11 @@ impl MigrationPlan {
         version_name(&self.version)
     }
 
+    /// Its version, recorded parent and the versions it replaces: where it sits in the history.
+    pub(crate) fn lineage(&self) -> crate::check::Lineage<'_> {
+        (&self.version, self.parent.as_deref(), &self.replaces)
+    }
+
     /// Why the migration cannot be reverted, if its `down` says so.
     pub fn irreversible(&self) -> Option<&str> {
         self.down.iter().find_map(|op| match op {

@@ -3,7 +3,7 @@
 //! drives any database through the narrow [`Backend`] trait.
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
-use crate::check::{Lineage, fork_lines};
+use crate::check::fork_lines;
 use crate::cores::on_every_core;
 use crate::execute::{Recorded, progress_row, run_in_transaction, run_journaled};
 use crate::lint::{Finding, NewTables, lint_operation};
@@ -189,19 +189,14 @@ impl Migrator {
 
     /// Where the history forks ([`files::forks`](crate::files::forks)), from the heads alone.
     pub fn forks(&self) -> Vec<String> {
-        let history: Vec<Lineage> = self
-            .index
-            .heads
-            .iter()
-            .map(|h| {
-                (
-                    h.version.as_str(),
-                    h.parent.as_deref(),
-                    h.replaces.as_slice(),
-                )
-            })
-            .collect();
-        fork_lines(&history)
+        fork_lines(
+            &self
+                .index
+                .heads
+                .iter()
+                .map(PlanHead::lineage)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Every known migration and every tracking row, by version.

@@ -2,6 +2,7 @@
 //! files (applied, pending, edited since, missing, part-applied, applied as the migrations a
 //! squash or rebase replaced), and the history problems that stop every run.
 
+use crate::check::Lineage;
 use crate::migration::MigrationPlan;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,10 @@ impl PlanHead {
             parent: plan.parent.clone(),
             replaces: plan.replaces.clone(),
         }
+    }
+
+    pub(crate) fn lineage(&self) -> Lineage<'_> {
+        (&self.version, self.parent.as_deref(), &self.replaces)
     }
 }
 
