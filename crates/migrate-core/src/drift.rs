@@ -7,7 +7,7 @@
 use crate::Result;
 use crate::backend::Introspect;
 use crate::diff::detect_changes;
-use crate::runner::Migrator;
+use crate::migrator::Migrator;
 use crate::snapshot::{SchemaSnapshot, TableSnapshot};
 use crate::state::{MigrationState, MigrationStatus};
 use std::collections::HashMap;

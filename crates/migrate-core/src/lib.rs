@@ -67,6 +67,7 @@ pub mod lint;
 mod load;
 mod lock;
 mod migration;
+mod migrator;
 mod nesting;
 mod operation;
 mod parse;
@@ -125,7 +126,8 @@ pub mod files {
 pub mod run {
     pub use crate::baseline::baseline;
     pub use crate::drift::Drift;
-    pub use crate::runner::{Migrator, RunOptions, RunReport, RunStep, checksums};
+    pub use crate::migrator::{Migrator, checksums};
+    pub use crate::runner::{RunOptions, RunReport, RunStep};
     pub use crate::state::{AppliedMigration, MigrationState, MigrationStatus, PlanHead};
 }
 

@@ -14,8 +14,8 @@
 
 use crate::backend::Backend;
 use crate::data::{self, Expr, Filter, Row, Value};
+use crate::migrator::Migrator;
 use crate::operation::Operation;
-use crate::runner::Migrator;
 use crate::snapshot::TableSnapshot;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
