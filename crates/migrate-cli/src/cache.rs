@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use toasty_migrate::{
-    Result,
+    Error, Result,
     files::{MigrationPlan, list_versions, parse_migration_file, parse_migrations},
     run::{Migrator, PlanHead, checksums},
 };
@@ -58,16 +58,24 @@ struct Cached {
 /// One migration's plan for the migrator's reader: parsed this run, or cached.
 enum Plan {
     Parsed(MigrationPlan),
-    Cached { json: Box<RawValue>, path: PathBuf },
+    Cached {
+        json: Box<RawValue>,
+        path: PathBuf,
+        checksum: String,
+    },
 }
 
 impl Plan {
     fn read(&self) -> Result<MigrationPlan> {
         match self {
             Plan::Parsed(plan) => Ok(plan.clone()),
-            // The file still has the bytes the entry was keyed by: a plan that does not decode
-            // (a damaged cache) is parsed from it again.
-            Plan::Cached { json, path } => {
+            // A plan that does not decode (a damaged cache) is parsed from its file again, which
+            // must still say what the head says.
+            Plan::Cached {
+                json,
+                path,
+                checksum,
+            } => {
                 match serde_json::from_str::<MigrationPlan>(json.get()) {
                     Ok(mut plan) => {
                         // A cached plan names the file as it was reached when parsed.
@@ -76,7 +84,19 @@ impl Plan {
                         }
                         Ok(plan)
                     }
-                    Err(_) => parse_migration_file(path),
+                    Err(_) => {
+                        let plan = parse_migration_file(path)?;
+                        if plan.checksum() != *checksum {
+                            return Err(Error::Migration {
+                                version: plan.version,
+                                message: format!(
+                                    "{} changed while the migrations were read; run again",
+                                    path.display()
+                                ),
+                            });
+                        }
+                        Ok(plan)
+                    }
                 }
             }
         }
@@ -87,7 +107,7 @@ impl Plan {
 /// parsed (on every core) where not.
 fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
     let cache_path = dir.join(CACHE_DIR).join(PLANS_FILE);
-    // The cache is decoded while the files are read and hashed: neither waits for the other.
+    // The cache is read while the files are read and hashed: neither waits for the other.
     let (mut cache, files) = std::thread::scope(|scope| {
         let cache = scope.spawn(|| {
             std::fs::read(&cache_path)
@@ -172,7 +192,15 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
             Some((plan, checksum)) => (PlanHead::of(&plan, checksum), Plan::Parsed(plan)),
             None => {
                 let Cached { head, plan } = cache.remove(&hash).expect("every hit is cached");
-                (head, Plan::Cached { json: plan, path })
+                let checksum = head.checksum.clone();
+                (
+                    head,
+                    Plan::Cached {
+                        json: plan,
+                        path,
+                        checksum,
+                    },
+                )
             }
         })
         .unzip())
@@ -309,5 +337,12 @@ mod tests {
         let served = migrator(dir.path()).unwrap();
         assert_applied_as_its_file_says(&served);
         assert_eq!(served.migrations().unwrap(), edited.migrations().unwrap());
+        // A file edited between reading the heads and reading that plan: an error, not a plan
+        // that differs from its head.
+        std::fs::write(&plans, serde_json::to_vec(&damaged).unwrap()).unwrap();
+        let racing = migrator(dir.path()).unwrap();
+        std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(300)", 1)).unwrap();
+        let err = racing.migrations().unwrap_err().to_string();
+        assert!(err.contains("changed while the migrations were read"), "{err}");
     }
 }
