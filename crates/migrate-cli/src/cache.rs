@@ -343,6 +343,9 @@ mod tests {
         let racing = migrator(dir.path()).unwrap();
         std::fs::write(&path, source.replacen("VarChar(255)", "VarChar(300)", 1)).unwrap();
         let err = racing.migrations().unwrap_err().to_string();
-        assert!(err.contains("changed while the migrations were read"), "{err}");
+        assert!(
+            err.contains("changed while the migrations were read"),
+            "{err}"
+        );
     }
 }

@@ -7,15 +7,15 @@ use crate::introspect;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
 use crate::url::DatabaseUrl;
-#[cfg(feature = "postgres")]
-use sqlx_core::connection::Connection;
-// Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
-// escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
 use lock_wait::SessionSettings;
 #[cfg(feature = "mysql")]
 use sqlx_core::connection::ConnectOptions;
+#[cfg(feature = "postgres")]
+use sqlx_core::connection::Connection;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::raw_sql::raw_sql;
+// Every dynamic statement here is built from identifiers quoted by `Dialect::ident` and literals
+// escaped by `Dialect`; values are bound. That is the audit `AssertSqlSafe` asks for.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx_core::sql_str::AssertSqlSafe;
 #[cfg(feature = "mysql")]
