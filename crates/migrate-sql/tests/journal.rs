@@ -72,3 +72,41 @@ async fn a_failed_first_statement_records_nothing() {
         .unwrap();
     assert_eq!(report.steps[0].version, "20250101_000000_create");
 }
+
+/// A tracking table someone altered by hand (a column of another type) is an error from the
+/// driver, naming the database, on each dialect: not a panic in the runner.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tracking_row_of_another_type_is_an_error() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+        let db = TestDb::sql(dialect).await;
+        let mut backend = db.connect().await;
+        let v1 = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+            "t",
+            vec![ColumnDef::new("id", ColumnType::Integer(8))],
+            vec![],
+        )]);
+        let migrator = Migrator::from_plans(vec![migration(
+            "20250101_000000_create",
+            &SchemaSnapshot::default(),
+            &v1,
+            &[],
+        )]);
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        let table = q(dialect, "_toasty_migrations");
+        let alter = match dialect {
+            Dialect::Postgres => format!(
+                "ALTER TABLE {table} ALTER COLUMN execution_ms TYPE TEXT; \
+                 UPDATE {table} SET execution_ms = 'slow'"
+            ),
+            Dialect::Mysql => format!(
+                "ALTER TABLE {table} MODIFY execution_ms TEXT NOT NULL; \
+                 UPDATE {table} SET execution_ms = 'slow'"
+            ),
+            Dialect::Sqlite => format!("UPDATE {table} SET execution_ms = 'slow'"),
+        };
+        backend.execute(&alter).await.unwrap();
+        let err = migrator.status(&mut backend).await.unwrap_err().to_string();
+        let target = toasty_migrate::backend::redact(&db.url);
+        assert!(err.contains(&target), "{dialect:?}: {err}");
+    }
+}

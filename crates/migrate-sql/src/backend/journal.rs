@@ -182,6 +182,22 @@ impl SqlBackend {
              statements_total, statements_checksum, reverting FROM {t}{filter} ORDER BY version"
         );
         type Fields = (String, String, String, i64, i32, i32, String, i32);
+        // Every column but the time (3), read alike by each driver's `get`; a value of the wrong
+        // type is the driver's error, not a panic.
+        macro_rules! fields {
+            ($row:expr, $get:ident) => {
+                (
+                    $row.$get(0)?,
+                    $row.$get(1)?,
+                    $row.$get(2)?,
+                    $row.$get(4)?,
+                    $row.$get(5)?,
+                    $row.$get(6)?,
+                    $row.$get(7)?,
+                    $row.$get(8)?,
+                )
+            };
+        }
         let version = version.map(str::to_string);
         let rows: Vec<(Fields, OffsetDateTime)> = match &mut self.conn {
             #[cfg(feature = "sqlite")]
@@ -202,17 +218,7 @@ impl SqlBackend {
                                 Box::new(e),
                             )
                         })?;
-                        let fields = (
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                        );
-                        Ok((fields, at))
+                        Ok((fields!(r, get), at))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
@@ -223,21 +229,9 @@ impl SqlBackend {
                 None => raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *c).await,
                 Some(v) => query(AssertSqlSafe(sql)).bind(v).fetch_all(&mut *c).await,
             }
-            .map(|rows| {
+            .and_then(|rows| {
                 rows.iter()
-                    .map(|r| {
-                        let fields = (
-                            r.get(0),
-                            r.get(1),
-                            r.get(2),
-                            r.get(4),
-                            r.get(5),
-                            r.get(6),
-                            r.get(7),
-                            r.get(8),
-                        );
-                        (fields, r.get::<OffsetDateTime, _>(3))
-                    })
+                    .map(|r| Ok((fields!(r, try_get), r.try_get::<OffsetDateTime, _>(3)?)))
                     .collect()
             })
             .map_err(DriverError::from),
@@ -246,21 +240,11 @@ impl SqlBackend {
                 None => raw_sql(AssertSqlSafe(sql)).fetch_all(&mut *c).await,
                 Some(v) => query(AssertSqlSafe(sql)).bind(v).fetch_all(&mut *c).await,
             }
-            .map(|rows| {
+            .and_then(|rows| {
                 rows.iter()
                     .map(|r| {
-                        let at: time::PrimitiveDateTime = r.get(3);
-                        let fields = (
-                            r.get(0),
-                            r.get(1),
-                            r.get(2),
-                            r.get(4),
-                            r.get(5),
-                            r.get(6),
-                            r.get(7),
-                            r.get(8),
-                        );
-                        (fields, at.assume_utc())
+                        let at: time::PrimitiveDateTime = r.try_get(3)?;
+                        Ok((fields!(r, try_get), at.assume_utc()))
                     })
                     .collect()
             })
