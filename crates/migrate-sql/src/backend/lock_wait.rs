@@ -11,12 +11,6 @@ use toasty_migrate::{Error, Result};
 /// How long a statement waits for a lock before giving up, unless set.
 pub const DEFAULT_STATEMENT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What [`SqlBackend::prepare_session`] sent the session.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct SessionSettings {
-    statement_lock_timeout: Option<Duration>,
-}
-
 impl SqlBackend {
     /// How long each statement of a step waits for a lock another session holds before giving
     /// up, to be retried (default 2 s); `None` waits as long as the server's own settings say.
@@ -30,29 +24,22 @@ impl SqlBackend {
     /// the first step and at each transaction's start, not on connecting: a `status` or an
     /// `up` with nothing to run sends none of it (a round trip each).
     pub(super) async fn prepare_session(&mut self) -> Result<()> {
-        let wanted = SessionSettings {
-            statement_lock_timeout: self.statement_lock_timeout,
-        };
-        if self.session == Some(wanted) {
-            return Ok(());
-        }
         // A runner killed during a long statement: PostgreSQL 14+ then notices the closed
         // connection within a second and ends the session, releasing the lock, instead of
         // holding it until the statement finishes. Older servers lack the setting, and are
         // left as they are.
-        if self.session.is_none() && self.dialect == crate::Dialect::Postgres {
+        if !self.session_prepared && self.dialect == crate::Dialect::Postgres {
             let _ = self
                 .execute("SET client_connection_check_interval = '1s'")
                 .await;
         }
-        // A new session has the server's own lock timeouts: what `None` asks for.
-        let current = self.session.and_then(|s| s.statement_lock_timeout);
-        if current != wanted.statement_lock_timeout
-            && let Some(assignments) = self.lock_timeout_assignments(wanted.statement_lock_timeout)
+        self.session_prepared = true;
+        if self.session_lock_timeout != self.statement_lock_timeout
+            && let Some(assignments) = self.lock_timeout_assignments(self.statement_lock_timeout)
         {
             self.execute(&format!("SET {assignments}")).await?;
         }
-        self.session = Some(wanted);
+        self.session_lock_timeout = self.statement_lock_timeout;
         Ok(())
     }
 

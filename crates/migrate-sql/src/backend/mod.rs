@@ -7,7 +7,6 @@ use crate::introspect;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteConn;
 use crate::url::DatabaseUrl;
-use lock_wait::SessionSettings;
 #[cfg(feature = "mysql")]
 use sqlx_core::connection::ConnectOptions;
 #[cfg(feature = "postgres")]
@@ -145,9 +144,11 @@ pub struct SqlBackend {
     /// How long a step's statement waits for the application's locks; `None`, the server's
     /// own settings.
     statement_lock_timeout: Option<Duration>,
-    /// What the session has been sent before running steps ([`SqlBackend::prepare_session`]);
-    /// `None` on a new session, which has the server's own settings.
-    session: Option<SessionSettings>,
+    /// The statement lock timeout the session has: `None`, the server's own settings, until
+    /// [`SqlBackend::prepare_session`] sends one.
+    session_lock_timeout: Option<Duration>,
+    /// [`SqlBackend::prepare_session`] ran on this session.
+    session_prepared: bool,
     /// `_toasty_migrations` is known to exist (this session created or saw it): reading the
     /// rows needs no look at the catalog first.
     journal_exists: bool,
@@ -232,7 +233,8 @@ impl SqlBackend {
             url: url.to_string(),
             lock_timeout,
             statement_lock_timeout: Some(lock_wait::DEFAULT_STATEMENT_LOCK_TIMEOUT),
-            session: None,
+            session_lock_timeout: None,
+            session_prepared: false,
             journal_exists: false,
             batch_size: DEFAULT_BATCH_SIZE,
             progress: false,
