@@ -49,7 +49,7 @@ struct Cache {
 }
 
 /// A file's plan head, and the plan as JSON, decoded only when asked for.
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Serialize, Deserialize)]
 struct Cached {
     head: PlanHead,
     plan: Box<RawValue>,
@@ -176,13 +176,14 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
         cache.retain(|_, c| versions.binary_search(&c.head.version).is_ok());
         let file = Cache {
             toasty_migrate: env!("CARGO_PKG_VERSION").to_string(),
-            plans: cache.clone(),
+            plans: cache,
         };
         write_cache_file(
             dir,
             PLANS_FILE,
             &serde_json::to_vec(&file).expect("the cache serializes"),
         );
+        cache = file.plans;
     }
     // (No two files share a hash: each holds its own version.)
     Ok(files
