@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use toasty_migrate::{
     Error, Result,
@@ -87,13 +89,7 @@ impl Plan {
                     Err(_) => {
                         let plan = parse_migration_file(path)?;
                         if plan.checksum() != *checksum {
-                            return Err(Error::Migration {
-                                version: plan.version,
-                                message: format!(
-                                    "{} changed while the migrations were read; run again",
-                                    path.display()
-                                ),
-                            });
+                            return Err(changed_while_read(path));
                         }
                         Ok(plan)
                     }
@@ -117,26 +113,29 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
                 .map(|c| c.plans)
                 .unwrap_or_default()
         });
-        // Reading a file is mostly the kernel's work: two threads read half each.
-        let read = |versions: &[String]| {
+        // Reading a file is mostly the kernel's work: two threads read half each, into one
+        // buffer each. Only the hash is kept: holding every file's text cost more in memory
+        // growth than reading the few misses again (BENCHMARKS.md).
+        let hash = |versions: &[String]| {
+            let mut bytes = Vec::new();
             versions
                 .iter()
                 .map(|version| {
                     let path = dir.join(format!("{version}.rs"));
-                    let Ok(source) = std::fs::read_to_string(&path) else {
-                        // Missing, unreadable or not UTF-8: the parser's error says where.
-                        return Err(
-                            parse_migration_file(&path).expect_err("an unreadable file fails")
-                        );
-                    };
-                    let hash = format!("{:x}", Sha256::digest(source.as_bytes()));
-                    Ok((path, source, hash))
+                    bytes.clear();
+                    if File::open(&path)
+                        .and_then(|mut f| f.read_to_end(&mut bytes))
+                        .is_err()
+                    {
+                        return Err(unreadable(&path));
+                    }
+                    Ok((path, format!("{:x}", Sha256::digest(&bytes))))
                 })
                 .collect::<Result<Vec<_>>>()
         };
         let (first, second) = versions.split_at(versions.len() / 2);
-        let second = scope.spawn(move || read(second));
-        let files = read(first).and_then(|mut files| {
+        let second = scope.spawn(move || hash(second));
+        let files = hash(first).and_then(|mut files| {
             files.extend(second.join().expect("reading files does not panic")?);
             Ok(files)
         });
@@ -145,18 +144,27 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
             files,
         )
     });
-    let files = files?;
+    let mut files = files?;
     let misses: Vec<usize> = (0..files.len())
         .filter(|&i| {
             cache
-                .get(&files[i].2)
+                .get(&files[i].1)
                 .is_none_or(|c| c.head.version != versions[i])
         })
         .collect();
+    // A missed file is read again to be parsed, and cached under the hash of what was parsed.
+    let mut sources = Vec::with_capacity(misses.len());
+    for &i in &misses {
+        let path = &files[i].0;
+        let source = std::fs::read_to_string(path).map_err(|_| unreadable(path))?;
+        files[i].1 = format!("{:x}", Sha256::digest(source.as_bytes()));
+        sources.push(source);
+    }
     let parsed = parse_migrations(
         &misses
             .iter()
-            .map(|&i| (files[i].0.as_path(), files[i].1.as_str()))
+            .zip(&sources)
+            .map(|(&i, source)| (files[i].0.as_path(), source.as_str()))
             .collect::<Vec<_>>(),
     )?;
     let sums = checksums(&parsed);
@@ -169,7 +177,7 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
         for (&i, (plan, checksum)) in &parsed {
             let json = serde_json::value::to_raw_value(plan).expect("plans serialize");
             let head = PlanHead::of(plan, checksum.clone());
-            cache.insert(files[i].2.clone(), Cached { head, plan: json });
+            cache.insert(files[i].1.clone(), Cached { head, plan: json });
         }
         // Plans of files no longer there go; the others stay, as a `git checkout` may bring a
         // file's old contents back.
@@ -189,7 +197,7 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
     Ok(files
         .into_iter()
         .enumerate()
-        .map(|(i, (path, _, hash))| match parsed.remove(&i) {
+        .map(|(i, (path, hash))| match parsed.remove(&i) {
             Some((plan, checksum)) => (PlanHead::of(&plan, checksum), Plan::Parsed(plan)),
             None => {
                 let Cached { head, plan } = cache.remove(&hash).expect("every hit is cached");
@@ -205,6 +213,31 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
             }
         })
         .unzip())
+}
+
+/// Why `path` cannot be read (missing, unreadable or not UTF-8), in the parser's words.
+fn unreadable(path: &Path) -> Error {
+    match parse_migration_file(path) {
+        Err(e) => e,
+        // Readable again by now: say so rather than parse a file that keeps changing.
+        Ok(_) => changed_while_read(path),
+    }
+}
+
+/// The error for a migration file that changed between two reads of one run.
+fn changed_while_read(path: &Path) -> Error {
+    Error::Migration {
+        // The file's stem is its version.
+        version: path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into(),
+        message: format!(
+            "{} changed while the migrations were read; run again",
+            path.display()
+        ),
+    }
 }
 
 /// Writes a cache file, best effort: a read-only directory just means the work is redone next
@@ -346,6 +379,15 @@ mod tests {
         let err = racing.migrations().unwrap_err().to_string();
         assert!(
             err.contains("changed while the migrations were read"),
+            "{err}"
+        );
+
+        // A file that is not UTF-8 (hashed as bytes, then read again to be parsed): the
+        // parser's error, at the bad byte.
+        std::fs::write(&path, b"//! caf\xe9\n").unwrap();
+        let err = migrator(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{}:1:8", path.display())) && err.contains("not UTF-8"),
             "{err}"
         );
     }
