@@ -44,6 +44,41 @@ fn save_is_deterministic_and_load_gives_it_back() {
 }
 
 /// Loads `json` from a file and returns the error text.
+/// Equivalence ignores the order tables, columns and indexes are listed in, never a key's order
+/// or a difference in what they are.
+#[test]
+fn equivalent_snapshots_differ_only_in_listing_order() {
+    let snapshot = sample();
+    let mut shuffled = snapshot.clone();
+    shuffled.tables.reverse();
+    shuffled.tables[0].columns.reverse();
+    shuffled.tables[0].indexes.reverse();
+    assert!(snapshot.is_equivalent(&shuffled) && shuffled.is_equivalent(&snapshot));
+
+    let differs = |edit: fn(&mut SchemaSnapshot)| {
+        let mut edited = snapshot.clone();
+        edit(&mut edited);
+        !snapshot.is_equivalent(&edited) && !edited.is_equivalent(&snapshot)
+    };
+    assert!(differs(|s| s.tables[1].columns[1].ty = ColumnType::VarChar(10)));
+    assert!(differs(|s| s.tables[1].columns[1].nullable = true));
+    assert!(differs(|s| s.tables[1].indexes[0].unique = false));
+    assert!(differs(|s| s.tables[1].indexes.clear()));
+    assert!(differs(|s| {
+        s.tables[1].primary_key.push(IndexColumn::new("email"));
+    }));
+    // A key's columns are in key order.
+    let mut id_email = snapshot.clone();
+    id_email.tables[1].primary_key = vec![IndexColumn::new("id"), IndexColumn::new("email")];
+    let mut email_id = id_email.clone();
+    email_id.tables[1].primary_key.reverse();
+    assert!(!id_email.is_equivalent(&email_id));
+    assert!(differs(|s| s.tables[1].name = "people".into()));
+    assert!(differs(|s| {
+        s.tables.pop();
+    }));
+}
+
 fn load_error(json: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.json");
