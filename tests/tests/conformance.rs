@@ -8,10 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 use toasty_migrate::{
     Error,
-    backend::{Atomicity, Backend, Executor as _, Journal as _},
+    backend::{Atomicity, Backend, Executor as _, Journal as _, Lock as _},
     data::Value,
     diff::{DiffOptions, detect_changes_with},
-    files::{MigrationGenerator, MigrationPlan},
+    files::{Direction, MigrationGenerator, MigrationPlan},
     run::{Drift, MigrationState, Migrator, PlanHead, RunOptions, baseline, checksums},
     schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
 };
@@ -121,6 +121,7 @@ for_every_backend!(
     a_squashed_history_keeps_every_database_up_to_date,
     a_finding_quotes_the_size_of_its_table,
     a_migrator_reads_its_plans_only_to_run_or_check_drift,
+    a_run_locks_and_reads_while_its_migrations_load,
 );
 
 /// The lock test holds moto alone: a short lease must not wait behind other tests' requests.
@@ -834,4 +835,59 @@ async fn a_migrator_reads_its_plans_only_to_run_or_check_drift<C: Connect>(kind:
     let wrong = Migrator::from_heads(heads.clone(), move || Ok(vec![first_plan.clone()]));
     let err = wrong.migrations().unwrap_err().to_string();
     assert!(err.contains(&version(1)), "{kind:?}: {err}");
+}
+
+/// A run that takes the lock and reads the tracking rows while its migrations still load (the
+/// CLI reads the files on another thread meanwhile): a load that fails is that error, with the
+/// lock released and nothing recorded; a load that finishes later runs, up then down, and the
+/// migrator is handed back.
+async fn a_run_locks_and_reads_while_its_migrations_load<C: Connect>(kind: Kind, connect: C) {
+    let db = TestDatabase::new(kind).await;
+    let mut backend = connect
+        .connect(db.url.clone(), Duration::from_secs(30))
+        .await;
+    let broken = async {
+        Err::<Migrator, _>(Error::Migration {
+            version: version(0),
+            message: "does not parse".into(),
+        })
+    };
+    let err = Migrator::run_while_loading(&mut backend, broken, &allow(), Direction::Up)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not parse"),
+        "{kind:?}: {err}"
+    );
+    let mut other = connect
+        .connect(db.url.clone(), Duration::from_secs(2))
+        .await;
+    other
+        .lock()
+        .await
+        .unwrap_or_else(|e| panic!("{kind:?}: a failed load releases the lock: {e}"));
+    other.unlock().await.unwrap();
+    assert!(backend.applied().await.unwrap().is_empty(), "{kind:?}");
+
+    let plans = migrations(&history()[..2]);
+    let loading = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(Migrator::from_plans(plans))
+    });
+    let loading = async { loading.await.expect("the load does not panic") };
+    let (migrator, report) =
+        Migrator::run_while_loading(&mut backend, loading, &allow(), Direction::Up)
+            .await
+            .unwrap();
+    assert_eq!(report.steps.len(), 2, "{kind:?}");
+    let loaded = async { Ok(&migrator) };
+    let (_, report) = Migrator::run_while_loading(&mut backend, loaded, &allow(), Direction::Down)
+        .await
+        .unwrap();
+    assert_eq!(report.steps.len(), 1, "{kind:?}");
+    assert_eq!(
+        backend.applied().await.unwrap().len(),
+        1,
+        "{kind:?}: one reverted"
+    );
 }

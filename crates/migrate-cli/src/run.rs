@@ -78,6 +78,17 @@ pub async fn open_with<T: Send + 'static, B>(
     load: fn(&Path) -> toasty_migrate::Result<T>,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<(T, B)> {
+    let (loaded, backend) = tokio::join!(start_loading(target, load)?, connect);
+    let loaded = loaded?;
+    let backend = backend.context("connecting to the database")?;
+    Ok((loaded, backend))
+}
+
+/// `load(--dir)` started on a blocking thread: it runs while the caller connects and locks.
+fn start_loading<T: Send + 'static>(
+    target: &Target,
+    load: fn(&Path) -> toasty_migrate::Result<T>,
+) -> Result<impl Future<Output = toasty_migrate::Result<T>>> {
     if !target.dir.is_dir() {
         anyhow::bail!(
             "migrations directory {} not found (create migrations with `toasty migrate:generate`, or pass --dir)",
@@ -85,10 +96,35 @@ pub async fn open_with<T: Send + 'static, B>(
         );
     }
     let dir = target.dir.clone();
-    let (loaded, backend) = tokio::join!(tokio::task::spawn_blocking(move || load(&dir)), connect);
-    let loaded = loaded.expect("loading migrations does not panic")?;
-    let backend = backend.with_context(|| "connecting to the database".to_string())?;
-    Ok((loaded, backend))
+    let loading = tokio::task::spawn_blocking(move || load(&dir));
+    Ok(async { loading.await.expect("loading migrations does not panic") })
+}
+
+/// Runs `up` or `down`: connected while the migrations load, then locked and the tracking rows
+/// read while they finish loading (`Migrator::run_while_loading`). A mistake in the files is
+/// said before a database that cannot be reached.
+async fn run_on<B: Backend>(
+    target: &Target,
+    connect: impl Future<Output = toasty_migrate::Result<B>>,
+    options: &RunOptions,
+    direction: Direction,
+) -> Result<(Migrator, RunReport)> {
+    let loading = start_loading(target, crate::cache::migrator)?;
+    let mut backend = match connect.await {
+        Ok(backend) => backend,
+        Err(e) => {
+            loading.await?;
+            return Err(e).context("connecting to the database");
+        }
+    };
+    let loading = async {
+        let migrator = loading.await?;
+        if direction == Direction::Up {
+            crate::output::forks(&migrator.forks());
+        }
+        Ok(migrator)
+    };
+    Ok(Migrator::run_while_loading(&mut backend, loading, options, direction).await?)
 }
 
 pub async fn up(args: UpArgs) -> Result<()> {
@@ -99,10 +135,8 @@ async fn up_on<B: Backend>(
     args: &UpArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
-    crate::output::forks(&migrator.forks());
     let options = args.run.options(args.count, args.allow_destructive);
-    let report = migrator.up(&mut backend, &options).await?;
+    let (migrator, report) = run_on(&args.target, connect, &options, Direction::Up).await?;
     print_report(&migrator, &report, args.run.dry_run)?;
     if args.run.dry_run
         && !args.allow_destructive
@@ -123,9 +157,8 @@ async fn down_on<B: Backend>(
     args: &DownArgs,
     connect: impl Future<Output = toasty_migrate::Result<B>>,
 ) -> Result<()> {
-    let (migrator, mut backend) = open_with(&args.target, crate::cache::migrator, connect).await?;
     let options = args.run.options(Some(args.count), true);
-    let report = migrator.down(&mut backend, &options).await?;
+    let (migrator, report) = run_on(&args.target, connect, &options, Direction::Down).await?;
     print_report(&migrator, &report, args.run.dry_run)
 }
 

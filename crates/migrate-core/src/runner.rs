@@ -10,9 +10,9 @@ use crate::migration::{Direction, MigrationPlan, version_name};
 use crate::migrator::Migrator;
 use crate::operation::Operation;
 use crate::replay::IndexedSchema;
-use crate::state::{MigrationState, MigrationStatus, check_history};
+use crate::state::{AppliedMigration, MigrationState, MigrationStatus, check_history};
 use crate::{Error, Result};
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::time::Duration;
 
 /// Options for [`Migrator::up`] and [`Migrator::down`].
@@ -59,9 +59,8 @@ impl Migrator {
     /// Refuses, before running anything, when an applied migration's file was edited or removed,
     /// or when a migration to run has a destructive operation and `allow_destructive` is off.
     pub async fn up(&self, backend: &mut impl Backend, options: &RunOptions) -> Result<RunReport> {
-        lock(backend, options.dry_run).await?;
-        let result = self.up_locked(backend, options).await;
-        unlock(backend, options.dry_run, result).await
+        let run = Self::run_while_loading(backend, async { Ok(self) }, options, Direction::Up);
+        Ok(run.await?.1)
     }
 
     /// Reverts the newest applied migrations (one unless `count` says more), newest first.
@@ -70,17 +69,49 @@ impl Migrator {
         backend: &mut impl Backend,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        lock(backend, options.dry_run).await?;
-        let result = self.down_locked(backend, options).await;
+        let run = Self::run_while_loading(backend, async { Ok(self) }, options, Direction::Down);
+        Ok(run.await?.1)
+    }
+
+    /// [`up`](Self::up) (or [`down`](Self::down)) of a migrator still being loaded: the lock is
+    /// taken and the tracking rows are read before `loading` is awaited, so that a caller
+    /// reading the migration files on another thread (a spawned task) does both at once. The
+    /// tracking table is created only once `loading` has succeeded, so a mistake in the files
+    /// leaves the database as it was; the lock is released whatever happens, and a failed
+    /// load's error is the one returned.
+    pub async fn run_while_loading<M: Borrow<Migrator>>(
+        backend: &mut impl Backend,
+        loading: impl Future<Output = Result<M>>,
+        options: &RunOptions,
+        direction: Direction,
+    ) -> Result<(M, RunReport)> {
+        if !options.dry_run {
+            backend.lock().await?;
+        }
+        let result = async {
+            let rows = backend.applied().await?;
+            let loaded = loading.await?;
+            if !options.dry_run {
+                backend.ensure_journal().await?;
+            }
+            let migrator = loaded.borrow();
+            let report = match direction {
+                Direction::Up => migrator.up_locked(backend, rows, options).await?,
+                Direction::Down => migrator.down_locked(backend, rows, options).await?,
+            };
+            Ok((loaded, report))
+        };
+        let result = result.await;
         unlock(backend, options.dry_run, result).await
     }
 
     async fn up_locked(
         &self,
         backend: &mut impl Backend,
+        rows: Vec<AppliedMigration>,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.adopt_squashes(backend, options.dry_run).await?;
+        let states = self.adopt_squashes(backend, rows, options.dry_run).await?;
         check_history(&states)?;
         if let Some(status) = states
             .iter()
@@ -123,9 +154,10 @@ impl Migrator {
     async fn down_locked(
         &self,
         backend: &mut impl Backend,
+        rows: Vec<AppliedMigration>,
         options: &RunOptions,
     ) -> Result<RunReport> {
-        let states = self.adopt_squashes(backend, options.dry_run).await?;
+        let states = self.adopt_squashes(backend, rows, options.dry_run).await?;
         check_history(&states)?;
         let todo: Vec<&MigrationStatus> = states
             .iter()
@@ -153,16 +185,16 @@ impl Migrator {
             .await
     }
 
-    /// Where each migration stands, after recording each squashed migration this database
-    /// applied as the migrations it replaces in their place: its row written first, then
-    /// theirs deleted, so that a run interrupted in between still finds the squash applied. A
-    /// dry run records nothing.
+    /// Where each migration stands given its tracking `rows`, after recording each squashed
+    /// migration this database applied as the migrations it replaces in their place: its row
+    /// written first, then theirs deleted, so that a run interrupted in between still finds the
+    /// squash applied. A dry run records nothing.
     async fn adopt_squashes(
         &self,
         backend: &mut impl Journal,
+        rows: Vec<AppliedMigration>,
         dry_run: bool,
     ) -> Result<Vec<MigrationStatus>> {
-        let rows = backend.applied().await?;
         let states = self.index.states(rows.clone());
         if dry_run {
             return Ok(states);

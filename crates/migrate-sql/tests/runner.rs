@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use toasty_migrate::backend::{Introspect as _, Journal as _};
 use toasty_migrate::{
     Error,
-    files::MigrationPlan,
+    files::{Direction, MigrationPlan},
     run::{Drift, MigrationState, Migrator, RunOptions},
     schema::{
         ColumnDef, ColumnType, DefaultValue, IndexDef, Operation, SchemaSnapshot, TableSnapshot,
@@ -288,6 +288,29 @@ async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
         .unwrap()
         .to_string();
     assert!(err.contains("cannot connect"), "{err}");
+}
+
+/// Migrations that fail to load, while a run holds the lock and has read the tracking rows: the
+/// database is left as it was, without even the tracking table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_that_fails_leaves_no_tracking_table() {
+    for_each_dialect(|db| async move {
+        let mut backend = db.connect().await;
+        let broken = async {
+            Err::<Migrator, _>(Error::Migration {
+                version: "20250101_000000_create_users".into(),
+                message: "does not parse".into(),
+            })
+        };
+        let err = Migrator::run_while_loading(&mut backend, broken, &allow(), Direction::Up)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("does not parse"), "{err}");
+        let table = q(db.dialect(), "_toasty_migrations");
+        let read = backend.execute(&format!("SELECT 1 FROM {table}")).await;
+        assert!(read.is_err(), "{:?}: no tracking table", db.dialect());
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

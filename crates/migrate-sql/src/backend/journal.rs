@@ -15,6 +15,9 @@ use toasty_migrate::{
 /// `_toasty_migrations`, one row per migration.
 impl Journal for SqlBackend {
     async fn ensure_journal(&mut self) -> Result<()> {
+        if self.journal_exists {
+            return Ok(());
+        }
         let ddl = self.tracking_ddl();
         self.execute(&ddl).await?;
         self.journal_exists = true;
