@@ -279,6 +279,28 @@ fn bad_input_gets_a_clear_message_and_a_non_zero_exit() {
         err.contains("found `for _ in 0..2 {}`") && err.contains("must run embedded"),
         "{err}"
     );
+    // The file's mistake is said before a database that is down, and `up` on a database it
+    // reached leaves no tracking table behind it (`up` locks while the files load).
+    let (code, err) = fails(toasty().current_dir(w).args([
+        "migrate:up",
+        "--url",
+        "postgres://app:s3cret@127.0.0.1:1/x",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must run embedded"), "{err}");
+    let (code, err) =
+        fails(
+            toasty()
+                .current_dir(w)
+                .args(["migrate:up", "--url", "sqlite:fresh.db"]),
+        );
+    assert_eq!(code, 2, "{err}");
+    let tracked = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = format!("sqlite:{}", w.join("fresh.db").display());
+        let mut fresh = toasty_migrate_sql::SqlBackend::connect(&url).await.unwrap();
+        fresh.execute("SELECT 1 FROM _toasty_migrations").await
+    });
+    assert!(tracked.is_err(), "nothing written to the database");
 
     // Edited within the vocabulary after it was applied: refused by checksum.
     let edited = source.replacen("ColumnDef::new(\"name\"", "ColumnDef::new(\"full_name\"", 1);
