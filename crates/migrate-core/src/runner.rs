@@ -78,15 +78,19 @@ impl Migrator {
     /// reading the migration files on another thread (a spawned task) does both at once. The
     /// tracking table is created only once `loading` has succeeded, so a mistake in the files
     /// leaves the database as it was; the lock is released whatever happens, and a failed
-    /// load's error is the one returned.
+    /// load's error is the one returned, before a lock that could not be taken.
     pub async fn run_while_loading<M: Borrow<Migrator>>(
         backend: &mut impl Backend,
         loading: impl Future<Output = Result<M>>,
         options: &RunOptions,
         direction: Direction,
     ) -> Result<(M, RunReport)> {
-        if !options.dry_run {
-            backend.lock().await?;
+        if !options.dry_run
+            && let Err(e) = backend.lock().await
+        {
+            // A mistake in the files is said before a lock another runner held too long.
+            loading.await?;
+            return Err(e);
         }
         let result = async {
             let rows = backend.applied().await?;

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use toasty_migrate::backend::{Introspect as _, Journal as _};
+use toasty_migrate::backend::{Backend as _, Introspect as _, Journal as _, Lock as _};
 use toasty_migrate::{
     Error,
     files::{Direction, MigrationPlan},
@@ -291,9 +291,10 @@ async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
 }
 
 /// Migrations that fail to load, while a run holds the lock and has read the tracking rows: the
-/// database is left as it was, without even the tracking table.
+/// database is left as it was, without even the tracking table. The load's error is the one
+/// said, also when the lock could not be taken.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_load_that_fails_leaves_no_tracking_table() {
+async fn a_load_that_fails_leaves_no_tracking_table_and_is_the_error() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
         let broken = async {
@@ -309,6 +310,26 @@ async fn a_load_that_fails_leaves_no_tracking_table() {
         let table = q(db.dialect(), "_toasty_migrations");
         let read = backend.execute(&format!("SELECT 1 FROM {table}")).await;
         assert!(read.is_err(), "{:?}: no tracking table", db.dialect());
+
+        // With the lock held elsewhere until the wait gives up, the files' mistake is still
+        // the error.
+        let mut holder = db.connect().await;
+        holder.lock().await.unwrap();
+        let mut waiter = db
+            .connect()
+            .await
+            .with_lock_timeout(Duration::from_millis(300));
+        let broken = async {
+            Err::<Migrator, _>(Error::Migration {
+                version: "20250101_000000_create_users".into(),
+                message: "does not parse".into(),
+            })
+        };
+        let err = Migrator::run_while_loading(&mut waiter, broken, &allow(), Direction::Up)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("does not parse"), "{err}");
+        holder.unlock().await.unwrap();
     })
     .await;
 }
