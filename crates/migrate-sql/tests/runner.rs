@@ -290,6 +290,14 @@ async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
     assert!(err.contains("cannot connect"), "{err}");
 }
 
+/// Loading migrations that fails, as a file that does not parse does.
+async fn broken() -> toasty_migrate::Result<Migrator> {
+    Err(Error::Migration {
+        version: "20250101_000000_create_users".into(),
+        message: "does not parse".into(),
+    })
+}
+
 /// Migrations that fail to load, while a run holds the lock and has read the tracking rows: the
 /// database is left as it was, without even the tracking table. The load's error is the one
 /// said, also when the lock could not be taken.
@@ -297,13 +305,7 @@ async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
 async fn a_load_that_fails_leaves_no_tracking_table_and_is_the_error() {
     for_each_dialect(|db| async move {
         let mut backend = db.connect().await;
-        let broken = async {
-            Err::<Migrator, _>(Error::Migration {
-                version: "20250101_000000_create_users".into(),
-                message: "does not parse".into(),
-            })
-        };
-        let err = Migrator::run_while_loading(&mut backend, broken, &allow(), Direction::Up)
+        let err = Migrator::run_while_loading(&mut backend, broken(), &allow(), Direction::Up)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("does not parse"), "{err}");
@@ -319,13 +321,7 @@ async fn a_load_that_fails_leaves_no_tracking_table_and_is_the_error() {
             .connect()
             .await
             .with_lock_timeout(Duration::from_millis(300));
-        let broken = async {
-            Err::<Migrator, _>(Error::Migration {
-                version: "20250101_000000_create_users".into(),
-                message: "does not parse".into(),
-            })
-        };
-        let err = Migrator::run_while_loading(&mut waiter, broken, &allow(), Direction::Up)
+        let err = Migrator::run_while_loading(&mut waiter, broken(), &allow(), Direction::Up)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("does not parse"), "{err}");
