@@ -25,7 +25,7 @@ pub async fn baseline(
             generator.dir().display()
         )));
     }
-    crate::runner::lock(backend, false).await?;
+    crate::runner::lock(backend).await?;
     let result = baseline_locked(backend, generator, message).await;
     crate::runner::unlock(backend, false, result).await
 }

@@ -473,12 +473,9 @@ async fn gave_up_on_lock<B: Backend>(backend: &mut B, attempts: u32, last: Error
     )
 }
 
-/// Takes the lock and makes sure the tracking store exists. A dry run takes no lock and creates
-/// nothing.
-pub(crate) async fn lock(backend: &mut impl Backend, dry_run: bool) -> Result<()> {
-    if dry_run {
-        return Ok(());
-    }
+/// Takes the lock and makes sure the tracking store exists (a baseline, a seed; `up` and `down`
+/// create it only once their migrations have loaded, in `run_while_loading`).
+pub(crate) async fn lock(backend: &mut impl Backend) -> Result<()> {
     backend.lock().await?;
     if let Err(e) = backend.ensure_journal().await {
         let _ = backend.unlock().await;

@@ -188,7 +188,7 @@ impl Migrator {
                 }
             }
         }
-        crate::runner::lock(backend, false).await?;
+        crate::runner::lock(backend).await?;
         let result = seed_locked(backend, &schema, sets).await;
         crate::runner::unlock(backend, false, result).await
     }
