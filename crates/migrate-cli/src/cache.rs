@@ -129,7 +129,7 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
                     {
                         return Err(unreadable(&path));
                     }
-                    Ok((path, format!("{:x}", Sha256::digest(&bytes))))
+                    Ok((path, file_hash(&bytes)))
                 })
                 .collect::<Result<Vec<_>>>()
         };
@@ -157,7 +157,7 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
     for &i in &misses {
         let path = &files[i].0;
         let source = std::fs::read_to_string(path).map_err(|_| unreadable(path))?;
-        files[i].1 = format!("{:x}", Sha256::digest(source.as_bytes()));
+        files[i].1 = file_hash(source.as_bytes());
         sources.push(source);
     }
     let parsed = parse_migrations(
@@ -213,6 +213,11 @@ fn load(dir: &Path, versions: &[String]) -> Result<(Vec<PlanHead>, Vec<Plan>)> {
             }
         })
         .unzip())
+}
+
+/// A file's key in the cache: the SHA-256 of its bytes, in hex.
+fn file_hash(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// Why `path` cannot be read (missing, unreadable or not UTF-8), in the parser's words.
