@@ -14,10 +14,13 @@
 //!
 //! [`Atomicity`]: crate::backend::Atomicity
 
-use crate::backend::{Executor, Journal, Step};
+use crate::backend::{Atomicity, Executor, Journal, Step};
 use crate::migration::{Direction, MigrationPlan};
+use crate::operation::Operation;
 use crate::state::AppliedMigration;
 use crate::{Error, Result};
+use std::collections::HashSet;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -119,10 +122,59 @@ pub(crate) fn steps_checksum<S: AsRef<[u8]>>(steps: impl IntoIterator<Item = S>)
 pub(crate) enum Recorded {
     /// Not known: the run reads its row.
     Unknown,
-    /// No row: the migration is pending (the runner read every row under the lock).
-    Absent,
-    /// Its starting row, written with the end of the migration before it in the run.
+    /// Its starting row: the migration was pending, and the runner wrote the row before the
+    /// run, with others ([`write_groups`]).
     Started,
+}
+
+/// At most this many migrations share their rows' writes: a run resumed after a crash asks the
+/// database about each step of each instead (a catalog read), so more would make recovery slow
+/// for little gain (32 already take 97% of the writes out of a long run).
+const MOST_SHARING: usize = 32;
+
+/// The migrations of a run, in order, grouped where a group's rows are written together: its
+/// members' starting rows in one write before the first runs, their finished rows in one write
+/// after the last (with the next group's starting rows). On a database that commits each
+/// change on its own, a write of the journal is a commit: a group of many saves as many.
+///
+/// Migrations share only where that is sound: journaled `up` runs, every step of which the
+/// backend can tell the effect of ([`Executor::tells_effect`]), since a run resumed after a
+/// crash in the group finds its members "started" and asks the database step by step; and no
+/// two of which touch the same table, so that one's effect cannot hide another's. Every other
+/// migration is a group of its own.
+pub(crate) fn write_groups<B: Executor>(
+    backend: &B,
+    direction: Direction,
+    operations: &[impl AsRef<[Operation]>],
+    steps: &[Vec<B::Step>],
+    atomicities: &[Atomicity],
+) -> Vec<Range<usize>> {
+    let shares = |i: usize| {
+        direction == Direction::Up
+            && atomicities[i] == Atomicity::Journal
+            && steps[i].iter().all(|step| backend.tells_effect(step))
+            && operations[i].as_ref().iter().all(|op| op.table().is_some())
+    };
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut tables = HashSet::new();
+    for (i, ops) in operations.iter().enumerate() {
+        let mut touched = ops.as_ref().iter().filter_map(Operation::table);
+        let joins = i - start < MOST_SHARING
+            && shares(start)
+            && shares(i)
+            && touched.all(|t| !tables.contains(t));
+        if i > start && !joins {
+            groups.push(start..i);
+            start = i;
+            tables.clear();
+        }
+        tables.extend(ops.as_ref().iter().filter_map(Operation::table));
+    }
+    if start < operations.len() {
+        groups.push(start..operations.len());
+    }
+    groups
 }
 
 /// The row of `plan` with `done` of its steps (`keys`) done.
@@ -148,9 +200,9 @@ pub(crate) fn progress_row(
 }
 
 /// Runs `steps` (`plan` in `direction`) one by one, recording progress as it goes: after each
-/// step whose effect the backend cannot tell ([`Executor::tells_effect`]), and at the end, when
-/// `up` leaves the row complete (written with `next`, the next migration's starting row, in one
-/// write) and `down` deletes it. Resumes a run of the same direction that was interrupted.
+/// step whose effect the backend cannot tell ([`Executor::tells_effect`]); at the end `down`
+/// deletes the row, and `up` returns it complete for the caller to write, with other rows in
+/// one write ([`write_groups`]). Resumes a run of the same direction that was interrupted.
 /// Returns how long it took.
 pub(crate) async fn run_journaled<B: Executor + Journal>(
     backend: &mut B,
@@ -159,8 +211,7 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
     direction: Direction,
     checksum: &str,
     recorded: Recorded,
-    next: Option<&JournalRow>,
-) -> Result<Duration> {
+) -> Result<(Duration, Option<JournalRow>)> {
     let start = Instant::now();
     let keys: Vec<Vec<u8>> = steps.iter().map(Step::key).collect();
     let reverting = direction == Direction::Down;
@@ -169,7 +220,7 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
     };
     let previous = match recorded {
         Recorded::Unknown => backend.read_row(&plan.version).await?,
-        Recorded::Absent | Recorded::Started => None,
+        Recorded::Started => None,
     };
     // A row of this direction's unfinished run is resumed; anything else starts afresh (a
     // complete row being reverted starts its down run).
@@ -220,13 +271,9 @@ pub(crate) async fn run_journaled<B: Executor + Journal>(
     }
     if reverting {
         backend.delete_row(&plan.version).await?;
-    } else {
-        let end = std::iter::once(row(done, start.elapsed()));
-        backend
-            .write_rows(&end.chain(next.cloned()).collect::<Vec<_>>())
-            .await?;
+        return Ok((start.elapsed(), None));
     }
-    Ok(start.elapsed())
+    Ok((start.elapsed(), Some(row(done, start.elapsed()))))
 }
 
 /// Where an interrupted run resumes: after the steps `recorded` says are done, if they are still
@@ -369,15 +416,19 @@ mod tests {
             .iter()
             .flat_map(|op| memory.plan(op, None, false).unwrap())
             .collect();
-        block_on(run_journaled(
+        // As the runner does: the finished row is written after the run.
+        let (elapsed, finished) = block_on(run_journaled(
             memory,
             plan,
             &steps,
             direction,
             "sum",
             Recorded::Unknown,
-            None,
-        ))
+        ))?;
+        if let Some(row) = finished {
+            block_on(memory.write_row(&row))?;
+        }
+        Ok(elapsed)
     }
 
     /// A minimal executor for these tests: the futures here never wait.
@@ -507,37 +558,67 @@ mod tests {
         assert_eq!(memory.rows["20250101_000000_three"].done, 3);
     }
 
-    #[test]
-    fn one_write_ends_a_migration_and_starts_the_next() {
-        let mut memory = Memory::default();
-        let first = plan();
-        let second = MigrationPlan::new(
-            "20250101_000001_next",
-            vec![Operation::DropTable { table: "d".into() }],
-            Vec::new(),
-        );
-        let steps =
-            |p: &MigrationPlan| -> Vec<String> { p.up.iter().map(|op| op.to_string()).collect() };
-        let keys: Vec<Vec<u8>> = steps(&second).iter().map(Step::key).collect();
-        let start = progress_row(&second, "sum2", &keys, 0, Duration::ZERO, false);
-        let run = |memory: &mut Memory, plan: &MigrationPlan, recorded, next| {
-            let steps = steps(plan);
-            block_on(run_journaled(
-                memory,
-                plan,
-                &steps,
-                Direction::Up,
-                "sum",
-                recorded,
-                next,
-            ))
+    /// One migration per table name given, dropping it; `tells` says whether the backend tells
+    /// the effect of its steps.
+    fn groups_of(
+        tables: &[&str],
+        tells: bool,
+        direction: Direction,
+        atomicity: Atomicity,
+    ) -> Vec<Range<usize>> {
+        let operations: Vec<Vec<Operation>> = tables
+            .iter()
+            .map(|t| {
+                vec![Operation::DropTable {
+                    table: t.to_string(),
+                }]
+            })
+            .collect();
+        let steps: Vec<Vec<String>> = operations
+            .iter()
+            .map(|ops| ops.iter().map(|op| op.to_string()).collect())
+            .collect();
+        let memory = Memory {
+            tells: if tells { steps.concat() } else { Vec::new() },
+            ..Memory::default()
         };
-        run(&mut memory, &first, Recorded::Absent, Some(&start)).unwrap();
-        assert_eq!(memory.rows["20250101_000001_next"], start);
-        let writes = memory.writes;
-        run(&mut memory, &second, Recorded::Started, None).unwrap();
-        // Only its end: its start was written with the first one's.
-        assert_eq!(memory.writes, writes + 1);
-        assert_eq!(memory.rows["20250101_000001_next"].done, 1);
+        write_groups(
+            &memory,
+            direction,
+            &operations,
+            &steps,
+            &vec![atomicity; tables.len()],
+        )
+    }
+
+    #[test]
+    fn migrations_share_their_writes_only_where_a_resumed_run_can_tell_what_they_did() {
+        use Atomicity::{Journal, Transaction};
+        use Direction::{Down, Up};
+        assert_eq!(groups_of(&["a", "b", "c"], true, Up, Journal), vec![0..3]);
+        // A table touched again starts a new group: the second could hide the first's effect.
+        assert_eq!(
+            groups_of(&["a", "b", "a", "c"], true, Up, Journal),
+            [0..2, 2..4]
+        );
+        // Steps whose effect is not told, `down`, and transactions: each migration on its own.
+        for (tells, direction, atomicity) in [
+            (false, Up, Journal),
+            (true, Down, Journal),
+            (true, Up, Transaction),
+        ] {
+            assert_eq!(
+                groups_of(&["a", "b"], tells, direction, atomicity),
+                [0..1, 1..2]
+            );
+        }
+        assert_eq!(groups_of(&[], true, Up, Journal), []);
+        // At most `MOST_SHARING` to a group, so that a resumed run asks about that many at most.
+        let many: Vec<String> = (0..MOST_SHARING + 3).map(|i| format!("t{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            groups_of(&many, true, Up, Journal),
+            [0..MOST_SHARING, MOST_SHARING..MOST_SHARING + 3]
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! the narrow [`Backend`] trait.
 
 use crate::backend::{Atomicity, Backend, Journal, JournalRow, LockRetry, Step};
-use crate::execute::{Recorded, progress_row, run_in_transaction, run_journaled};
+use crate::execute::{Recorded, progress_row, run_in_transaction, run_journaled, write_groups};
 use crate::lint::{Finding, NewTables, lint_operation};
 use crate::migration::{Direction, MigrationPlan, version_name};
 use crate::migrator::Migrator;
@@ -13,6 +13,7 @@ use crate::replay::IndexedSchema;
 use crate::state::{AppliedMigration, MigrationState, MigrationStatus, check_history};
 use crate::{Error, Result};
 use std::borrow::{Borrow, Cow};
+use std::ops::Range;
 use std::time::Duration;
 
 /// Options for [`Migrator::up`] and [`Migrator::down`].
@@ -391,67 +392,125 @@ impl Migrator {
                 });
             }
         }
-        // Whether the migration before wrote this one's starting row with its own end.
-        let mut started = false;
-        for (i, (plan, steps)) in todo.iter().zip(&planned).enumerate() {
-            let checksum = self.index.checksum(&plan.version);
-            let journaled = |i: usize| atomicities.get(i) == Some(&Atomicity::Journal);
-            let mut recorded = match (started, pending[i]) {
-                (true, _) => Recorded::Started,
-                (false, true) => Recorded::Absent,
-                (false, false) => Recorded::Unknown,
-            };
-            // A pending migration journaled after this one starts in the write that ends this
-            // one: one commit for both, where each would commit on its own.
-            let next = (direction == Direction::Up
-                && journaled(i)
-                && journaled(i + 1)
-                && pending.get(i + 1) == Some(&true))
-            .then(|| {
-                let keys: Vec<Vec<u8>> = planned[i + 1].iter().map(Step::key).collect();
-                let checksum = self.index.checksum(&todo[i + 1].version);
-                progress_row(todo[i + 1], &checksum, &keys, 0, Duration::ZERO, false)
-            });
-            // A step that gave up waiting for a lock runs again after a pause (a journaled
-            // run resumes at it), so the application's queries queued behind it run meanwhile.
-            let mut attempt = 0;
-            let elapsed = loop {
-                // Boxed: a backend's step futures are large (the AWS SDK's), and the run's
-                // future would otherwise hold them inline, on the caller's stack.
-                let run = match atomicities[i] {
-                    Atomicity::Transaction => {
-                        Box::pin(run_in_transaction(
-                            backend, plan, steps, direction, &checksum,
-                        ))
-                        .await
-                    }
-                    Atomicity::Journal => {
-                        let next = next.as_ref();
-                        Box::pin(run_journaled(
-                            backend, plan, steps, direction, &checksum, recorded, next,
-                        ))
-                        .await
-                    }
-                };
-                match run {
-                    Err(e) if backend.lock_timed_out(&e) => {
-                        if attempt == options.lock_retry.attempts {
-                            return Err(gave_up_on_lock(backend, attempt + 1, e).await);
-                        }
-                        backend
-                            .pause(options.lock_retry.pause_before(attempt))
-                            .await;
-                        attempt += 1;
-                        // The journal holds what the run that gave up left: read it.
-                        recorded = Recorded::Unknown;
-                    }
-                    other => break other?,
+        // Each group's rows are written together (`write_groups`): its pending members'
+        // starting rows in one write, unless the group before wrote them with its end.
+        let groups = write_groups(backend, direction, &operations, &planned, &atomicities);
+        let starting_rows = |group: &Range<usize>| -> Vec<JournalRow> {
+            group
+                .clone()
+                .filter(|&i| {
+                    direction == Direction::Up && atomicities[i] == Atomicity::Journal && pending[i]
+                })
+                .map(|i| {
+                    let keys: Vec<Vec<u8>> = planned[i].iter().map(Step::key).collect();
+                    let checksum = self.index.checksum(&todo[i].version);
+                    progress_row(todo[i], &checksum, &keys, 0, Duration::ZERO, false)
+                })
+                .collect()
+        };
+        let mut started = Vec::new();
+        for (g, group) in groups.iter().enumerate() {
+            if started.is_empty() {
+                started = starting_rows(group);
+                if !started.is_empty() {
+                    backend.write_rows(&started).await?;
                 }
-            };
-            report.steps[i].execution_time = Some(elapsed);
-            started = next.is_some();
+            }
+            let mut finished = Vec::new();
+            for i in group.clone() {
+                let recorded = if started.iter().any(|row| row.version == todo[i].version) {
+                    Recorded::Started
+                } else {
+                    Recorded::Unknown
+                };
+                match self
+                    .run_one(
+                        backend,
+                        todo[i],
+                        &planned[i],
+                        atomicities[i],
+                        direction,
+                        recorded,
+                        options,
+                    )
+                    .await
+                {
+                    Ok((elapsed, row)) => {
+                        report.steps[i].execution_time = Some(elapsed);
+                        finished.extend(row);
+                    }
+                    Err(e) => {
+                        // What the group did is recorded; its members that never ran are not
+                        // left "started". If these writes fail too, the run's error is still
+                        // the one to report, and a resumed run asks the database.
+                        if !finished.is_empty() {
+                            let _ = backend.write_rows(&finished).await;
+                        }
+                        for row in started.iter().filter(|row| row.version > todo[i].version) {
+                            let _ = backend.delete_row(&row.version).await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            // One write ends this group and starts the next.
+            started = groups.get(g + 1).map(starting_rows).unwrap_or_default();
+            finished.extend(started.iter().cloned());
+            if !finished.is_empty() {
+                backend.write_rows(&finished).await?;
+            }
         }
         Ok(report)
+    }
+
+    /// Runs one migration's `steps` the way its `atomicity` says. A step that gave up waiting
+    /// for a lock runs again after a pause (a journaled run resumes at it), so the
+    /// application's queries queued behind it run meanwhile. Returns how long it took and, for
+    /// a journaled `up`, its finished row, not yet written.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_one<B: Backend>(
+        &self,
+        backend: &mut B,
+        plan: &MigrationPlan,
+        steps: &[B::Step],
+        atomicity: Atomicity,
+        direction: Direction,
+        mut recorded: Recorded,
+        options: &RunOptions,
+    ) -> Result<(Duration, Option<JournalRow>)> {
+        let checksum = self.index.checksum(&plan.version);
+        let mut attempt = 0;
+        loop {
+            // Boxed: a backend's step futures are large (the AWS SDK's), and the run's future
+            // would otherwise hold them inline, on the caller's stack.
+            let run = match atomicity {
+                Atomicity::Transaction => Box::pin(run_in_transaction(
+                    backend, plan, steps, direction, &checksum,
+                ))
+                .await
+                .map(|elapsed| (elapsed, None)),
+                Atomicity::Journal => {
+                    Box::pin(run_journaled(
+                        backend, plan, steps, direction, &checksum, recorded,
+                    ))
+                    .await
+                }
+            };
+            match run {
+                Err(e) if backend.lock_timed_out(&e) => {
+                    if attempt == options.lock_retry.attempts {
+                        return Err(gave_up_on_lock(backend, attempt + 1, e).await);
+                    }
+                    backend
+                        .pause(options.lock_retry.pause_before(attempt))
+                        .await;
+                    attempt += 1;
+                    // The journal holds what the run that gave up left: read it.
+                    recorded = Recorded::Unknown;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -197,49 +197,81 @@ async fn killed_runner_mysql() {
     kill_mid_migration(Dialect::Mysql, "mysql").await;
 }
 
-/// Rows in the table the slow index builds read: about 0.7 s per index on MariaDB here.
+/// Rows in each table the slow index builds read: 0.1-0.2 s per index on MariaDB here, so that
+/// kills 100 ms apart land in different statements.
 const BIG_ROWS: u32 = 500_000;
 
 /// The migration that fills `big`, and one that builds three indexes on it, each followed by a
-/// new table: six statements, most of the time spent in the index builds.
-fn index_migrations() -> Vec<MigrationPlan> {
-    let big = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
-        "big",
-        vec![
-            ColumnDef::new("id", ColumnType::Integer(8)),
-            ColumnDef::new("a", ColumnType::Integer(8)),
-            ColumnDef::new("b", ColumnType::Integer(8)),
-            ColumnDef::new("c", ColumnType::Integer(8)),
-        ],
-        vec![],
-    )]);
-    let mut fill = migration("20250101_000000_big", &SchemaSnapshot::default(), &big, &[]);
-    fill.up.push(Operation::Raw {
-        statement: format!(
-            "INSERT INTO big SELECT seq, seq * 7 % 1000003, seq * 11 % 1000003, seq * 13 % 1000003 \
-             FROM seq_1_to_{BIG_ROWS}"
-        ),
-    });
-    let mut indexed = big.clone();
-    for column in ["a", "b", "c"] {
-        indexed.tables[0]
-            .indexes
-            .push(IndexDef::new(format!("big_{column}"), &[column], false));
-        indexed.tables.push(TableSnapshot::keyed_by_first_column(
+/// new table: six statements, most of the time spent in the index builds. `grouped`: the same
+/// work on three tables `big_a`, `big_b`, `big_c`, one migration each, which share their rows'
+/// writes (one group): a kill leaves members done but recorded only as started.
+fn index_migrations(grouped: bool) -> Vec<MigrationPlan> {
+    let bigs: &[&str] = if grouped {
+        &["big_a", "big_b", "big_c"]
+    } else {
+        &["big"]
+    };
+    let big = |name: &str| {
+        TableSnapshot::keyed_by_first_column(
+            name,
+            vec![
+                ColumnDef::new("id", ColumnType::Integer(8)),
+                ColumnDef::new("a", ColumnType::Integer(8)),
+                ColumnDef::new("b", ColumnType::Integer(8)),
+                ColumnDef::new("c", ColumnType::Integer(8)),
+            ],
+            vec![],
+        )
+    };
+    let filled = SchemaSnapshot::new(bigs.iter().map(|name| big(name)).collect());
+    let mut fill = migration(
+        "20250101_000000_big",
+        &SchemaSnapshot::default(),
+        &filled,
+        &[],
+    );
+    for name in bigs {
+        fill.up.push(Operation::Raw {
+            statement: format!(
+                "INSERT INTO {name} SELECT seq, seq * 7 % 1000003, seq * 11 % 1000003, \
+                 seq * 13 % 1000003 FROM seq_1_to_{BIG_ROWS}"
+            ),
+        });
+    }
+    let mut migrations = vec![fill];
+    let mut before = filled.clone();
+    for (i, column) in ["a", "b", "c"].into_iter().enumerate() {
+        let mut after = before.clone();
+        let indexed = bigs[if grouped { i } else { 0 }];
+        let table = after.tables.iter_mut().find(|t| t.name == indexed).unwrap();
+        table.indexes.push(IndexDef::new(
+            format!("{indexed}_{column}"),
+            &[column],
+            false,
+        ));
+        after.tables.push(TableSnapshot::keyed_by_first_column(
             format!("after_{column}"),
             vec![ColumnDef::new("id", ColumnType::Integer(8))],
             vec![],
         ));
+        after.canonicalize();
+        if grouped {
+            let version = format!("2025010{}_000000_index_{column}", i + 2);
+            migrations.push(migration(&version, &before, &after, &[]));
+        }
+        before = after;
     }
-    indexed.canonicalize();
-    let mut build = migration("20250102_000000_indexes", &big, &indexed, &[]);
-    // Index, table, index, table, ...: a kill lands in either kind of statement.
-    build.up.sort_by_key(|op| match op {
-        Operation::CreateIndex { index, .. } => format!("{}0", &index.name[4..]),
-        Operation::CreateTable(def) => format!("{}1", &def.name[6..]),
-        _ => String::new(),
-    });
-    vec![fill, build]
+    if !grouped {
+        let mut build = migration("20250102_000000_indexes", &filled, &before, &[]);
+        // Index, table, index, table, ...: a kill lands in either kind of statement.
+        build.up.sort_by_key(|op| match op {
+            Operation::CreateIndex { index, .. } => format!("{}0", &index.name[4..]),
+            Operation::CreateTable(def) => format!("{}1", &def.name[6..]),
+            _ => String::new(),
+        });
+        migrations.push(build);
+    }
+    migrations
 }
 
 /// The child of `mariadb_finishes_what_a_killed_runner_left_running`: runs `up` and says how it
@@ -250,9 +282,10 @@ async fn child_builds_the_indexes() {
     let Ok(url) = std::env::var("KILLED_INDEX_RUNNER_URL") else {
         return;
     };
+    let grouped = std::env::var("KILLED_INDEX_RUNNER_GROUPED").is_ok_and(|g| g == "yes");
     let mut backend = connect(&url).await;
     println!("STARTED");
-    match Migrator::from_plans(index_migrations())
+    match Migrator::from_plans(index_migrations(grouped))
         .up(&mut backend, &allow())
         .await
     {
@@ -264,12 +297,14 @@ async fn child_builds_the_indexes() {
 /// MariaDB runs a DDL statement to its end after its client died, so the statement a killed
 /// runner was in is done though the journal does not say so: each resumed run finds it done
 /// and goes on, kill after kill, instead of failing on "Duplicate key name" or "Table already
-/// exists".
-#[tokio::test(flavor = "multi_thread")]
-async fn mariadb_finishes_what_a_killed_runner_left_running() {
+/// exists". In one migration, and across a group of migrations that share their rows' writes
+/// (members done but recorded only as started).
+async fn finishes_what_a_killed_runner_left_running(grouped: bool) {
     let db = TestDb::sql(Dialect::Mysql).await;
     let mut backend = db.connect().await;
-    Migrator::from_plans(index_migrations())
+    let migrations = index_migrations(grouped);
+    let last = migrations.len() - 1;
+    Migrator::from_plans(migrations)
         .up(
             &mut backend,
             &RunOptions {
@@ -280,10 +315,16 @@ async fn mariadb_finishes_what_a_killed_runner_left_running() {
         .await
         .unwrap();
     let mut outcomes = Vec::new();
-    for delay_ms in [300, 700, 1100, 1500, 1900, 2300] {
+    for delay_ms in [150, 250, 350, 450, 550, 650] {
         let (mut child, lines) = start_child(
             "child_builds_the_indexes",
-            &[("KILLED_INDEX_RUNNER_URL", &db.url)],
+            &[
+                ("KILLED_INDEX_RUNNER_URL", &db.url),
+                (
+                    "KILLED_INDEX_RUNNER_GROUPED",
+                    if grouped { "yes" } else { "no" },
+                ),
+            ],
         );
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         child.kill().unwrap(); // SIGKILL, or too late if it already ended
@@ -293,28 +334,47 @@ async fn mariadb_finishes_what_a_killed_runner_left_running() {
             !said.iter().any(|l| l.starts_with("FAILED")),
             "a resumed run failed after a kill at {delay_ms} ms: {said:?}"
         );
-        outcomes.push(match backend.applied().await.unwrap().get(1) {
-            Some(a) => format!("{:?}", a.progress),
-            None => "nothing recorded".into(),
-        });
+        let progress: Vec<String> = backend.applied().await.unwrap()[1..]
+            .iter()
+            .map(|a| format!("{:?}", a.progress))
+            .collect();
+        outcomes.push(progress.join(" "));
     }
     let mut backend = db
         .connect()
         .await
         .with_lock_timeout(Duration::from_secs(30));
-    Migrator::from_plans(index_migrations())
+    Migrator::from_plans(index_migrations(grouped))
         .up(&mut backend, &allow())
         .await
         .unwrap_or_else(|e| panic!("the last run finishes ({outcomes:?}): {e}"));
     let applied = backend.applied().await.unwrap();
-    assert_eq!(applied.len(), 2);
-    assert_eq!(applied[1].progress, None, "complete");
+    assert_eq!(applied.len(), last + 1);
+    assert!(
+        applied.iter().all(|a| a.progress.is_none()),
+        "complete: {applied:?}"
+    );
     let live = backend.introspect().await.unwrap();
-    let big = live.table("big").unwrap();
-    assert_eq!(big.indexes.len(), 3, "{outcomes:?}");
+    let indexes: usize = live
+        .tables
+        .iter()
+        .filter(|t| t.name.starts_with("big"))
+        .map(|t| t.indexes.len())
+        .sum();
+    assert_eq!(indexes, 3, "{outcomes:?}");
     for t in ["after_a", "after_b", "after_c"] {
         assert!(live.table(t).is_some(), "{t}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_finishes_what_a_killed_runner_left_running() {
+    finishes_what_a_killed_runner_left_running(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_finishes_what_a_killed_runner_left_running_in_a_group() {
+    finishes_what_a_killed_runner_left_running(true).await;
 }
 
 /// Rows the batched update of `data_migrations` walks, 10 at a time in the child.
