@@ -446,8 +446,10 @@ impl Migrator {
                         if !finished.is_empty() {
                             let _ = backend.write_rows(&finished).await;
                         }
-                        for row in started.iter().filter(|row| row.version > todo[i].version) {
-                            let _ = backend.delete_row(&row.version).await;
+                        for later in &todo[i + 1..group.end] {
+                            if started.iter().any(|row| row.version == later.version) {
+                                let _ = backend.delete_row(&later.version).await;
+                            }
                         }
                         return Err(e);
                     }
