@@ -140,8 +140,11 @@ const MOST_SHARING: usize = 32;
 /// Migrations share only where that is sound: journaled `up` runs, every step of which the
 /// backend can tell the effect of ([`Executor::tells_effect`]), since a run resumed after a
 /// crash in the group finds its members "started" and asks the database step by step; and no
-/// two of which touch the same table, so that one's effect cannot hide another's. Every other
-/// migration is a group of its own.
+/// two of which touch the same table, so that one's effect cannot hide another's. And only on
+/// tables the run itself created: those are empty, so no member runs long on data while the
+/// ones before it wait to be recorded. A run over a database in use (its tables there before
+/// the run) records each migration as it ends, as before; a run that builds a database from
+/// its first migration shares. Every other migration is a group of its own.
 pub(crate) fn write_groups<B: Executor>(
     backend: &B,
     direction: Direction,
@@ -149,20 +152,32 @@ pub(crate) fn write_groups<B: Executor>(
     steps: &[Vec<B::Step>],
     atomicities: &[Atomicity],
 ) -> Vec<Range<usize>> {
-    let shares = |i: usize| {
-        direction == Direction::Up
-            && atomicities[i] == Atomicity::Journal
-            && steps[i].iter().all(|step| backend.tells_effect(step))
-            && operations[i].as_ref().iter().all(|op| op.table().is_some())
-    };
+    let mut created = HashSet::new();
+    let shares: Vec<bool> = operations
+        .iter()
+        .enumerate()
+        .map(|(i, ops)| {
+            // Each operation in order: a table counts as created from its `CreateTable` on.
+            let on_created = ops.as_ref().iter().fold(true, |all, op| {
+                if let Operation::CreateTable(def) = op {
+                    created.insert(def.name.as_str());
+                }
+                all && op.table().is_some_and(|t| created.contains(t))
+            });
+            on_created
+                && direction == Direction::Up
+                && atomicities[i] == Atomicity::Journal
+                && steps[i].iter().all(|step| backend.tells_effect(step))
+        })
+        .collect();
     let mut groups = Vec::new();
     let mut start = 0;
     let mut tables = HashSet::new();
     for (i, ops) in operations.iter().enumerate() {
         let mut touched = ops.as_ref().iter().filter_map(Operation::table);
         let joins = i - start < MOST_SHARING
-            && shares(start)
-            && shares(i)
+            && shares[start]
+            && shares[i]
             && touched.all(|t| !tables.contains(t));
         if i > start && !joins {
             groups.push(start..i);
@@ -558,19 +573,30 @@ mod tests {
         assert_eq!(memory.rows["20250101_000000_three"].done, 3);
     }
 
-    /// One migration per table name given, dropping it; `tells` says whether the backend tells
-    /// the effect of its steps.
+    /// One migration per operation given: `+t` creates table `t`, `-t` drops it; `tells` says
+    /// whether the backend tells the effect of their steps.
     fn groups_of(
-        tables: &[&str],
+        migrations: &[&str],
         tells: bool,
         direction: Direction,
         atomicity: Atomicity,
     ) -> Vec<Range<usize>> {
-        let operations: Vec<Vec<Operation>> = tables
+        use crate::snapshot::ColumnDef;
+        use crate::types::ColumnType;
+        let operations: Vec<Vec<Operation>> = migrations
             .iter()
-            .map(|t| {
-                vec![Operation::DropTable {
-                    table: t.to_string(),
+            .map(|m| {
+                let table = m[1..].to_string();
+                vec![match &m[..1] {
+                    "+" => Operation::CreateTable(
+                        TableSnapshot::keyed_by_first_column(
+                            table,
+                            vec![ColumnDef::new("id", ColumnType::Integer(8))],
+                            vec![],
+                        )
+                        .def(),
+                    ),
+                    _ => Operation::DropTable { table },
                 }]
             })
             .collect();
@@ -587,7 +613,7 @@ mod tests {
             direction,
             &operations,
             &steps,
-            &vec![atomicity; tables.len()],
+            &vec![atomicity; migrations.len()],
         )
     }
 
@@ -595,11 +621,19 @@ mod tests {
     fn migrations_share_their_writes_only_where_a_resumed_run_can_tell_what_they_did() {
         use Atomicity::{Journal, Transaction};
         use Direction::{Down, Up};
-        assert_eq!(groups_of(&["a", "b", "c"], true, Up, Journal), vec![0..3]);
+        assert_eq!(
+            groups_of(&["+a", "+b", "+c"], true, Up, Journal),
+            vec![0..3]
+        );
         // A table touched again starts a new group: the second could hide the first's effect.
         assert_eq!(
-            groups_of(&["a", "b", "a", "c"], true, Up, Journal),
+            groups_of(&["+a", "+b", "-a", "+c"], true, Up, Journal),
             [0..2, 2..4]
+        );
+        // A table there before the run may hold data: a migration on it is recorded on its own.
+        assert_eq!(
+            groups_of(&["+a", "-old", "+b", "+c"], true, Up, Journal),
+            [0..1, 1..2, 2..4]
         );
         // Steps whose effect is not told, `down`, and transactions: each migration on its own.
         for (tells, direction, atomicity) in [
@@ -608,13 +642,13 @@ mod tests {
             (true, Up, Transaction),
         ] {
             assert_eq!(
-                groups_of(&["a", "b"], tells, direction, atomicity),
+                groups_of(&["+a", "+b"], tells, direction, atomicity),
                 [0..1, 1..2]
             );
         }
         assert_eq!(groups_of(&[], true, Up, Journal), []);
         // At most `MOST_SHARING` to a group, so that a resumed run asks about that many at most.
-        let many: Vec<String> = (0..MOST_SHARING + 3).map(|i| format!("t{i}")).collect();
+        let many: Vec<String> = (0..MOST_SHARING + 3).map(|i| format!("+t{i}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(
             groups_of(&many, true, Up, Journal),

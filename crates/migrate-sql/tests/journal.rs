@@ -1,9 +1,9 @@
 //! MySQL runs a migration statement by statement, journaled in its tracking row. A migration
 //! whose first statement fails took no effect: nothing is recorded for it, so `down` reverts the
 //! migration before it rather than "finishing" one never done (which would drop columns an
-//! earlier migration created, with their data). Consecutive migrations on different tables
-//! share their rows' writes: each is recorded "started" before the first runs and finished
-//! after the last, a commit each instead of one per migration.
+//! earlier migration created, with their data). Consecutive migrations on different tables the
+//! run creates share their rows' writes: each is recorded "started" before the first runs and
+//! finished after the last, a commit each instead of one per migration.
 
 mod common;
 
@@ -115,23 +115,18 @@ async fn a_tracking_row_of_another_type_is_an_error() {
     }
 }
 
-fn table(name: &str, extra: Option<&str>) -> TableSnapshot {
-    let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
-    columns.extend(extra.map(|c| ColumnDef {
-        nullable: true,
-        ..ColumnDef::new(c, ColumnType::Text)
-    }));
-    TableSnapshot::keyed_by_first_column(name, columns, vec![])
+fn table(name: &str) -> TableSnapshot {
+    TableSnapshot::keyed_by_first_column(
+        name,
+        vec![ColumnDef::new("id", ColumnType::Integer(8))],
+        vec![],
+    )
 }
 
-/// `users`, applied; then three migrations on three tables, one group: create `a`, add
-/// `users.bio` (`bio` already there when `clash`: its one statement fails), create `c`.
-async fn users_then_a_group(
-    db: &TestDb,
-    clash: bool,
-) -> (Migrator, toasty_migrate_sql::SqlBackend) {
+/// `users`, applied; then three migrations that create `a`, `b` and `c`: one group.
+async fn users_then_a_group(db: &TestDb) -> (Migrator, toasty_migrate_sql::SqlBackend) {
     let mut backend = db.connect().await;
-    let users = SchemaSnapshot::new(vec![table("users", clash.then_some("bio"))]);
+    let users = SchemaSnapshot::new(vec![table("users")]);
     let first = migration(
         "20250101_000000_users",
         &SchemaSnapshot::default(),
@@ -145,29 +140,14 @@ async fn users_then_a_group(
     let create = |version: &str, name: &str| {
         MigrationPlan::new(
             version,
-            vec![Operation::CreateTable(table(name, None).def())],
+            vec![Operation::CreateTable(table(name).def())],
             vec![Operation::DropTable { table: name.into() }],
         )
     };
-    let bio = MigrationPlan::new(
-        "20250103_000000_bio",
-        vec![Operation::AddColumn {
-            table: "users".into(),
-            column: ColumnDef {
-                nullable: true,
-                ..ColumnDef::new("bio", ColumnType::Text)
-            },
-            position: None,
-        }],
-        vec![Operation::DropColumn {
-            table: "users".into(),
-            column: "bio".into(),
-        }],
-    );
     let migrator = Migrator::from_plans(vec![
         first,
         create("20250102_000000_a", "a"),
-        bio,
+        create("20250103_000000_b", "b"),
         create("20250104_000000_c", "c"),
     ]);
     (migrator, backend)
@@ -188,35 +168,31 @@ async fn a_group_of_migrations_is_recorded_started_then_finished() {
     use sqlx_core::connection::Connection;
     use sqlx_core::executor::Executor;
     let db = TestDb::sql(Dialect::Mysql).await;
-    let (migrator, mut backend) = users_then_a_group(&db, false).await;
-    // The application holds `users`: adding `bio` waits, in the middle of the group.
-    let mut app = sqlx_mysql::MySqlConnection::connect(&db.url).await.unwrap();
-    app.execute("BEGIN").await.unwrap();
-    app.execute("SELECT * FROM users").await.unwrap();
+    let (migrator, mut backend) = users_then_a_group(&db).await;
+    // A backup holds every DDL statement of the server back (not the rows' writes): the
+    // group's first statement waits.
+    let mut backup = sqlx_mysql::MySqlConnection::connect(&db.url).await.unwrap();
+    backup.execute("BACKUP STAGE START").await.unwrap();
+    backup.execute("BACKUP STAGE BLOCK_DDL").await.unwrap();
     backend.set_statement_lock_timeout(Some(Duration::from_secs(30)));
     let run = tokio::spawn(async move { migrator.up(&mut backend, &allow()).await });
-    while fetch_strings(
-        &db,
-        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
-         WHERE table_schema = DATABASE() AND table_name = 'a'",
-    )
-    .await
-    .is_empty()
-    {
+    let started = [
+        "20250101_000000_users 1/1",
+        "20250102_000000_a 0/1",
+        "20250103_000000_b 0/1",
+        "20250104_000000_c 0/1",
+    ];
+    // Every member is recorded started, in one write, before the first runs.
+    let mut seen = rows(&db).await;
+    for _ in 0..250 {
+        if seen.len() == started.len() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = rows(&db).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // `a` exists, yet its row says started: the group's end writes them all.
-    assert_eq!(
-        rows(&db).await,
-        [
-            "20250101_000000_users 1/1",
-            "20250102_000000_a 0/1",
-            "20250103_000000_bio 0/1",
-            "20250104_000000_c 0/1"
-        ]
-    );
-    app.execute("COMMIT").await.unwrap();
+    assert_eq!(seen, started);
+    backup.execute("BACKUP STAGE END").await.unwrap();
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.steps.len(), 3);
     assert_eq!(
@@ -224,7 +200,7 @@ async fn a_group_of_migrations_is_recorded_started_then_finished() {
         [
             "20250101_000000_users 1/1",
             "20250102_000000_a 1/1",
-            "20250103_000000_bio 1/1",
+            "20250103_000000_b 1/1",
             "20250104_000000_c 1/1"
         ]
     );
@@ -235,9 +211,14 @@ async fn a_group_of_migrations_is_recorded_started_then_finished() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_member_that_fails_leaves_the_ones_before_applied_and_the_rest_pending() {
     let db = TestDb::sql(Dialect::Mysql).await;
-    let (migrator, mut backend) = users_then_a_group(&db, true).await;
+    let (migrator, mut backend) = users_then_a_group(&db).await;
+    // Made by hand: creating `b` fails.
+    backend
+        .execute("CREATE TABLE b (id BIGINT PRIMARY KEY)")
+        .await
+        .unwrap();
     let err = migrator.up(&mut backend, &allow()).await.unwrap_err();
-    assert!(err.to_string().contains("Duplicate column"), "{err}");
+    assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(
         rows(&db).await,
         ["20250101_000000_users 1/1", "20250102_000000_a 1/1"]

@@ -13,10 +13,10 @@ use std::time::Duration;
 use toasty_migrate::backend::{Introspect as _, Journal as _};
 use toasty_migrate::{
     files::MigrationPlan,
-    run::{Migrator, RunOptions},
+    run::{Drift, MigrationState, Migrator, RunOptions},
     schema::{ColumnDef, ColumnType, IndexDef, Operation, SchemaSnapshot, TableSnapshot},
 };
-use toasty_migrate_sql::Dialect;
+use toasty_migrate_sql::{Dialect, SqlBackend};
 
 /// A migration: create `first`, a slow statement, create `second`.
 fn slow_migration(dialect: Dialect, slow: bool) -> MigrationPlan {
@@ -197,95 +197,106 @@ async fn killed_runner_mysql() {
     kill_mid_migration(Dialect::Mysql, "mysql").await;
 }
 
-/// Rows in each table the slow index builds read: 0.1-0.2 s per index on MariaDB here, so that
+/// Rows in the table the slow index builds read: 0.1-0.2 s per index on MariaDB here, so that
 /// kills 100 ms apart land in different statements.
 const BIG_ROWS: u32 = 500_000;
 
 /// The migration that fills `big`, and one that builds three indexes on it, each followed by a
-/// new table: six statements, most of the time spent in the index builds. `grouped`: the same
-/// work on three tables `big_a`, `big_b`, `big_c`, one migration each, which share their rows'
-/// writes (one group): a kill leaves members done but recorded only as started.
-fn index_migrations(grouped: bool) -> Vec<MigrationPlan> {
-    let bigs: &[&str] = if grouped {
-        &["big_a", "big_b", "big_c"]
-    } else {
-        &["big"]
-    };
-    let big = |name: &str| {
-        TableSnapshot::keyed_by_first_column(
-            name,
-            vec![
-                ColumnDef::new("id", ColumnType::Integer(8)),
-                ColumnDef::new("a", ColumnType::Integer(8)),
-                ColumnDef::new("b", ColumnType::Integer(8)),
-                ColumnDef::new("c", ColumnType::Integer(8)),
-            ],
-            vec![],
-        )
-    };
-    let filled = SchemaSnapshot::new(bigs.iter().map(|name| big(name)).collect());
-    let mut fill = migration(
-        "20250101_000000_big",
-        &SchemaSnapshot::default(),
-        &filled,
-        &[],
-    );
-    for name in bigs {
-        fill.up.push(Operation::Raw {
-            statement: format!(
-                "INSERT INTO {name} SELECT seq, seq * 7 % 1000003, seq * 11 % 1000003, \
-                 seq * 13 % 1000003 FROM seq_1_to_{BIG_ROWS}"
-            ),
-        });
-    }
-    let mut migrations = vec![fill];
-    let mut before = filled.clone();
-    for (i, column) in ["a", "b", "c"].into_iter().enumerate() {
-        let mut after = before.clone();
-        let indexed = bigs[if grouped { i } else { 0 }];
-        let table = after.tables.iter_mut().find(|t| t.name == indexed).unwrap();
-        table.indexes.push(IndexDef::new(
-            format!("{indexed}_{column}"),
-            &[column],
-            false,
-        ));
-        after.tables.push(TableSnapshot::keyed_by_first_column(
+/// new table: six statements, most of the time spent in the index builds.
+fn index_migrations() -> Vec<MigrationPlan> {
+    let big = SchemaSnapshot::new(vec![TableSnapshot::keyed_by_first_column(
+        "big",
+        vec![
+            ColumnDef::new("id", ColumnType::Integer(8)),
+            ColumnDef::new("a", ColumnType::Integer(8)),
+            ColumnDef::new("b", ColumnType::Integer(8)),
+            ColumnDef::new("c", ColumnType::Integer(8)),
+        ],
+        vec![],
+    )]);
+    let mut fill = migration("20250101_000000_big", &SchemaSnapshot::default(), &big, &[]);
+    fill.up.push(Operation::Raw {
+        statement: format!(
+            "INSERT INTO big SELECT seq, seq * 7 % 1000003, seq * 11 % 1000003, seq * 13 % 1000003 \
+             FROM seq_1_to_{BIG_ROWS}"
+        ),
+    });
+    let mut indexed = big.clone();
+    for column in ["a", "b", "c"] {
+        indexed.tables[0]
+            .indexes
+            .push(IndexDef::new(format!("big_{column}"), &[column], false));
+        indexed.tables.push(TableSnapshot::keyed_by_first_column(
             format!("after_{column}"),
             vec![ColumnDef::new("id", ColumnType::Integer(8))],
             vec![],
         ));
-        after.canonicalize();
-        if grouped {
-            let version = format!("2025010{}_000000_index_{column}", i + 2);
-            migrations.push(migration(&version, &before, &after, &[]));
-        }
-        before = after;
     }
-    if !grouped {
-        let mut build = migration("20250102_000000_indexes", &filled, &before, &[]);
-        // Index, table, index, table, ...: a kill lands in either kind of statement.
-        build.up.sort_by_key(|op| match op {
-            Operation::CreateIndex { index, .. } => format!("{}0", &index.name[4..]),
-            Operation::CreateTable(def) => format!("{}1", &def.name[6..]),
-            _ => String::new(),
-        });
-        migrations.push(build);
+    indexed.canonicalize();
+    let mut build = migration("20250102_000000_indexes", &big, &indexed, &[]);
+    // Index, table, index, table, ...: a kill lands in either kind of statement.
+    build.up.sort_by_key(|op| match op {
+        Operation::CreateIndex { index, .. } => format!("{}0", &index.name[4..]),
+        Operation::CreateTable(def) => format!("{}1", &def.name[6..]),
+        _ => String::new(),
+    });
+    vec![fill, build]
+}
+
+/// `users`, then 32 migrations that each create a table with three indexes: on tables the run
+/// creates, they share their rows' writes (one group), so a kill leaves members done but
+/// recorded only as started.
+fn group_migrations() -> Vec<MigrationPlan> {
+    let mut before = SchemaSnapshot::default();
+    let mut migrations = Vec::new();
+    for i in 0..33 {
+        let mut after = before.clone();
+        let name = format!("t{i:02}");
+        let indexes = if i == 0 {
+            vec![]
+        } else {
+            ["a", "b", "c"]
+                .map(|c| IndexDef::new(format!("{name}_{c}"), &[c], false))
+                .to_vec()
+        };
+        let mut columns = vec![ColumnDef::new("id", ColumnType::Integer(8))];
+        columns.extend(["a", "b", "c"].map(|c| ColumnDef::new(c, ColumnType::Integer(8))));
+        after
+            .tables
+            .push(TableSnapshot::keyed_by_first_column(name, columns, indexes));
+        after.canonicalize();
+        migrations.push(migration(
+            &format!("20250101_0000{i:02}_t"),
+            &before,
+            &after,
+            &[],
+        ));
+        before = after;
     }
     migrations
 }
 
-/// The child of `mariadb_finishes_what_a_killed_runner_left_running`: runs `up` and says how it
-/// ended (unless killed first).
+/// The migrations `which` names for the killed-runner tests below.
+fn migrations_named(which: &str) -> Vec<MigrationPlan> {
+    match which {
+        "indexes" => index_migrations(),
+        _ => group_migrations(),
+    }
+}
+
+/// The child of the tests below: runs `up` and says how it ended (unless killed first).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "run by mariadb_finishes_what_a_killed_runner_left_running as a child process"]
-async fn child_builds_the_indexes() {
-    let Ok(url) = std::env::var("KILLED_INDEX_RUNNER_URL") else {
+#[ignore = "run by mariadb_finishes_what_a_killed_runner_left_running* as a child process"]
+async fn child_runs_up() {
+    let (Ok(url), Ok(which)) = (
+        std::env::var("KILLED_UP_URL"),
+        std::env::var("KILLED_UP_MIGRATIONS"),
+    ) else {
         return;
     };
-    let grouped = std::env::var("KILLED_INDEX_RUNNER_GROUPED").is_ok_and(|g| g == "yes");
     let mut backend = connect(&url).await;
     println!("STARTED");
-    match Migrator::from_plans(index_migrations(grouped))
+    match Migrator::from_plans(migrations_named(&which))
         .up(&mut backend, &allow())
         .await
     {
@@ -297,34 +308,25 @@ async fn child_builds_the_indexes() {
 /// MariaDB runs a DDL statement to its end after its client died, so the statement a killed
 /// runner was in is done though the journal does not say so: each resumed run finds it done
 /// and goes on, kill after kill, instead of failing on "Duplicate key name" or "Table already
-/// exists". In one migration, and across a group of migrations that share their rows' writes
-/// (members done but recorded only as started).
-async fn finishes_what_a_killed_runner_left_running(grouped: bool) {
-    let db = TestDb::sql(Dialect::Mysql).await;
+/// exists". The migrations `which` names: their first applied, then a child killed after each
+/// of `delays`; the last run finishes, every migration applied. Returns its backend.
+async fn finishes_what_a_killed_runner_left_running(
+    db: &TestDb,
+    which: &str,
+    delays_ms: &[u64],
+) -> SqlBackend {
     let mut backend = db.connect().await;
-    let migrations = index_migrations(grouped);
-    let last = migrations.len() - 1;
-    Migrator::from_plans(migrations)
-        .up(
-            &mut backend,
-            &RunOptions {
-                count: Some(1),
-                ..allow()
-            },
-        )
-        .await
-        .unwrap();
+    let migrator = Migrator::from_plans(migrations_named(which));
+    let one = RunOptions {
+        count: Some(1),
+        ..allow()
+    };
+    migrator.up(&mut backend, &one).await.unwrap();
     let mut outcomes = Vec::new();
-    for delay_ms in [150, 250, 350, 450, 550, 650] {
+    for &delay_ms in delays_ms {
         let (mut child, lines) = start_child(
-            "child_builds_the_indexes",
-            &[
-                ("KILLED_INDEX_RUNNER_URL", &db.url),
-                (
-                    "KILLED_INDEX_RUNNER_GROUPED",
-                    if grouped { "yes" } else { "no" },
-                ),
-            ],
+            "child_runs_up",
+            &[("KILLED_UP_URL", &db.url), ("KILLED_UP_MIGRATIONS", which)],
         );
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         child.kill().unwrap(); // SIGKILL, or too late if it already ended
@@ -336,45 +338,56 @@ async fn finishes_what_a_killed_runner_left_running(grouped: bool) {
         );
         let progress: Vec<String> = backend.applied().await.unwrap()[1..]
             .iter()
-            .map(|a| format!("{:?}", a.progress))
+            .map(|a| match a.progress {
+                Some((done, total)) => format!("{done}/{total}"),
+                None => "done".into(),
+            })
             .collect();
-        outcomes.push(progress.join(" "));
+        outcomes.push(format!("{delay_ms} ms: {}", progress.join(" ")));
     }
     let mut backend = db
         .connect()
         .await
         .with_lock_timeout(Duration::from_secs(30));
-    Migrator::from_plans(index_migrations(grouped))
+    migrator
         .up(&mut backend, &allow())
         .await
         .unwrap_or_else(|e| panic!("the last run finishes ({outcomes:?}): {e}"));
-    let applied = backend.applied().await.unwrap();
-    assert_eq!(applied.len(), last + 1);
+    let statuses = migrator.status(&mut backend).await.unwrap();
     assert!(
-        applied.iter().all(|a| a.progress.is_none()),
-        "complete: {applied:?}"
+        statuses
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Applied(_))),
+        "{outcomes:?}: {statuses:?}"
     );
+    backend
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_finishes_what_a_killed_runner_left_running() {
+    let db = TestDb::sql(Dialect::Mysql).await;
+    let mut backend =
+        finishes_what_a_killed_runner_left_running(&db, "indexes", &[150, 250, 350, 450, 550, 650])
+            .await;
     let live = backend.introspect().await.unwrap();
-    let indexes: usize = live
-        .tables
-        .iter()
-        .filter(|t| t.name.starts_with("big"))
-        .map(|t| t.indexes.len())
-        .sum();
-    assert_eq!(indexes, 3, "{outcomes:?}");
+    assert_eq!(live.table("big").unwrap().indexes.len(), 3);
     for t in ["after_a", "after_b", "after_c"] {
         assert!(live.table(t).is_some(), "{t}");
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn mariadb_finishes_what_a_killed_runner_left_running() {
-    finishes_what_a_killed_runner_left_running(false).await;
-}
-
+/// The same across a group of migrations that share their rows' writes, killed 50 ms apart:
+/// the schema is what the migrations build.
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_finishes_what_a_killed_runner_left_running_in_a_group() {
-    finishes_what_a_killed_runner_left_running(true).await;
+    let db = TestDb::sql(Dialect::Mysql).await;
+    let mut backend =
+        finishes_what_a_killed_runner_left_running(&db, "group", &[60, 110, 160, 210, 260, 310])
+            .await;
+    let migrator = Migrator::from_plans(group_migrations());
+    let statuses = migrator.status(&mut backend).await.unwrap();
+    let drift = migrator.drift(&statuses, &mut backend).await.unwrap();
+    assert_eq!(drift, Drift::InSync);
 }
 
 /// Rows the batched update of `data_migrations` walks, 10 at a time in the child.
