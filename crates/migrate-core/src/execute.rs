@@ -141,8 +141,8 @@ const MOST_SHARING: usize = 32;
 /// backend can tell the effect of ([`Executor::tells_effect`]), since a run resumed after a
 /// crash in the group finds its members "started" and asks the database step by step; and no
 /// two of which touch the same table, so that one's effect cannot hide another's. And only on
-/// tables the run itself created: those are empty, so no member runs long on data while the
-/// ones before it wait to be recorded. A run over a database in use (its tables there before
+/// tables the run itself created (with no raw statement since, which may fill any): those are
+/// empty, so no member runs long on data while the ones before it wait to be recorded. A run over a database in use (its tables there before
 /// the run) records each migration as it ends, as before; a run that builds a database from
 /// its first migration shares. Every other migration is a group of its own.
 pub(crate) fn write_groups<B: Executor>(
@@ -157,10 +157,15 @@ pub(crate) fn write_groups<B: Executor>(
         .iter()
         .enumerate()
         .map(|(i, ops)| {
-            // Each operation in order: a table counts as created from its `CreateTable` on.
+            // Each operation in order: a table counts as created from its `CreateTable` on,
+            // until a raw statement, which may fill any table.
             let on_created = ops.as_ref().iter().fold(true, |all, op| {
-                if let Operation::CreateTable(def) = op {
-                    created.insert(def.name.as_str());
+                match op {
+                    Operation::CreateTable(def) => {
+                        created.insert(def.name.as_str());
+                    }
+                    Operation::Raw { .. } => created.clear(),
+                    _ => {}
                 }
                 all && op.table().is_some_and(|t| created.contains(t))
             });
@@ -573,8 +578,8 @@ mod tests {
         assert_eq!(memory.rows["20250101_000000_three"].done, 3);
     }
 
-    /// One migration per operation given: `+t` creates table `t`, `-t` drops it; `tells` says
-    /// whether the backend tells the effect of their steps.
+    /// One migration per operation given: `+t` creates table `t`, `-t` drops it, `!` is a raw
+    /// statement; `tells` says whether the backend tells the effect of their steps.
     fn groups_of(
         migrations: &[&str],
         tells: bool,
@@ -596,7 +601,10 @@ mod tests {
                         )
                         .def(),
                     ),
-                    _ => Operation::DropTable { table },
+                    "-" => Operation::DropTable { table },
+                    _ => Operation::Raw {
+                        statement: "SELECT 1".into(),
+                    },
                 }]
             })
             .collect();
@@ -634,6 +642,11 @@ mod tests {
         assert_eq!(
             groups_of(&["+a", "-old", "+b", "+c"], true, Up, Journal),
             [0..1, 1..2, 2..4]
+        );
+        // So may any table after a raw statement (`!`), which may have filled it.
+        assert_eq!(
+            groups_of(&["+a", "+b", "!", "-a", "-b"], true, Up, Journal),
+            [0..2, 2..3, 3..4, 4..5]
         );
         // Steps whose effect is not told, `down`, and transactions: each migration on its own.
         for (tells, direction, atomicity) in [
