@@ -239,3 +239,57 @@ async fn a_group_member_that_fails_leaves_the_ones_before_applied_and_the_rest_p
         "{live:?}"
     );
 }
+
+/// A resumed run asks about each unrecorded statement on its table alone, the name written as a
+/// literal: names with a quote and a backslash are found, not run again ("already exists").
+/// MariaDB, and PostgreSQL with migrations that opt out of the transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_run_finds_what_ran_on_tables_with_quotes_in_their_names() {
+    for dialect in [Dialect::Mysql, Dialect::Postgres] {
+        let db = TestDb::sql(dialect).await;
+        let mut backend = db.connect().await;
+        let plans: Vec<MigrationPlan> = ["it's", "back\\slash"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| MigrationPlan {
+                transactional: false,
+                ..MigrationPlan::new(
+                    format!("2025010{i}_000000_create"),
+                    vec![Operation::CreateTable(table(name).def())],
+                    vec![Operation::DropTable {
+                        table: name.to_string(),
+                    }],
+                )
+            })
+            .collect();
+        let migrator = Migrator::from_plans(plans);
+        migrator.up(&mut backend, &allow()).await.unwrap();
+        // As a runner killed after the statements, before their rows said so, leaves them.
+        let no_steps = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        backend
+            .execute(&format!(
+                "UPDATE {} SET statements_done = 0, statements_checksum = '{no_steps}'",
+                q(dialect, "_toasty_migrations")
+            ))
+            .await
+            .unwrap();
+        let status = migrator.status(&mut backend).await.unwrap();
+        assert!(
+            status
+                .iter()
+                .all(|s| matches!(s.state, MigrationState::Partial(_))),
+            "{dialect:?}: {status:?}"
+        );
+        migrator
+            .up(&mut backend, &allow())
+            .await
+            .unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+        let status = migrator.status(&mut backend).await.unwrap();
+        assert!(
+            status
+                .iter()
+                .all(|s| matches!(s.state, MigrationState::Applied(_))),
+            "{dialect:?}: {status:?}"
+        );
+    }
+}

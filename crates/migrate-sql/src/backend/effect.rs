@@ -53,6 +53,18 @@ impl Effect {
         }
     }
 
+    /// The table the effect is seen in.
+    pub fn table(&self) -> &str {
+        match self {
+            Effect::TableExists(table)
+            | Effect::TableGone(table)
+            | Effect::ColumnExists { table, .. }
+            | Effect::ColumnGone { table, .. }
+            | Effect::IndexExists { table, .. }
+            | Effect::IndexGone { table, .. } => table,
+        }
+    }
+
     /// Whether `live` shows this effect.
     pub fn shown_by(&self, live: &SchemaSnapshot) -> bool {
         let column = |table: &str, column: &str| {

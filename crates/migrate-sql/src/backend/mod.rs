@@ -294,15 +294,19 @@ impl SqlBackend {
         })
     }
 
-    /// The application's tables as they are in the database now.
-    async fn read_schema(&mut self) -> Result<SchemaSnapshot> {
+    /// The application's tables as they are in the database now; only `only` if given (a
+    /// resumed run asking about one statement's effect reads its table, not the schema).
+    async fn read_schema(&mut self, only: Option<&str>) -> Result<SchemaSnapshot> {
+        // A literal, not a bound value: the catalog statements go as one simple query.
+        let only = only.map(|table| self.dialect.string_literal(table));
+        let only = only.as_deref();
         let tables = match self.conn {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(_) => self.sqlite_tables().await?,
+            Conn::Sqlite(_) => self.sqlite_tables(only).await?,
             #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => self.postgres_tables().await?,
+            Conn::Postgres(_) => self.postgres_tables(only).await?,
             #[cfg(feature = "mysql")]
-            Conn::Mysql(_) => self.mysql_tables().await?,
+            Conn::Mysql(_) => self.mysql_tables(only).await?,
         };
         Ok(SchemaSnapshot::new(tables))
     }
@@ -347,7 +351,7 @@ impl Lock for SqlBackend {
 
 impl Introspect for SqlBackend {
     async fn introspect(&mut self) -> Result<SchemaSnapshot> {
-        self.read_schema().await
+        self.read_schema(None).await
     }
 
     fn stored(&self, snapshot: &SchemaSnapshot) -> SchemaSnapshot {

@@ -36,7 +36,7 @@ impl SqlBackend {
 
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
-    pub(super) async fn mysql_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+    pub(super) async fn mysql_tables(&mut self, only: Option<&str>) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
         let err = |e: sqlx_core::Error| super::driver_error(&target, e);
         let Conn::Mysql(c) = &mut self.conn else {
@@ -45,17 +45,21 @@ impl SqlBackend {
         // The columns and the indexes in one round trip: two statements sent at once (a text
         // query), each row led by what it is. information_schema's columns are of various
         // binary/text types across versions: CAST them so they decode as strings everywhere.
-        let rows = raw_sql(
+        // With a table named, the server opens that table alone.
+        let of = only
+            .map(|literal| format!(" AND TABLE_NAME = {literal}"))
+            .unwrap_or_default();
+        let rows = raw_sql(sqlx_core::sql_str::AssertSqlSafe(format!(
             "SELECT 'column', CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
              CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), \
              CAST(EXTRA AS CHAR) \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE(){of} \
              ORDER BY TABLE_NAME, ORDINAL_POSITION; \
              SELECT 'index', CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
              CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR), CAST(COLLATION AS CHAR) \
-             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE(){of} \
              ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-        )
+        )))
         .fetch_all(&mut *c)
         .await
         .map_err(err)?;

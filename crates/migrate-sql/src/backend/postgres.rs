@@ -118,7 +118,10 @@ impl SqlBackend {
 
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
-    pub(super) async fn postgres_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+    pub(super) async fn postgres_tables(
+        &mut self,
+        only: Option<&str>,
+    ) -> Result<Vec<TableSnapshot>> {
         let target = self.target.clone();
         let err = |e: sqlx_core::Error| super::driver_error(&target, e);
         let Conn::Postgres(c) = &mut self.conn else {
@@ -128,7 +131,14 @@ impl SqlBackend {
         // once (the simple protocol), each row led by what it is. Index keys come as column
         // numbers, named from the columns (a third of the time of joining `pg_attribute` for
         // each key column); `int2vector`s read as text ("1 3").
-        let rows = raw_sql(
+        let (columns_of, indexes_of) = match only {
+            Some(literal) => (
+                format!(" AND c.relname = {literal}"),
+                format!(" AND tc.relname = {literal}"),
+            ),
+            None => Default::default(),
+        };
+        let rows = raw_sql(sqlx_core::sql_str::AssertSqlSafe(format!(
             "SELECT 'enum', t.typname::text, e.enumlabel::text FROM pg_type t \
              JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder; \
@@ -139,14 +149,14 @@ impl SqlBackend {
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 \
-             AND NOT a.attisdropped ORDER BY c.relname, a.attnum; \
+             AND NOT a.attisdropped{columns_of} ORDER BY c.relname, a.attnum; \
              SELECT 'index', tc.relname::text, ic.relname::text, ix.indisunique, ix.indisprimary, \
              ix.indkey::text, ix.indoption::text \
              FROM pg_index ix JOIN pg_class tc ON tc.oid = ix.indrelid \
              JOIN pg_class ic ON ic.oid = ix.indexrelid \
              JOIN pg_namespace n ON n.oid = tc.relnamespace \
-             WHERE n.nspname = current_schema() AND ix.indisvalid ORDER BY 2, 3",
-        )
+             WHERE n.nspname = current_schema() AND ix.indisvalid{indexes_of} ORDER BY 2, 3",
+        )))
         .fetch_all(&mut *c)
         .await
         .map_err(err)?;

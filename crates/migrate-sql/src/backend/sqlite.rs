@@ -15,13 +15,17 @@ use toasty_migrate::{
 impl SqlBackend {
     // Irrefutable when this is the only backend built.
     #[allow(irrefutable_let_patterns)]
-    pub(super) async fn sqlite_tables(&mut self) -> Result<Vec<TableSnapshot>> {
+    pub(super) async fn sqlite_tables(&mut self, only: Option<&str>) -> Result<Vec<TableSnapshot>> {
         let Conn::Sqlite(s) = &self.conn else {
             return Ok(Vec::new());
         };
+        let filter = match only {
+            Some(literal) => format!("m.type = 'table' AND m.name = {literal}"),
+            None => "m.type = 'table'".to_string(),
+        };
         // One trip to the blocking pool, three queries, whatever the number of tables.
         let raw = s
-            .call(|c| read_sqlite_tables(c))
+            .call(move |c| read_sqlite_tables(c, &filter))
             .await
             .map_err(|e| self.error(e))?;
         raw.into_iter()
@@ -112,11 +116,13 @@ struct RawSqliteTable {
     indexes: Vec<RawSqliteIndex>,
 }
 
-/// Every SQLite table with its columns and `CREATE INDEX` indexes, in three
-/// queries whatever the number of tables (the pragma table-valued functions joined to
-/// `sqlite_master`), internal tables left out.
-fn read_sqlite_tables(c: &rusqlite::Connection) -> rusqlite::Result<Vec<(String, RawSqliteTable)>> {
-    let filter = "m.type = 'table'";
+/// Every SQLite table `filter` (on `sqlite_master m`) keeps, with its columns and `CREATE
+/// INDEX` indexes, in three queries whatever the number of tables (the pragma table-valued
+/// functions joined to `sqlite_master`), internal tables left out.
+fn read_sqlite_tables(
+    c: &rusqlite::Connection,
+    filter: &str,
+) -> rusqlite::Result<Vec<(String, RawSqliteTable)>> {
     let mut tables: std::collections::BTreeMap<String, RawSqliteTable> =
         std::collections::BTreeMap::new();
     let mut stmt = c.prepare(&format!(

@@ -229,7 +229,7 @@ impl Executor for SqlBackend {
             SqlStep::Ddl {
                 effect: Some(effect),
                 ..
-            } => Ok(effect.shown_by(&self.read_schema().await?)),
+            } => Ok(effect.shown_by(&self.read_schema(Some(effect.table())).await?)),
             // An insert is all or nothing (one statement); its rows say whether it committed.
             SqlStep::Data {
                 inserted: Some((present, rows)),
