@@ -243,7 +243,7 @@ fn index_migrations() -> Vec<MigrationPlan> {
     vec![fill, build]
 }
 
-/// `users`, then 32 migrations that each create a table with three indexes: on tables the run
+/// `t00`, then 32 migrations that each create a table with three indexes: on tables the run
 /// creates, they share their rows' writes (one group), so a kill leaves members done but
 /// recorded only as started.
 fn group_migrations() -> Vec<MigrationPlan> {
