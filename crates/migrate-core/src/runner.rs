@@ -392,15 +392,16 @@ impl Migrator {
                 });
             }
         }
-        // Each group's rows are written together (`write_groups`): its pending members'
-        // starting rows in one write, unless the group before wrote them with its end.
+        // Each group's rows are written together (`write_groups`): its pending journaled
+        // members' starting rows in one write, unless the group before wrote them with its end.
         let groups = write_groups(backend, direction, &operations, &planned, &atomicities);
+        let starts = |i: usize| {
+            direction == Direction::Up && atomicities[i] == Atomicity::Journal && pending[i]
+        };
         let starting_rows = |group: &Range<usize>| -> Vec<JournalRow> {
             group
                 .clone()
-                .filter(|&i| {
-                    direction == Direction::Up && atomicities[i] == Atomicity::Journal && pending[i]
-                })
+                .filter(|&i| starts(i))
                 .map(|i| {
                     let keys: Vec<Vec<u8>> = planned[i].iter().map(Step::key).collect();
                     let checksum = self.index.checksum(&todo[i].version);
@@ -408,17 +409,17 @@ impl Migrator {
                 })
                 .collect()
         };
-        let mut started = Vec::new();
+        let mut carried = false;
         for (g, group) in groups.iter().enumerate() {
-            if started.is_empty() {
-                started = starting_rows(group);
-                if !started.is_empty() {
-                    backend.write_rows(&started).await?;
+            if !carried {
+                let rows = starting_rows(group);
+                if !rows.is_empty() {
+                    backend.write_rows(&rows).await?;
                 }
             }
             let mut finished = Vec::new();
             for i in group.clone() {
-                let recorded = if started.iter().any(|row| row.version == todo[i].version) {
+                let recorded = if starts(i) {
                     Recorded::Started
                 } else {
                     Recorded::Unknown
@@ -446,18 +447,17 @@ impl Migrator {
                         if !finished.is_empty() {
                             let _ = backend.write_rows(&finished).await;
                         }
-                        for later in &todo[i + 1..group.end] {
-                            if started.iter().any(|row| row.version == later.version) {
-                                let _ = backend.delete_row(&later.version).await;
-                            }
+                        for later in (i + 1..group.end).filter(|&j| starts(j)) {
+                            let _ = backend.delete_row(&todo[later].version).await;
                         }
                         return Err(e);
                     }
                 }
             }
             // One write ends this group and starts the next.
-            started = groups.get(g + 1).map(starting_rows).unwrap_or_default();
-            finished.extend(started.iter().cloned());
+            let next = groups.get(g + 1).map(starting_rows).unwrap_or_default();
+            carried = !next.is_empty();
+            finished.extend(next);
             if !finished.is_empty() {
                 backend.write_rows(&finished).await?;
             }
